@@ -1,0 +1,375 @@
+// Symbolizer: turns raw stack addresses into frames, for the kernel (kallsyms) and for user processes
+// (/proc/PID/maps -> mapping -> file offset -> ELF vaddr via PT_LOAD -> symbol; JIT perf maps; vDSO).
+//
+// Processes are snapshotted while sampling (`snapshotProcess`) so that stacks of processes that exited
+// before symbolization still resolve. Parsed ELF files are cached per (device, inode) and shared by all
+// processes mapping the same file.
+
+import { closeSync, fstatSync, openSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ElfFile } from './elf.js';
+import { KernelSymbols } from './kallsyms.js';
+import { PerfMap } from './perfmap.js';
+import { findMapping, isFileMapping, parseMaps, type Mapping } from './procmaps.js';
+import type { Frame } from './types.js';
+
+export interface SymbolizerOptions {
+  /** Kernel symbols to use (default: /proc/kallsyms, loaded on first kernel lookup). */
+  kernel?: KernelSymbols;
+  kallsymsPath?: string;
+  /**
+   * Stack entries after the first are return addresses: look up `addr - 1` so a call that is the last
+   * instruction of a function is attributed to that function (offsets still use the original address).
+   * Default true.
+   */
+  returnAddresses?: boolean;
+  /** Read /tmp/perf-PID.map JIT maps. Default true. */
+  perfMaps?: boolean;
+  /** Shared ELF cache (e.g. across several Symbolizers). */
+  elfCache?: ElfCache;
+  /** /proc mount point (tests). Default '/proc'. */
+  procRoot?: string;
+}
+
+/** Cache of parsed ELF files keyed by `dev:inode` (or `path@mtime:size`); null marks an unreadable file. */
+export class ElfCache {
+  private readonly map = new Map<string, ElfFile | null>();
+  get(key: string): ElfFile | null | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, elf: ElfFile | null): void {
+    this.map.set(key, elf);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  /** Opens (or returns the cached) ELF file at a path, keyed by path, mtime and size. */
+  openPath(path: string): ElfFile | null {
+    let key: string;
+    try {
+      const st = statSync(path);
+      key = `${path}@${st.mtimeMs}:${st.size}`;
+    } catch {
+      return null;
+    }
+    const hit = this.map.get(key);
+    if (hit !== undefined) return hit;
+    let elf: ElfFile | null = null;
+    try {
+      elf = ElfFile.open(path);
+    } catch {
+      elf = null;
+    }
+    this.map.set(key, elf);
+    return elf;
+  }
+}
+
+export interface ProcessSnapshot {
+  pid: number;
+  maps: Mapping[];
+  /** Path of the JIT map (host view), if one existed. */
+  perfMapPath?: string;
+  perfMap?: PerfMap;
+  /** The process lives in another mount namespace: paths must be read through /proc/PID/root. */
+  foreignMountNs: boolean;
+  takenAt: number;
+  /** Set once the process is known to have exited. */
+  exited: boolean;
+}
+
+const REFRESH_INTERVAL_MS = 1000;
+
+export class Symbolizer {
+  private kernelSyms?: KernelSymbols;
+  private readonly kallsymsPath: string;
+  private readonly returnAddresses: boolean;
+  private readonly usePerfMaps: boolean;
+  readonly elfCache: ElfCache;
+  private readonly proc: string;
+  private readonly procs = new Map<number, ProcessSnapshot>();
+  private vdso?: ElfFile | null;
+  private selfMountNs?: string;
+
+  constructor(opts: SymbolizerOptions = {}) {
+    this.kernelSyms = opts.kernel;
+    this.kallsymsPath = opts.kallsymsPath ?? '/proc/kallsyms';
+    this.returnAddresses = opts.returnAddresses ?? true;
+    this.usePerfMaps = opts.perfMaps ?? true;
+    this.elfCache = opts.elfCache ?? new ElfCache();
+    this.proc = opts.procRoot ?? '/proc';
+  }
+
+  /** Kernel symbol table (loaded on first use). */
+  kernel(): KernelSymbols {
+    if (!this.kernelSyms) {
+      try {
+        this.kernelSyms = KernelSymbols.load(this.kallsymsPath);
+      } catch {
+        this.kernelSyms = KernelSymbols.parse('');
+      }
+    }
+    return this.kernelSyms;
+  }
+
+  symbolizeKernel(addrs: readonly bigint[]): Frame[] {
+    const k = this.kernel();
+    const out: Frame[] = new Array(addrs.length);
+    for (let i = 0; i < addrs.length; i++) {
+      const a = addrs[i]!;
+      out[i] = k.frame(a, this.returnAddresses && i > 0 && a > 0n ? a - 1n : a);
+    }
+    return out;
+  }
+
+  /**
+   * Records what is needed to symbolize a process later: its mappings, its JIT map, and (for deleted
+   * binaries or another mount namespace) the parsed ELF files themselves, which would be unreachable
+   * after the process exits. Cheap when called again for a known pid within a second.
+   * Returns false if the process does not exist (any earlier snapshot is kept).
+   */
+  snapshotProcess(pid: number, opts: { force?: boolean } = {}): boolean {
+    const prev = this.procs.get(pid);
+    if (prev && !opts.force && Date.now() - prev.takenAt < REFRESH_INTERVAL_MS) return !prev.exited;
+    let maps: Mapping[];
+    try {
+      maps = parseMaps(readFileSync(`${this.proc}/${pid}/maps`, 'latin1'));
+    } catch {
+      if (prev) prev.exited = true;
+      return false;
+    }
+    const foreignMountNs = this.isForeignMountNs(pid);
+    const snap: ProcessSnapshot = { pid, maps, foreignMountNs, takenAt: Date.now(), exited: false };
+    for (const m of maps) {
+      if (!m.perms.includes('x') || !isFileMapping(m)) continue;
+      if (m.deleted || foreignMountNs) this.elfFor(snap, m); // load now, while /proc/PID still exists
+    }
+    if (this.usePerfMaps) {
+      const path = this.perfMapPathOf(pid, foreignMountNs);
+      if (path) {
+        snap.perfMapPath = path;
+        try {
+          snap.perfMap = prev?.perfMap && prev.perfMap.path === path ? prev.perfMap.refresh() : PerfMap.load(path);
+        } catch {
+          snap.perfMap = undefined;
+        }
+      }
+    }
+    this.procs.set(pid, snap);
+    return true;
+  }
+
+  /** Drops a process snapshot. */
+  forgetProcess(pid: number): void {
+    this.procs.delete(pid);
+  }
+
+  /** The snapshot of a process, if any. */
+  snapshot(pid: number): ProcessSnapshot | undefined {
+    return this.procs.get(pid);
+  }
+
+  symbolizeUser(pid: number, addrs: readonly bigint[]): Frame[] {
+    let snap = this.procs.get(pid);
+    if (!snap) {
+      this.snapshotProcess(pid);
+      snap = this.procs.get(pid);
+    }
+    let refreshed = false;
+    const out: Frame[] = new Array(addrs.length);
+    for (let i = 0; i < addrs.length; i++) {
+      const a = addrs[i]!;
+      const hex = '0x' + a.toString(16);
+      if (!snap) {
+        out[i] = { name: '[unknown]', module: '[unknown]', kind: 'unknown', addr: hex };
+        continue;
+      }
+      const addr = Number(a);
+      const look = this.returnAddresses && i > 0 && addr > 0 ? addr - 1 : addr;
+      let f = this.resolveUser(snap, addr, look, hex);
+      if ((f.kind === 'unknown' || (f.kind === 'jit' && f.module.startsWith('['))) && !refreshed && !snap.exited) {
+        // A library loaded (or JIT code written) since the snapshot: refresh once per call.
+        refreshed = true;
+        if (this.snapshotProcess(pid, { force: Date.now() - snap.takenAt >= 50 })) {
+          snap = this.procs.get(pid)!;
+          f = this.resolveUser(snap, addr, look, hex);
+        }
+      }
+      out[i] = f;
+    }
+    return out;
+  }
+
+  private resolveUser(snap: ProcessSnapshot, addr: number, look: number, hex: string): Frame {
+    const m = findMapping(snap.maps, look) ?? findMapping(snap.maps, addr);
+    if (m && isFileMapping(m)) {
+      const fileOff = addr - m.start + m.offset;
+      const lookOff = look - m.start + m.offset;
+      const elf = this.elfFor(snap, m);
+      if (elf) {
+        const vaddr = elf.fileOffsetToVaddr(fileOff) ?? fileOff;
+        const lookVaddr = elf.fileOffsetToVaddr(lookOff) ?? lookOff;
+        const s = elf.lookup(lookVaddr);
+        if (s) return { name: s.name, module: m.path, offset: vaddr - s.start, kind: 'user', addr: hex };
+        const jit = this.perfMapLookup(snap, addr, look, hex);
+        if (jit) return jit;
+        return { name: `${basename(m.path)}+0x${vaddr.toString(16)}`, module: m.path, offset: vaddr, kind: 'unknown', addr: hex };
+      }
+      return { name: `${basename(m.path)}+0x${fileOff.toString(16)}`, module: m.path, offset: fileOff, kind: 'unknown', addr: hex };
+    }
+    const jit = this.perfMapLookup(snap, addr, look, hex);
+    if (jit) return jit;
+    if (m && m.path === '[vdso]') {
+      const vdso = this.loadVdso();
+      const off = addr - m.start;
+      if (vdso) {
+        const s = vdso.lookup((vdso.fileOffsetToVaddr(look - m.start) ?? look - m.start));
+        const vaddr = vdso.fileOffsetToVaddr(off) ?? off;
+        if (s) return { name: s.name, module: '[vdso]', offset: vaddr - s.start, kind: 'user', addr: hex };
+      }
+      return { name: `[vdso]+0x${off.toString(16)}`, module: '[vdso]', offset: off, kind: 'unknown', addr: hex };
+    }
+    if (m) {
+      const label = m.path === '' ? '[anon]' : m.path;
+      const off = addr - m.start;
+      // Executable anonymous memory without a JIT map entry is almost always JIT code.
+      return { name: `${label}+0x${off.toString(16)}`, module: label, offset: off, kind: m.perms.includes('x') ? 'jit' : 'unknown', addr: hex };
+    }
+    return { name: '[unknown]', module: '[unknown]', kind: 'unknown', addr: hex };
+  }
+
+  private perfMapLookup(snap: ProcessSnapshot, addr: number, look: number, hex: string): Frame | undefined {
+    const pm = snap.perfMap;
+    if (!pm) return undefined;
+    const s = pm.lookup(look);
+    if (!s) return undefined;
+    return { name: s.name, module: basename(pm.path), offset: addr - s.start, kind: 'jit', addr: hex };
+  }
+
+  private elfFor(snap: ProcessSnapshot, m: Mapping): ElfFile | null {
+    const key = `${m.dev}:${m.inode}`;
+    const hit = this.elfCache.get(key);
+    if (hit !== undefined) return hit;
+    const alive = !snap.exited;
+    const candidates: { path: string; check: boolean }[] = [];
+    if (alive) {
+      candidates.push({ path: `${this.proc}/${snap.pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, check: false });
+      if (snap.foreignMountNs) candidates.push({ path: `${this.proc}/${snap.pid}/root${m.path}`, check: true });
+    }
+    if (!snap.foreignMountNs && !m.deleted) candidates.push({ path: m.path, check: true });
+    for (const c of candidates) {
+      let fd: number;
+      try {
+        fd = openSync(c.path, 'r');
+      } catch {
+        continue;
+      }
+      try {
+        if (c.check && !sameFile(fd, m)) continue;
+        let elf: ElfFile | null;
+        try {
+          elf = ElfFile.fromFd(fd, snap.foreignMountNs && alive ? { debugRoot: `${this.proc}/${snap.pid}/root` } : {});
+        } catch {
+          elf = null;
+        }
+        // Only remember a failure that is about the file, not about access to it.
+        this.elfCache.set(key, elf);
+        return elf;
+      } finally {
+        closeSync(fd);
+      }
+    }
+    // Not cached: a later attempt (for another live process mapping the same file) may succeed.
+    return null;
+  }
+
+  private perfMapPathOf(pid: number, foreign: boolean): string | undefined {
+    const direct = `/tmp/perf-${pid}.map`;
+    if (!foreign && exists(direct)) return direct;
+    // In a PID namespace the agent writes /tmp/perf-NSPID.map inside the container's root.
+    const nspid = this.nsPid(pid);
+    if (foreign || nspid !== pid) {
+      const p = `${this.proc}/${pid}/root/tmp/perf-${nspid}.map`;
+      if (exists(p)) return p;
+    }
+    return exists(direct) ? direct : undefined;
+  }
+
+  private nsPid(pid: number): number {
+    try {
+      const status = readFileSync(`${this.proc}/${pid}/status`, 'latin1');
+      const m = /^NSpid:\s*([\d\s]+)$/m.exec(status);
+      if (m) {
+        const ids = m[1]!.trim().split(/\s+/);
+        return Number(ids[ids.length - 1]);
+      }
+    } catch {
+      // fall through
+    }
+    return pid;
+  }
+
+  private isForeignMountNs(pid: number): boolean {
+    try {
+      this.selfMountNs ??= readlinkSync(`${this.proc}/self/ns/mnt`);
+      return readlinkSync(`${this.proc}/${pid}/ns/mnt`) !== this.selfMountNs;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The vDSO image is the same for every 64-bit process of this kernel: read ours once. */
+  private loadVdso(): ElfFile | null {
+    if (this.vdso !== undefined) return this.vdso;
+    this.vdso = null;
+    try {
+      const m = parseMaps(readFileSync(`/proc/self/maps`, 'latin1')).find((x) => x.path === '[vdso]');
+      if (m) {
+        const len = m.end - m.start;
+        const buf = Buffer.alloc(len);
+        const fd = openSync('/proc/self/mem', 'r');
+        try {
+          readSync(fd, buf, 0, len, m.start);
+        } finally {
+          closeSync(fd);
+        }
+        this.vdso = ElfFile.fromBuffer(buf, { debugLookup: false });
+      }
+    } catch {
+      this.vdso = null;
+    }
+    return this.vdso;
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Is the open file the one the mapping refers to? Same inode, and same device when comparable. */
+function sameFile(fd: number, m: Mapping): boolean {
+  try {
+    const st = fstat(fd);
+    if (st.ino !== m.inode) {
+      // Overlay and some FUSE filesystems report other inodes through stat than through maps: only a
+      // mismatch on the same device proves that the file was replaced.
+      return st.devStr !== m.dev;
+    }
+    return true;
+  } catch {
+    return true;
+  }
+}
+
+function fstat(fd: number): { ino: number; devStr: string } {
+  const st = fstatSync(fd, { bigint: true });
+  const dev = st.dev;
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  return { ino: Number(st.ino), devStr: `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}` };
+}
