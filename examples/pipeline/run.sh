@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Pipeline lab: producer -> PostgreSQL -> loader -> Redis (transaction log), all on 127.0.0.1.
+#
+#   run.sh start  [--batch-size N] [--rate ROWS_PER_SEC] [--lab-dir DIR] [--pg-port P] [--redis-port P]
+#   run.sh stop   [--lab-dir DIR]
+#   run.sh status [--lab-dir DIR] [--json] [--interval SECONDS]
+#
+# The same settings can come from the environment: BATCH_SIZE (10), PRODUCER_RATE (3000),
+# LAB_DIR (/tmp/bpfkit-pipeline), PG_PORT (55432), REDIS_PORT (56379).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY="${PYTHON:-/usr/bin/python3}"  # Debian's python: python3-psycopg2/python3-redis live there
+PG_BIN=/usr/lib/postgresql/15/bin
+
+BATCH_SIZE="${BATCH_SIZE:-10}"
+PRODUCER_RATE="${PRODUCER_RATE:-3000}"
+LAB_DIR="${LAB_DIR:-/tmp/bpfkit-pipeline}"
+PG_PORT="${PG_PORT:-55432}"
+REDIS_PORT="${REDIS_PORT:-56379}"
+SLOT=bpfkit_lab
+STREAM=txlog
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+status_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --batch-size) BATCH_SIZE="$2"; shift 2 ;;
+    --rate) PRODUCER_RATE="$2"; shift 2 ;;
+    --lab-dir) LAB_DIR="$2"; shift 2 ;;
+    --pg-port) PG_PORT="$2"; shift 2 ;;
+    --redis-port) REDIS_PORT="$2"; shift 2 ;;
+    --json) status_args+=(--json); shift ;;
+    --interval) status_args+=(--interval "$2"); shift 2 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+export LAB_DIR PG_PORT REDIS_PORT BATCH_SIZE PRODUCER_RATE SLOT STREAM
+
+log() { echo "pipeline: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+pid_of() {  # pid from a pid file, only if that process still exists
+  local f="$1" pid
+  [ -f "$f" ] || return 1
+  pid="$(head -n1 "$f" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ -d "/proc/$pid" ] && echo "$pid"
+}
+
+wait_gone() {  # wait up to $2 tenths of a second for pid $1 to exit
+  local i
+  for ((i = 0; i < $2; i++)); do [ -d "/proc/$1" ] || return 0; sleep 0.1; done
+  return 1
+}
+
+stop_pid() {  # SIGTERM, then SIGKILL if it does not exit within 5 s
+  local name="$1" pid="$2"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  wait_gone "$pid" 50 || { log "$name ($pid) ignored SIGTERM, killing"; kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 20 || true; }
+}
+
+ensure_packages() {
+  local missing=()
+  [ -x "$PG_BIN/postgres" ] || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  "$PY" -c 'import psycopg2' 2>/dev/null || missing+=(python3-psycopg2)
+  "$PY" -c 'import redis' 2>/dev/null || missing+=(python3-redis)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # policy-rc.d on container images keeps the packages' own system services from starting.
+  if ! apt-get install -y "${missing[@]}" >"$LAB_DIR.apt.log" 2>&1; then
+    apt-get update >>"$LAB_DIR.apt.log" 2>&1
+    apt-get install -y "${missing[@]}" >>"$LAB_DIR.apt.log" 2>&1 || die "apt-get failed, see $LAB_DIR.apt.log"
+  fi
+}
+
+do_stop() {
+  local pid
+  # Upstream first so that nothing writes into a component that is already gone.
+  for name in producer loader; do
+    if pid="$(pid_of "$LAB_DIR/$name.pid")"; then stop_pid "$name" "$pid"; fi
+  done
+  if pid="$(pid_of "$LAB_DIR/pgdata/postmaster.pid")"; then
+    as_postgres "$PG_BIN/pg_ctl" stop -D "$LAB_DIR/pgdata" -m fast -w -t 20 >/dev/null 2>&1 || stop_pid postgres "$pid"
+    wait_gone "$pid" 50 || true
+  fi
+  if pid="$(pid_of "$LAB_DIR/redis.pid")"; then stop_pid redis "$pid"; fi
+  rm -f "$LAB_DIR"/*.pid
+}
+
+as_postgres() {  # PostgreSQL refuses to run as root; cd so it never sits in an unreadable cwd
+  (cd "$LAB_DIR" && runuser -u postgres -- "$@")
+}
+
+psql_lab() {
+  as_postgres "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h "$LAB_DIR/pgsock" -p "$PG_PORT" -U postgres -d postgres "$@"
+}
+
+start_service() {  # detached from this shell (setsid) so that stop is the only way it ends
+  local name="$1"
+  (cd "$HERE" && exec setsid "$PY" "$name.py" >"$LAB_DIR/$name.log" 2>&1 </dev/null) &
+  echo $! >"$LAB_DIR/$name.pid"
+}
+
+wait_for() {  # wait up to $2 seconds for the command in "${@:3}" to succeed
+  local what="$1" secs="$2" i
+  shift 2
+  for ((i = 0; i < secs * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "$what did not come up (logs in $LAB_DIR)"
+}
+
+do_start() {
+  [ "$(id -u)" = 0 ] || die "start needs root (apt-get, runuser postgres)"
+  do_stop
+  ensure_packages
+  rm -rf "$LAB_DIR"
+  mkdir -p "$LAB_DIR/redis" "$LAB_DIR/pgsock" "$LAB_DIR/pgdata"
+  chmod 755 "$LAB_DIR"
+  chmod 700 "$LAB_DIR/pgdata"
+  touch "$LAB_DIR/postgres.log"
+  chown postgres:postgres "$LAB_DIR/pgsock" "$LAB_DIR/pgdata" "$LAB_DIR/postgres.log"
+
+  # database: a private cluster; the system cluster is never touched.
+  as_postgres "$PG_BIN/initdb" -D "$LAB_DIR/pgdata" -U postgres --auth=trust -E UTF8 --no-sync >"$LAB_DIR/initdb.log" 2>&1 \
+    || die "initdb failed, see $LAB_DIR/initdb.log"
+  cat >>"$LAB_DIR/pgdata/postgresql.conf" <<EOF
+# bpfkit pipeline lab
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$LAB_DIR/pgsock'
+wal_level = logical
+max_replication_slots = 4
+shared_buffers = 64MB
+# Commits do not wait for the disk, so the producer's rate does not depend on it;
+# the WAL writer still flushes the log several times a second.
+synchronous_commit = off
+# A lagging slot keeps WAL; cap it so a forgotten lab cannot fill the disk.
+max_slot_wal_keep_size = 2GB
+logging_collector = off
+EOF
+  as_postgres "$PG_BIN/pg_ctl" start -D "$LAB_DIR/pgdata" -l "$LAB_DIR/postgres.log" -w -t 30 >/dev/null \
+    || die "postgres did not start, see $LAB_DIR/postgres.log"
+  psql_lab >/dev/null <<EOF
+CREATE TABLE events (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), payload text NOT NULL);
+SELECT 1 FROM pg_create_logical_replication_slot('$SLOT', 'test_decoding');
+EOF
+
+  # transaction log: Redis with an append-only file.
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$LAB_DIR/redis" --appendonly yes --save '' \
+    --daemonize yes --pidfile "$LAB_DIR/redis.pid" --logfile "$LAB_DIR/redis.log" >/dev/null
+  wait_for redis 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
+
+  cat >"$LAB_DIR/lab.json" <<EOF
+{"batchSize": $BATCH_SIZE, "producerRate": $PRODUCER_RATE, "pgPort": $PG_PORT, "redisPort": $REDIS_PORT, "slot": "$SLOT", "stream": "$STREAM"}
+EOF
+  start_service loader
+  start_service producer
+  # Each service writes its counter file once it is connected and running.
+  wait_for loader 10 test -s "$LAB_DIR/loader.count"
+  wait_for producer 10 test -s "$LAB_DIR/producer.count"
+  log "started in $LAB_DIR: producer $PRODUCER_RATE rows/s, loader batch size $BATCH_SIZE, postgres :$PG_PORT, redis :$REDIS_PORT"
+}
+
+case "$cmd" in
+  start) do_start ;;
+  stop) do_stop ;;
+  status) exec "$PY" "$HERE/status.py" "${status_args[@]}" ;;
+  *) echo "usage: $0 start|stop|status [options]   (see the top of this file)" >&2; exit 2 ;;
+esac
