@@ -1,0 +1,15 @@
+// The tools `bpfkit` knows. Modules load lazily so that starting one tool does not load all.
+import type { ToolCommand } from './command.js';
+
+export interface ToolEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<{ command: ToolCommand }>;
+}
+
+export const TOOLS: ToolEntry[] = [
+  { name: 'syscount', summary: 'count syscalls and their latency, by syscall or by process', load: () => import('../tools/syscount/index.js') },
+];
+
+/** Names that run a tool with preset flags (BCC's per-filesystem tools). */
+export const ALIASES: Record<string, { tool: string; args: string[] }> = {};

@@ -1,0 +1,214 @@
+// Typed wrappers around libbpf objects: open, set constants, choose programs, load, attach, close.
+// Every object opened is tracked so that the CLI can release all of it on exit and on signals.
+import { BpfkitError } from './errors.js';
+import { native, lastErrno, isNull, encodeBytes, type Ptr } from './libbpf.js';
+import { captureLog } from './log.js';
+import { datasecVars, structLayout, StructView } from './btf.js';
+import { BpfMap } from './maps.js';
+import { ensureTracefs } from './features.js';
+
+const openObjects = new Set<BpfObject>();
+
+/** Release every BPF object still open (links destroyed first, then programs and maps). */
+export function closeAll(): void {
+  for (const o of [...openObjects]) o.close();
+}
+
+function errnoText(e: number): string {
+  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP', 7: 'E2BIG', 12: 'ENOMEM', 16: 'EBUSY', 19: 'ENODEV' };
+  return names[e] ?? `errno ${e}`;
+}
+
+export class Link {
+  constructor(private ptr: Ptr, readonly hook: string) {}
+  destroy(): void {
+    if (this.ptr !== null) native.bpf_link__destroy(this.ptr);
+    this.ptr = null;
+  }
+}
+
+export class BpfProgram {
+  constructor(readonly obj: BpfObject, readonly ptr: Ptr) {}
+  get name(): string { return native.bpf_program__name(this.ptr) as string; }
+  get section(): string { return native.bpf_program__section_name(this.ptr) as string; }
+  get fd(): number { return native.bpf_program__fd(this.ptr) as number; }
+  set autoload(on: boolean) { native.bpf_program__set_autoload(this.ptr, on); }
+  get autoload(): boolean { return native.bpf_program__autoload(this.ptr) as boolean; }
+
+  /** Attach by section (tp_btf/, raw_tp/, tracepoint/, kprobe/, fentry/ ...). */
+  attach(): Link {
+    if (/^(tracepoint|tp)\//.test(this.section)) ensureTracefs();
+    return this.obj.track(this.check(native.bpf_program__attach(this.ptr), this.section));
+  }
+  attachPerfEvent(pfd: number): Link {
+    return this.obj.track(this.check(native.bpf_program__attach_perf_event(this.ptr, pfd), `perf event fd ${pfd}`));
+  }
+  attachKprobe(func: string, ret = false): Link {
+    return this.obj.track(this.check(native.bpf_program__attach_kprobe(this.ptr, ret, func), `${ret ? 'kretprobe' : 'kprobe'}:${func}`));
+  }
+  attachRawTracepoint(name: string): Link {
+    return this.obj.track(this.check(native.bpf_program__attach_raw_tracepoint(this.ptr, name), `raw_tp:${name}`));
+  }
+  private check(link: Ptr, hook: string): Link {
+    if (isNull(link)) {
+      const e = lastErrno();
+      throw new BpfkitError('ATTACH', `cannot attach ${this.name} to ${hook}: ${errnoText(e)}`);
+    }
+    return new Link(link, hook);
+  }
+}
+
+export interface OpenOptions { name?: string }
+
+export class BpfObject {
+  private ptr: Ptr;
+  private links: Link[] = [];
+  private loaded = false;
+  readonly name: string;
+
+  private constructor(ptr: Ptr, name: string) {
+    this.ptr = ptr;
+    this.name = name;
+    openObjects.add(this);
+  }
+
+  static openFile(path: string): BpfObject {
+    const log = captureLog();
+    const ptr = native.bpf_object__open_file(path, null);
+    if (isNull(ptr)) {
+      throw new BpfkitError('LIBBPF', `cannot open BPF object ${path}: ${errnoText(lastErrno())}`, { detail: log().join('\n') });
+    }
+    return new BpfObject(ptr, path.replace(/^.*\//, '').replace(/\.bpf\.o$/, ''));
+  }
+
+  static openBuffer(buf: Buffer, name: string): BpfObject {
+    const log = captureLog();
+    const ptr = native.bpf_object__open_mem(buf, buf.length, null);
+    if (isNull(ptr)) throw new BpfkitError('LIBBPF', `cannot open BPF object ${name}: ${errnoText(lastErrno())}`, { detail: log().join('\n') });
+    return new BpfObject(ptr, name);
+  }
+
+  private get live(): Ptr {
+    if (this.ptr === null) throw new Error(`BPF object ${this.name} is closed`);
+    return this.ptr;
+  }
+
+  programs(): BpfProgram[] {
+    const out: BpfProgram[] = [];
+    for (let p = native.bpf_object__next_program(this.live, null); !isNull(p); p = native.bpf_object__next_program(this.live, p)) {
+      out.push(new BpfProgram(this, p));
+    }
+    return out;
+  }
+
+  program(name: string): BpfProgram {
+    const p = native.bpf_object__find_program_by_name(this.live, name);
+    if (isNull(p)) throw new Error(`BPF object ${this.name} has no program ${name}`);
+    return new BpfProgram(this, p);
+  }
+
+  /** Load only these programs (by name); the others are not loaded. */
+  selectPrograms(names: Iterable<string>): void {
+    const want = new Set(names);
+    for (const p of this.programs()) p.autoload = want.has(p.name);
+  }
+
+  map(name: string): BpfMap {
+    const m = native.bpf_object__find_map_by_name(this.live, name);
+    if (isNull(m)) throw new Error(`BPF object ${this.name} has no map ${name}`);
+    return new BpfMap(m, name);
+  }
+
+  /** A struct shared with the BPF side, laid out as the object's BTF says. */
+  struct(name: string): StructView {
+    const layout = structLayout(native.bpf_object__btf(this.live), name);
+    if (!layout) throw new Error(`BPF object ${this.name} has no BTF for struct ${name} (is it used in the C code?)`);
+    return new StructView(layout);
+  }
+
+  /**
+   * Set read-only constants (`const volatile` globals in .rodata) before load: filters the
+   * programs check in the kernel. Values: number/bigint/boolean, or a Buffer for arrays.
+   */
+  setConstants(values: Record<string, number | bigint | boolean | Buffer>): void {
+    if (this.loaded) throw new Error('constants must be set before load');
+    const vars = datasecVars(native.bpf_object__btf(this.live), '.rodata');
+    let rodata: Ptr = null;
+    for (let m = native.bpf_object__next_map(this.live, null); !isNull(m); m = native.bpf_object__next_map(this.live, m)) {
+      if ((native.bpf_map__name(m) as string).endsWith('.rodata')) rodata = m;
+    }
+    if (rodata === null) throw new Error(`BPF object ${this.name} has no .rodata`);
+    const sizeOut = [0];
+    const mem = native.bpf_map__initial_value(rodata, sizeOut);
+    for (const [key, value] of Object.entries(values)) {
+      const v = vars[key];
+      if (!v) throw new Error(`BPF object ${this.name} has no constant ${key}`);
+      let bytes: Buffer;
+      if (Buffer.isBuffer(value)) {
+        if (value.length > v.size) throw new Error(`constant ${key}: ${value.length} bytes > ${v.size}`);
+        bytes = value;
+      } else {
+        bytes = Buffer.alloc(v.size);
+        const n = typeof value === 'boolean' ? BigInt(value ? 1 : 0) : BigInt(value);
+        if (v.size === 8) bytes.writeBigUInt64LE(BigInt.asUintN(64, n));
+        else if (v.size === 4) bytes.writeUInt32LE(Number(BigInt.asUintN(32, n)));
+        else if (v.size === 2) bytes.writeUInt16LE(Number(BigInt.asUintN(16, n)));
+        else if (v.size === 1) bytes.writeUInt8(Number(BigInt.asUintN(8, n)));
+        else throw new Error(`constant ${key} has size ${v.size}: pass a Buffer`);
+      }
+      encodeBytes(mem, v.offset, bytes);
+    }
+  }
+
+  load(): void {
+    const log = captureLog();
+    const rc = native.bpf_object__load(this.live) as number;
+    if (rc !== 0) {
+      const lines = log();
+      const e = -rc;
+      if (e === 1 || e === 13) {
+        if (process.getuid?.() !== 0) throw new BpfkitError('NOT_ROOT', 'loading BPF programs needs root (or CAP_BPF and CAP_PERFMON)');
+      }
+      const verifier = lines.some((l) => /BEGIN PROG LOAD LOG|processed \d+ insns/.test(l));
+      if (verifier) {
+        const summary = summarizeVerifier(lines);
+        throw new BpfkitError('VERIFIER', `the kernel's verifier rejected ${this.name}: ${summary} (run with --verbose for the full log)`, { detail: lines.join('\n') });
+      }
+      throw new BpfkitError('LIBBPF', `cannot load ${this.name}: ${errnoText(e)}${lines.length ? ` (${lines.at(-1)})` : ''}`, { detail: lines.join('\n') });
+    }
+    this.loaded = true;
+  }
+
+  /** Attach every loaded program by its section. */
+  attachAll(): void {
+    for (const p of this.programs()) if (p.autoload) p.attach();
+  }
+
+  track(link: Link): Link {
+    this.links.push(link);
+    return link;
+  }
+
+  close(): void {
+    for (const l of this.links.reverse()) l.destroy();
+    this.links = [];
+    if (this.ptr !== null) native.bpf_object__close(this.ptr);
+    this.ptr = null;
+    openObjects.delete(this);
+  }
+}
+
+function summarizeVerifier(lines: string[]): string {
+  const start = lines.findIndex((l) => /BEGIN PROG LOAD LOG/.test(l));
+  const body = lines.slice(start + 1).filter((l) => !/END PROG LOAD LOG/.test(l));
+  const processed = body.findIndex((l) => /processed \d+ insns/.test(l));
+  const before = processed > 0 ? body[processed - 1] : body.at(-1);
+  return (before ?? 'unknown reason').trim();
+}
+
+/** The directory holding the committed BPF objects. */
+export function bpfObjectPath(name: string): string {
+  const url = new URL(`../../../bpf/${name}.bpf.o`, import.meta.url);
+  return url.pathname;
+}
+

@@ -1,0 +1,33 @@
+// Root or the capabilities BPF tracing needs (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
+import { readFileSync, existsSync } from 'node:fs';
+import { BpfkitError } from './errors.js';
+
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+export function effectiveCaps(): bigint {
+  const m = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? BigInt('0x' + m[1]) : 0n;
+}
+
+export function requireBpfPrivileges(): void {
+  const caps = effectiveCaps();
+  const has = (c: bigint) => (caps >> c) & 1n;
+  if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) return;
+  throw new BpfkitError('NOT_ROOT', 'this tool loads eBPF programs: run it as root (or with CAP_BPF and CAP_PERFMON)');
+}
+
+/** A PID (or TID) that exists now. */
+export function requireProcess(pid: number, what = 'process'): void {
+  if (!existsSync(`/proc/${pid}`)) throw new BpfkitError('NO_SUCH_PROCESS', `no such ${what}: ${pid}`);
+}
+
+/** The command name of a process, or undefined once it is gone. */
+export function processComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
+  }
+}
