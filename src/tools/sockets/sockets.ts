@@ -1,0 +1,344 @@
+// What `lsof -i -a -p PID` answers, from /proc alone (no eBPF): the sockets a process holds.
+// /proc/PID/fd/N -> "socket:[INODE]" is joined with the socket tables of the process's network
+// namespace, /proc/PID/net/{tcp,tcp6,udp,udp6,raw,raw6,unix}. Pure data: nothing here prints.
+import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import { BpfkitError } from '../../core/errors.js';
+
+export type SocketProto = 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'raw' | 'raw6' | 'unix';
+
+export interface SocketRecord {
+  pid: number;
+  comm: string;
+  fd: number;
+  proto: SocketProto;
+  /** Socket type: stream, dgram, seqpacket, raw. */
+  type: string;
+  /** Display forms: "127.0.0.1:8080", "[::1]:443", "*:8080", "*:*"; unix: path, "@abstract" or "". */
+  local: string;
+  remote: string;
+  /** inet: address text ("127.0.0.1", "::1", "::ffff:10.0.0.1"); unix: path or null if unnamed. */
+  localAddr: string | null;
+  localPort: number | null;
+  remoteAddr: string | null;
+  remotePort: number | null;
+  /** TCP: LISTEN, ESTABLISHED, SYN_SENT, ...; UDP/raw: UNCONN or ESTABLISHED; unix: LISTEN, CONNECTED, UNCONN, ... */
+  state: string;
+  /**
+   * tx_queue / rx_queue of the /proc table, bytes. For TCP LISTEN sockets recvQ is the current
+   * accept backlog (connections waiting for accept()). null for unix sockets (not in /proc).
+   */
+  sendQ: number | null;
+  recvQ: number | null;
+  inode: number;
+}
+
+export interface ListOptions {
+  /** Processes to inspect; each must exist (else NO_SUCH_PROCESS). */
+  pids?: number[];
+  /** Every process (ignored when pids is given). */
+  all?: boolean;
+  /** Only listening sockets: TCP and unix LISTEN, and bound unconnected UDP/raw sockets. */
+  listening?: boolean;
+  /** Root of procfs (tests); default /proc. */
+  procRoot?: string;
+  /** Diagnostics (processes skipped, sockets not found in any table). */
+  verbose?: (text: string) => void;
+}
+
+/** One row of a /proc/net socket table (before joining with a process). */
+export interface NetEntry {
+  proto: SocketProto;
+  type: string;
+  localAddr: string | null;
+  localPort: number | null;
+  remoteAddr: string | null;
+  remotePort: number | null;
+  state: string;
+  sendQ: number | null;
+  recvQ: number | null;
+  inode: number;
+}
+
+// ---- address parsing
+
+const LITTLE = endianness() === 'LE';
+
+/** Bytes of a 32-bit word the kernel printed with %08X from memory (host byte order). */
+function wordBytes(hex8: string, littleEndian: boolean): number[] {
+  const v = parseInt(hex8, 16);
+  const be = [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+  return littleEndian ? be.reverse() : be;
+}
+
+/**
+ * IPv4 address of a /proc/net/{tcp,udp,raw} field ("0100007F" -> "127.0.0.1"): the __be32 was
+ * printed as a host-order word, so on little-endian hosts the bytes come out reversed.
+ */
+export function parseIPv4Hex(hex: string, littleEndian = LITTLE): string {
+  if (!/^[0-9A-Fa-f]{8}$/.test(hex)) throw new Error(`bad IPv4 hex '${hex}'`);
+  return wordBytes(hex, littleEndian).join('.');
+}
+
+/** IPv6 text (RFC 5952: lower case, longest zero run as ::, IPv4-mapped as ::ffff:a.b.c.d). */
+export function formatIPv6(bytes: number[]): string {
+  if (bytes.length !== 16) throw new Error('IPv6 address needs 16 bytes');
+  const isMapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (isMapped) return `::ffff:${bytes.slice(12).join('.')}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  // longest run of zero groups (length >= 2), first one on ties
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** IPv6 address of a /proc/net/{tcp6,udp6,raw6} field: four 32-bit words, each host order. */
+export function parseIPv6Hex(hex: string, littleEndian = LITTLE): string {
+  if (!/^[0-9A-Fa-f]{32}$/.test(hex)) throw new Error(`bad IPv6 hex '${hex}'`);
+  const bytes: number[] = [];
+  for (let i = 0; i < 32; i += 8) bytes.push(...wordBytes(hex.slice(i, i + 8), littleEndian));
+  return formatIPv6(bytes);
+}
+
+/** "0100007F:1F90" -> { addr: "127.0.0.1", port: 8080 } (IPv4 when 8 hex digits, else IPv6). */
+export function parseHexEndpoint(field: string, littleEndian = LITTLE): { addr: string; port: number } {
+  const colon = field.lastIndexOf(':');
+  if (colon < 0) throw new Error(`bad address '${field}'`);
+  const hex = field.slice(0, colon);
+  const port = parseInt(field.slice(colon + 1), 16);
+  if (!Number.isFinite(port)) throw new Error(`bad port in '${field}'`);
+  const addr = hex.length === 8 ? parseIPv4Hex(hex, littleEndian) : parseIPv6Hex(hex, littleEndian);
+  return { addr, port };
+}
+
+const isWildcard = (addr: string) => addr === '0.0.0.0' || addr === '::';
+
+/** Display form of an endpoint, as lsof prints it: "*:8080", "*:*", "127.0.0.1:80", "[::1]:443". */
+export function formatEndpoint(addr: string, port: number): string {
+  const a = isWildcard(addr) ? '*' : addr.includes(':') ? `[${addr}]` : addr;
+  const p = port === 0 ? '*' : String(port);
+  return `${a}:${p}`;
+}
+
+// ---- /proc/net tables
+
+/** Kernel TCP states (include/net/tcp_states.h), as printed in the `st` column. */
+export const TCP_STATES: Readonly<Record<number, string>> = {
+  1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT',
+  7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING', 12: 'NEW_SYN_RECV',
+};
+
+/**
+ * Parse a /proc/net/{tcp,tcp6,udp,udp6,raw,raw6} table. Rows with inode 0 (TIME_WAIT,
+ * request sockets) belong to no file descriptor and are kept only if `keepOrphans`.
+ */
+export function parseInetTable(text: string, proto: Exclude<SocketProto, 'unix'>,
+  littleEndian = LITTLE, keepOrphans = false): NetEntry[] {
+  const out: NetEntry[] = [];
+  const isTcp = proto === 'tcp' || proto === 'tcp6';
+  const type = isTcp ? 'stream' : proto.startsWith('udp') ? 'dgram' : 'raw';
+  for (const line of text.split('\n')) {
+    // "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ..."
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !/^\d+:$/.test(f[0]!)) continue;
+    const local = parseHexEndpoint(f[1]!, littleEndian);
+    const remote = parseHexEndpoint(f[2]!, littleEndian);
+    const st = parseInt(f[3]!, 16);
+    const [tx, rx] = f[4]!.split(':').map((h) => parseInt(h, 16));
+    const inode = Number(f[9]);
+    if (!keepOrphans && inode === 0) continue;
+    let state: string;
+    if (isTcp) state = TCP_STATES[st] ?? `UNKNOWN(${st})`;
+    else state = st === 1 ? 'ESTABLISHED' : 'UNCONN'; // UDP/raw: TCP_ESTABLISHED when connected, else TCP_CLOSE
+    out.push({
+      proto, type,
+      localAddr: local.addr, localPort: local.port,
+      remoteAddr: remote.addr, remotePort: remote.port,
+      state, sendQ: tx ?? 0, recvQ: rx ?? 0, inode,
+    });
+  }
+  return out;
+}
+
+const UNIX_TYPES: Readonly<Record<number, string>> = { 1: 'stream', 2: 'dgram', 3: 'raw', 4: 'rdm', 5: 'seqpacket' };
+const UNIX_STATES: Readonly<Record<number, string>> = { 1: 'UNCONN', 2: 'CONNECTING', 3: 'CONNECTED', 4: 'DISCONNECTING' };
+const SO_ACCEPTCON = 0x10000;
+
+/**
+ * Parse /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path". A path starting with
+ * '@' is an abstract name; unnamed sockets have no path. A socket with __SO_ACCEPTCON is LISTEN.
+ */
+export function parseUnixTable(text: string): NetEntry[] {
+  const out: NetEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*[0-9a-fA-F]+:\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+(\d+)(?: (.*))?$/.exec(line);
+    if (!m) continue;
+    const flags = parseInt(m[3]!, 16);
+    const type = parseInt(m[4]!, 16);
+    const st = parseInt(m[5]!, 16);
+    const inode = Number(m[6]);
+    const path = m[7] !== undefined && m[7] !== '' ? m[7] : null;
+    out.push({
+      proto: 'unix',
+      type: UNIX_TYPES[type] ?? `type${type}`,
+      localAddr: path, localPort: null, remoteAddr: null, remotePort: null,
+      state: flags & SO_ACCEPTCON ? 'LISTEN' : UNIX_STATES[st] ?? `UNKNOWN(${st})`,
+      sendQ: null, recvQ: null, inode,
+    });
+  }
+  return out;
+}
+
+/** "socket:[12345]" -> 12345; anything else -> undefined. */
+export function parseSocketLink(link: string): number | undefined {
+  const m = /^socket:\[(\d+)\]$/.exec(link);
+  return m ? Number(m[1]) : undefined;
+}
+
+// ---- joining with processes
+
+const INET_TABLES: Exclude<SocketProto, 'unix'>[] = ['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6'];
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined; // no IPv6, or the process exited
+    throw new BpfkitError('IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** All sockets of one network namespace, by inode, read through /proc/PID/net. */
+function readNetTables(netDir: string): Map<number, NetEntry> {
+  const byInode = new Map<number, NetEntry>();
+  for (const proto of INET_TABLES) {
+    const text = readOptional(join(netDir, proto));
+    if (text) for (const e of parseInetTable(text, proto)) byInode.set(e.inode, e);
+  }
+  const unix = readOptional(join(netDir, 'unix'));
+  if (unix) for (const e of parseUnixTable(unix)) byInode.set(e.inode, e);
+  return byInode;
+}
+
+/** Socket fds of a process: [fd, inode], by fd. undefined if the process is gone. */
+function socketFds(procRoot: string, pid: number): [number, number][] | undefined {
+  const dir = join(procRoot, String(pid), 'fd');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new BpfkitError('NOT_ROOT', `cannot read ${dir}: permission denied (run as root or as the process owner)`, { cause: e });
+    }
+    throw new BpfkitError('IO', `cannot read ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  const out: [number, number][] = [];
+  for (const name of names) {
+    let link: string;
+    try {
+      link = readlinkSync(join(dir, name));
+    } catch {
+      continue; // fd closed between readdir and readlink
+    }
+    const inode = parseSocketLink(link);
+    if (inode !== undefined) out.push([Number(name), inode]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+function netnsKey(procRoot: string, pid: number): string {
+  try {
+    return readlinkSync(join(procRoot, String(pid), 'ns', 'net'));
+  } catch {
+    return `pid:${pid}`;
+  }
+}
+
+function allPids(procRoot: string): number[] {
+  return readdirSync(procRoot).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+}
+
+function isListening(e: NetEntry): boolean {
+  if (e.state === 'LISTEN') return true;
+  // bound, unconnected datagram/raw sockets are what ss -l calls listening
+  return (e.proto.startsWith('udp') || e.proto.startsWith('raw')) && e.state === 'UNCONN' && (e.localPort ?? 0) !== 0;
+}
+
+/** The sockets held by the given processes (or all processes), ordered by pid and fd. */
+export function listSockets(opts: ListOptions): SocketRecord[] {
+  const procRoot = opts.procRoot ?? '/proc';
+  const verbose = opts.verbose ?? (() => {});
+  const explicit = opts.pids !== undefined && opts.pids.length > 0;
+  if (!explicit && !opts.all) throw new BpfkitError('BAD_ARGS', 'sockets: give -p PID or -a');
+  const pids = explicit ? [...new Set(opts.pids)] : allPids(procRoot);
+  if (explicit) {
+    for (const pid of pids) {
+      if (!existsSync(join(procRoot, String(pid)))) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
+    }
+  }
+  const tables = new Map<string, Map<number, NetEntry>>();
+  const out: SocketRecord[] = [];
+  let skipped = 0;
+  for (const pid of pids) {
+    let fds: [number, number][] | undefined;
+    try {
+      fds = socketFds(procRoot, pid);
+    } catch (e) {
+      if (explicit) throw e;
+      skipped++;
+      continue;
+    }
+    if (fds === undefined) {
+      if (explicit) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
+      continue; // exited while we looked
+    }
+    if (fds.length === 0) continue;
+    const comm = (readOptional(join(procRoot, String(pid), 'comm')) ?? '').replace(/\n$/, '');
+    const key = netnsKey(procRoot, pid);
+    let table = tables.get(key);
+    if (!table) {
+      table = readNetTables(join(procRoot, String(pid), 'net'));
+      tables.set(key, table);
+    }
+    for (const [fd, inode] of fds) {
+      const e = table.get(inode);
+      if (!e) {
+        verbose(`sockets: pid ${pid} fd ${fd}: socket:[${inode}] is not tcp/udp/raw/unix (netlink, packet, ...) or not in this netns`);
+        continue;
+      }
+      if (opts.listening && !isListening(e)) continue;
+      out.push(toRecord(pid, comm, fd, e));
+    }
+  }
+  if (skipped) verbose(`sockets: skipped ${skipped} process(es) whose fds could not be read`);
+  return out;
+}
+
+function toRecord(pid: number, comm: string, fd: number, e: NetEntry): SocketRecord {
+  let local: string, remote: string;
+  if (e.proto === 'unix') {
+    local = e.localAddr ?? '';
+    remote = '';
+  } else {
+    local = formatEndpoint(e.localAddr!, e.localPort!);
+    remote = formatEndpoint(e.remoteAddr!, e.remotePort!);
+  }
+  return {
+    pid, comm, fd, proto: e.proto, type: e.type, local, remote,
+    localAddr: e.localAddr, localPort: e.localPort, remoteAddr: e.remoteAddr, remotePort: e.remotePort,
+    state: e.state, sendQ: e.sendQ, recvQ: e.recvQ, inode: e.inode,
+  };
+}

@@ -1,0 +1,278 @@
+// sockets: parsers on sample lines, and listSockets / the command against a real child process
+// holding known sockets (runs as root; reads only /proc).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { existsSync, readlinkSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  formatEndpoint, formatIPv6, listSockets, parseHexEndpoint, parseIPv4Hex, parseIPv6Hex,
+  parseInetTable, parseSocketLink, parseUnixTable, type SocketRecord,
+} from '../src/tools/sockets/sockets.js';
+import { command } from '../src/tools/sockets/index.js';
+import { BpfkitError } from '../src/core/errors.js';
+
+// ---------- parsers (no kernel)
+
+test('IPv4 hex, both host byte orders', () => {
+  assert.equal(parseIPv4Hex('0100007F', true), '127.0.0.1');
+  assert.equal(parseIPv4Hex('7F000001', false), '127.0.0.1');
+  assert.equal(parseIPv4Hex('0F02000A', true), '10.0.2.15');
+  assert.deepEqual(parseHexEndpoint('0100007F:1F90', true), { addr: '127.0.0.1', port: 8080 });
+  assert.deepEqual(parseHexEndpoint('00000000:0000', true), { addr: '0.0.0.0', port: 0 });
+});
+
+test('IPv6 hex: words in host order, compression, IPv4-mapped', () => {
+  assert.equal(parseIPv6Hex('00000000000000000000000001000000', true), '::1');
+  assert.equal(parseIPv6Hex('00000000000000000000000000000001', false), '::1');
+  assert.equal(parseIPv6Hex('00000000000000000000000000000000', true), '::');
+  assert.equal(parseIPv6Hex('0000000000000000FFFF00000100007F', true), '::ffff:127.0.0.1');
+  assert.equal(parseIPv6Hex('B80D0120000000000000000001000000', true), '2001:db8::1');
+  assert.equal(parseIPv6Hex('000080FE00000000FF0E0A02010C4BFE', true), 'fe80::20a:eff:fe4b:c01');
+  assert.equal(formatIPv6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]), '2001:db8:0:1::1');
+  assert.equal(formatIPv6([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]), '2001:db8::1:0:0:1');
+  assert.deepEqual(parseHexEndpoint('00000000000000000000000001000000:01BB', true), { addr: '::1', port: 443 });
+});
+
+test('endpoint display', () => {
+  assert.equal(formatEndpoint('0.0.0.0', 0), '*:*');
+  assert.equal(formatEndpoint('0.0.0.0', 22), '*:22');
+  assert.equal(formatEndpoint('::', 22), '*:22');
+  assert.equal(formatEndpoint('::1', 443), '[::1]:443');
+  assert.equal(formatEndpoint('127.0.0.1', 80), '127.0.0.1:80');
+});
+
+test('parseInetTable: tcp rows, LISTEN backlog, orphans dropped', () => {
+  const text = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 7185 1 0000000000000000 100 0 0 10 0',
+    '   1: 0100007F:D5D6 0100007F:1F90 01 000000DC:00000010 01:00000014 00000000  1000        0 8212 1 0000000000000000 20 4 30 10 -1',
+    '   2: 0100007F:E3FE 0100007F:DE5B 06 00000000:00000000 03:000014BD 00000000     0        0 0 3 0000000000000000',
+  ].join('\n');
+  const rows = parseInetTable(text, 'tcp', true);
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows[0], {
+    proto: 'tcp', type: 'stream', localAddr: '127.0.0.1', localPort: 8080, remoteAddr: '0.0.0.0', remotePort: 0,
+    state: 'LISTEN', sendQ: 0, recvQ: 3, inode: 7185,
+  });
+  assert.equal(rows[1]!.state, 'ESTABLISHED');
+  assert.equal(rows[1]!.sendQ, 220);
+  assert.equal(rows[1]!.recvQ, 16);
+  assert.equal(rows[1]!.remotePort, 8080);
+  assert.equal(parseInetTable(text, 'tcp', true, true)[2]!.state, 'TIME_WAIT');
+});
+
+test('parseInetTable: udp states', () => {
+  const text = [
+    '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    '  123: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 555 2 0000000000000000 0',
+    '  124: 0100007F:9C40 0100007F:0035 01 00000000:00000200 00:00000000 00000000     0        0 556 2 0000000000000000 0',
+  ].join('\n');
+  const rows = parseInetTable(text, 'udp', true);
+  assert.deepEqual(rows.map((r) => [r.state, r.localPort, r.recvQ, r.type]), [['UNCONN', 53, 0, 'dgram'], ['ESTABLISHED', 40000, 512, 'dgram']]);
+});
+
+test('parseUnixTable: listen, connected, abstract, unnamed', () => {
+  const text = [
+    'Num       RefCount Protocol Flags    Type St Inode Path',
+    '0000000000000000: 00000002 00000000 00010000 0001 01  7186 /tmp/x/.s.PGSQL.5432',
+    '0000000000000000: 00000003 00000000 00000000 0001 03  1517',
+    '0000000000000000: 00000002 00000000 00000000 0002 01 99999 @/org/kernel/udev',
+    '0000000000000000: 00000002 00000000 00000000 0005 03  1234 /run/with space.sock',
+  ].join('\n');
+  const rows = parseUnixTable(text);
+  assert.deepEqual(rows.map((r) => [r.state, r.type, r.localAddr, r.inode]), [
+    ['LISTEN', 'stream', '/tmp/x/.s.PGSQL.5432', 7186],
+    ['CONNECTED', 'stream', null, 1517],
+    ['UNCONN', 'dgram', '@/org/kernel/udev', 99999],
+    ['CONNECTED', 'seqpacket', '/run/with space.sock', 1234],
+  ]);
+  assert.equal(rows[0]!.sendQ, null);
+});
+
+test('parseSocketLink', () => {
+  assert.equal(parseSocketLink('socket:[12345]'), 12345);
+  assert.equal(parseSocketLink('pipe:[12345]'), undefined);
+  assert.equal(parseSocketLink('/dev/null'), undefined);
+});
+
+// ---------- a real process with known sockets
+
+const CHILD = `
+const net = require('net'), dgram = require('dgram');
+const unixPath = process.argv[1];
+const out = {};
+const v4 = net.createServer().listen(0, '127.0.0.1', () => {
+  out.v4Port = v4.address().port; out.v4Fd = v4._handle.fd;
+  const v6 = net.createServer({ pauseOnConnect: true }, (conn) => {
+    out.acceptedFd = conn._handle.fd;
+    out.acceptedPort = conn.localPort;
+    next();
+  }).listen(0, '::1', () => {
+    out.v6Port = v6.address().port; out.v6Fd = v6._handle.fd;
+    const c = net.connect(out.v6Port, '::1', () => {
+      out.clientPort = c.localPort; out.clientFd = c._handle.fd;
+      c.write(Buffer.alloc(1000, 120), next);
+    });
+  });
+});
+let pending = 2;
+function next() {
+  if (--pending) return;
+  const u = dgram.createSocket('udp4').bind(0, '127.0.0.1', () => {
+    out.udpPort = u.address().port;
+    const s = net.createServer().listen(unixPath, () => {
+      out.unixFd = s._handle.fd;
+      process.stdout.write(JSON.stringify(out) + '\\n');
+    });
+  });
+}
+setInterval(() => {}, 1000);
+`;
+
+interface ChildInfo {
+  v4Port: number; v4Fd: number; v6Port: number; v6Fd: number; clientPort: number; clientFd: number;
+  acceptedFd: number; acceptedPort: number; udpPort: number; unixFd: number;
+}
+
+let child: ChildProcess;
+let info: ChildInfo;
+let dir: string;
+let unixPath: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bpfkit-sockets-'));
+  unixPath = join(dir, 'test.sock');
+  child = spawn(process.execPath, ['-e', CHILD, unixPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: child.stdout! });
+  info = await new Promise<ChildInfo>((resolve, reject) => {
+    rl.once('line', (l) => resolve(JSON.parse(l) as ChildInfo));
+    child.once('exit', (code) => reject(new Error(`child exited ${code}`)));
+  });
+});
+
+after(() => {
+  child?.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const pidOf = () => child.pid!;
+const find = (rs: SocketRecord[], fd: number) => {
+  const r = rs.find((x) => x.fd === fd);
+  assert.ok(r, `no socket with fd ${fd} in ${JSON.stringify(rs.map((x) => x.fd))}`);
+  return r;
+};
+
+/** The kernel delivers loopback data at once, but poll briefly so the assertion is not racy. */
+async function settled(pred: (rs: SocketRecord[]) => boolean): Promise<SocketRecord[]> {
+  let rs = listSockets({ pids: [pidOf()] });
+  for (let i = 0; i < 50 && !pred(rs); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    rs = listSockets({ pids: [pidOf()] });
+  }
+  return rs;
+}
+
+// fds 0-2 of the child are socketpairs too (libuv's stdio pipes); the test looks at the others.
+const own = (rs: SocketRecord[]) => rs.filter((r) => r.fd > 2);
+
+test('listSockets: exact sockets of a child process', async () => {
+  const all = await settled((x) => x.find((r) => r.fd === info.acceptedFd)?.recvQ === 1000);
+  const rs = own(all);
+  assert.equal(rs.length, 6, JSON.stringify(rs, null, 1));
+  // stdout (fd 1) is the pipe we spawned it with: an unnamed, connected unix stream socket
+  const stdout = find(all, 1);
+  assert.deepEqual([stdout.proto, stdout.type, stdout.local, stdout.state], ['unix', 'stream', '', 'CONNECTED']);
+  for (const r of all) {
+    assert.equal(r.pid, pidOf());
+    assert.equal(r.comm, 'node');
+    // the fd really is that socket
+    assert.equal(readlinkSync(`/proc/${pidOf()}/fd/${r.fd}`), `socket:[${r.inode}]`);
+  }
+  const v4 = find(rs, info.v4Fd);
+  assert.deepEqual([v4.proto, v4.local, v4.remote, v4.state, v4.localAddr, v4.localPort],
+    ['tcp', `127.0.0.1:${info.v4Port}`, '*:*', 'LISTEN', '127.0.0.1', info.v4Port]);
+  assert.equal(v4.recvQ, 0);
+
+  const v6 = find(rs, info.v6Fd);
+  assert.deepEqual([v6.proto, v6.local, v6.remote, v6.state], ['tcp6', `[::1]:${info.v6Port}`, '*:*', 'LISTEN']);
+
+  const client = find(rs, info.clientFd);
+  assert.deepEqual([client.proto, client.local, client.remote, client.state],
+    ['tcp6', `[::1]:${info.clientPort}`, `[::1]:${info.v6Port}`, 'ESTABLISHED']);
+  assert.equal(client.sendQ, 0); // acked by the peer's kernel
+
+  const acc = find(rs, info.acceptedFd);
+  assert.deepEqual([acc.proto, acc.local, acc.remote, acc.state, acc.remoteAddr, acc.remotePort],
+    ['tcp6', `[::1]:${info.v6Port}`, `[::1]:${info.clientPort}`, 'ESTABLISHED', '::1', info.clientPort]);
+  assert.equal(acc.recvQ, 1000); // written by the client, never read (pauseOnConnect)
+
+  const udp = rs.find((r) => r.proto === 'udp')!;
+  assert.deepEqual([udp.local, udp.remote, udp.state], [`127.0.0.1:${info.udpPort}`, '*:*', 'UNCONN']);
+
+  const ux = find(rs, info.unixFd);
+  assert.deepEqual([ux.proto, ux.type, ux.local, ux.state, ux.sendQ], ['unix', 'stream', unixPath, 'LISTEN', null]);
+
+  // ordered by fd
+  assert.deepEqual(rs.map((r) => r.fd), [...rs.map((r) => r.fd)].sort((a, b) => a - b));
+});
+
+test('listSockets --listening and -a', () => {
+  const ls = listSockets({ pids: [pidOf()], listening: true });
+  assert.deepEqual(ls.map((r) => r.state).sort(), ['LISTEN', 'LISTEN', 'LISTEN', 'UNCONN']);
+  const all = listSockets({ all: true });
+  const mine = all.filter((r) => r.pid === pidOf());
+  assert.deepEqual(mine, listSockets({ pids: [pidOf()] }));
+  assert.equal(own(mine).length, 6);
+});
+
+function nonexistentPid(): number {
+  for (let p = 4194303; p > 1; p--) if (!existsSync(`/proc/${p}`)) return p;
+  throw new Error('no free pid');
+}
+
+test('nonexistent PID: NO_SUCH_PROCESS', () => {
+  const pid = nonexistentPid();
+  assert.throws(() => listSockets({ pids: [pid] }), (e: unknown) =>
+    e instanceof BpfkitError && e.code === 'NO_SUCH_PROCESS' && e.message === `no such process: ${pid}` && e.exitCode === 2);
+});
+
+// ---------- the command, end to end with a fake context
+
+async function run(argv: string[]): Promise<string> {
+  const buf: string[] = [];
+  await command.run(argv, { out: (s) => buf.push(s), verbose: () => {}, signal: new AbortController().signal, isTTY: false });
+  return buf.join('');
+}
+
+test('command: text table', async () => {
+  const text = await run(['-p', String(pidOf())]);
+  const lines = text.trimEnd().split('\n');
+  assert.match(lines[0]!, /^\s*PID\s+COMM\s+FD\s+PROTO\s+LOCAL\s+REMOTE\s+STATE\s+SEND-Q\s+RECV-Q\s+INODE$/);
+  assert.equal(lines.length, 1 + listSockets({ pids: [pidOf()] }).length);
+  const accepted = lines.find((l) => l.includes(`[::1]:${info.v6Port}`) && l.includes(`[::1]:${info.clientPort}`) && /^\s*\d+\s+node\s+(\d+)/.exec(l)?.[1] === String(info.acceptedFd));
+  assert.ok(accepted, text);
+  assert.match(accepted, /ESTABLISHED\s+0\s+1000\s+\d+$/);
+  // columns aligned: every row has the INODE column ending at the same place
+  const ends = new Set(lines.map((l) => l.length));
+  assert.equal(ends.size, 1, text);
+});
+
+test('command: --json is NDJSON, one object per socket', async () => {
+  const text = await run(['--json', `--pid=${pidOf()}`, '--listening']);
+  const objs = text.trimEnd().split('\n').map((l) => JSON.parse(l) as SocketRecord);
+  assert.equal(objs.length, 4);
+  assert.ok(objs.some((o) => o.proto === 'tcp' && o.localPort === info.v4Port && o.state === 'LISTEN'));
+});
+
+test('command: errors', async () => {
+  const code = (c: string) => (e: unknown) => e instanceof BpfkitError && e.code === c;
+  await assert.rejects(run(['--bogus']), code('BAD_ARGS'));
+  await assert.rejects(run([]), code('BAD_ARGS'));
+  await assert.rejects(run(['-p', 'abc']), code('BAD_ARGS'));
+  await assert.rejects(run(['-p', '1', '-a']), code('BAD_ARGS'));
+  await assert.rejects(run(['-p', String(nonexistentPid())]), code('NO_SUCH_PROCESS'));
+  assert.match(await run(['--help']), /usage: bpfkit sockets/);
+});
