@@ -9,6 +9,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** stdout is a terminal (decides screen clearing). */
   isTTY: boolean;
+  /** Call once the kernel programs are attached (tests and benchmarks wait for it). */
+  ready: () => void;
 }
 
 export interface ToolCommand {

@@ -87,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
     verbose: verbose ? say : () => {},
     signal: controller.signal,
     isTTY: Boolean(process.stdout.isTTY),
+    // BPFKIT_READY=1 (tests, benchmarks): announce on stderr when the programs are attached.
+    ready: () => { if (process.env.BPFKIT_READY === '1') process.stderr.write('BPFKIT_READY\n'); },
   };
   try {
     await command.run(toolArgs, ctx);

@@ -123,6 +123,7 @@ export const command: ToolCommand = {
     requireBpfPrivileges();
     const session = SyscountSession.start(opts.filters);
     try {
+      ctx.ready();
       if (!opts.json) {
         const what = opts.filters.failuresOnly || opts.filters.errno ? 'failed syscalls' : 'syscalls';
         ctx.out(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
