@@ -112,3 +112,23 @@ export function leftoverPrograms(prefix: string): string[] {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** ../shared/kernels/run-in-kernel beside the repo (present on developer machines and in CI). */
+export const RUN_IN_KERNEL = join(REPO, '..', 'shared', 'kernels', 'run-in-kernel');
+
+/**
+ * Run a shell script under the second kernel (Debian 6.1: kprobes and fentry, none of the newest
+ * tracepoints), in the repo directory. Returns exit code and the console output of the script.
+ */
+export function runInKernel(script: string, timeoutS = 400): Promise<{ code: number | null; output: string }> {
+  if (!existsSync(RUN_IN_KERNEL)) throw new Error(`${RUN_IN_KERNEL} is missing`);
+  const file = join(tmpdir(), `bpfkit-rik-${process.pid}-${Date.now()}.sh`);
+  writeFileSync(file, `set -e\ncd ${JSON.stringify(REPO)}\n${script}\n`);
+  return new Promise((resolve) => {
+    const p = spawn(RUN_IN_KERNEL, ['--timeout', String(timeoutS), '--', 'bash', file], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout!.on('data', (d) => { output += d; });
+    p.stderr!.on('data', (d) => { output += d; });
+    p.on('close', (code) => resolve({ code, output }));
+  });
+}
