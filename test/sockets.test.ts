@@ -243,7 +243,9 @@ test('nonexistent PID: NO_SUCH_PROCESS', () => {
 
 async function run(argv: string[]): Promise<string> {
   const buf: string[] = [];
-  await command.run(argv, { out: (s) => buf.push(s), verbose: () => {}, signal: new AbortController().signal, isTTY: false });
+  let ready = 0;
+  await command.run(argv, { out: (s) => { buf.push(s); }, verbose: () => {}, signal: new AbortController().signal, isTTY: false, ready: () => { ready++; } });
+  assert.ok(ready <= 1);
   return buf.join('');
 }
 

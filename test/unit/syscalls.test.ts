@@ -44,6 +44,9 @@ test('unknown numbers and names', () => {
   assert.equal(syscallNumber('syscall_400', 'x64'), 400);
   assert.equal(isKnownArch('x64'), true);
   assert.equal(isKnownArch('ppc64'), false);
+  assert.equal(syscallName(0, 'ppc64'), 'syscall_0'); // no table: never a wrong name
+  assert.equal(syscallNumber('read', 'ppc64'), undefined);
+  assert.deepEqual(allSyscalls('ppc64'), []);
 });
 
 test('this machine: getppid via process.arch', () => {

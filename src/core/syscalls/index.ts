@@ -5,12 +5,18 @@ import { errnoAliases, errnoNames, syscallTables } from './table.generated.js';
 /** Architectures with a syscall table, named as Node's `process.arch` names them. */
 export type SyscallArch = 'x64' | 'arm64';
 
-/** The table for a `process.arch` value (also accepts the kernel's names x86_64 / aarch64). */
+const NO_TABLE: readonly string[] = [];
+
+/**
+ * The table for a `process.arch` value (also accepts the kernel's names x86_64 / aarch64).
+ * Other architectures get an empty table: numbers show as syscall_<nr>, names do not resolve
+ * (callers can say why with isKnownArch()).
+ */
 function tableFor(arch: string): readonly string[] {
   switch (arch) {
     case 'x64': case 'x86_64': case 'amd64': return syscallTables.x86_64;
     case 'arm64': case 'aarch64': return syscallTables.arm64;
-    default: return syscallTables.x86_64;
+    default: return NO_TABLE;
   }
 }
 

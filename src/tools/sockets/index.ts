@@ -84,6 +84,7 @@ export const command: ToolCommand = {
     const all = has(args, 'all');
     if (pids.length && all) throw badArgs('sockets: -p and -a cannot be used together');
     if (!pids.length && !all) throw badArgs('sockets: give -p PID or -a (see --help)');
+    ctx.ready(); // no kernel programs to attach: ready at once
     const records = listSockets({ pids: all ? undefined : pids, all, listening: has(args, 'listening'), verbose: ctx.verbose });
     ctx.verbose(`sockets: ${records.length} socket(s)`);
     ctx.out(has(args, 'json') ? renderJson(records) : renderText(records));

@@ -283,7 +283,7 @@ export function listSockets(opts: ListOptions): SocketRecord[] {
   const verbose = opts.verbose ?? (() => {});
   const explicit = opts.pids !== undefined && opts.pids.length > 0;
   if (!explicit && !opts.all) throw new BpfkitError('BAD_ARGS', 'sockets: give -p PID or -a');
-  const pids = explicit ? [...new Set(opts.pids)] : allPids(procRoot);
+  const pids = explicit ? [...new Set(opts.pids)].sort((a, b) => a - b) : allPids(procRoot);
   if (explicit) {
     for (const pid of pids) {
       if (!existsSync(join(procRoot, String(pid)))) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
