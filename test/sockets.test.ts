@@ -278,3 +278,30 @@ test('command: errors', async () => {
   await assert.rejects(run(['-p', String(nonexistentPid())]), code('NO_SUCH_PROCESS'));
   assert.match(await run(['--help']), /usage: bpfkit sockets/);
 });
+
+// A socket stays in the netns it was created in: a process that unshared its netns afterwards
+// still holds it, and /proc/PID/net no longer lists it.
+const NS_CHILD = `
+import socket, ctypes, sys, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0: sys.exit('unshare(CLONE_NEWNET) failed')
+print(s.getsockname()[1], s.fileno(), flush=True)
+time.sleep(120)
+`;
+
+test('socket created before unshare(CLONE_NEWNET) is still found', { skip: !existsSync('/usr/bin/python3') && !process.env.CI }, async () => {
+  const py = spawn('python3', ['-c', NS_CHILD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: py.stdout! }).once('line', resolve);
+      py.once('exit', (code) => reject(new Error(`python3 exited ${code}`)));
+    });
+    const [port, fd] = line.split(' ').map(Number) as [number, number];
+    assert.notEqual(readlinkSync(`/proc/${py.pid}/ns/net`), readlinkSync('/proc/self/ns/net'));
+    const rs = own(listSockets({ pids: [py.pid!] }));
+    assert.equal(rs.length, 1, JSON.stringify(rs));
+    assert.deepEqual([rs[0]!.fd, rs[0]!.proto, rs[0]!.local, rs[0]!.state], [fd, 'tcp', `127.0.0.1:${port}`, 'LISTEN']);
+  } finally {
+    py.kill('SIGKILL');
+  }
+});

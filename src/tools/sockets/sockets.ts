@@ -290,7 +290,16 @@ export function listSockets(opts: ListOptions): SocketRecord[] {
     }
   }
   const tables = new Map<string, Map<number, NetEntry>>();
-  const out: SocketRecord[] = [];
+  const loadTables = (pid: number): Map<number, NetEntry> => {
+    const key = netnsKey(procRoot, pid);
+    let table = tables.get(key);
+    if (!table) {
+      table = readNetTables(join(procRoot, String(pid), 'net'));
+      tables.set(key, table);
+    }
+    return table;
+  };
+  const found: { pid: number; comm: string; fd: number; inode: number; table: Map<number, NetEntry> }[] = [];
   let skipped = 0;
   for (const pid of pids) {
     let fds: [number, number][] | undefined;
@@ -307,21 +316,29 @@ export function listSockets(opts: ListOptions): SocketRecord[] {
     }
     if (fds.length === 0) continue;
     const comm = (readOptional(join(procRoot, String(pid), 'comm')) ?? '').replace(/\n$/, '');
-    const key = netnsKey(procRoot, pid);
-    let table = tables.get(key);
-    if (!table) {
-      table = readNetTables(join(procRoot, String(pid), 'net'));
-      tables.set(key, table);
+    const table = loadTables(pid);
+    for (const [fd, inode] of fds) found.push({ pid, comm, fd, inode, table });
+  }
+  // A socket stays in the namespace it was created in; a process that changed namespace since
+  // (unshare, setns) holds sockets that its /proc/PID/net does not list. Look in the other
+  // namespaces already read, then in init's (/proc/1/net).
+  const elsewhere = (inode: number, own: Map<number, NetEntry>): NetEntry | undefined => {
+    for (const t of tables.values()) if (t !== own && t.has(inode)) return t.get(inode);
+    if (!tables.has(netnsKey(procRoot, 1)) && existsSync(join(procRoot, '1'))) {
+      const t = loadTables(1);
+      if (t !== own) return t.get(inode);
     }
-    for (const [fd, inode] of fds) {
-      const e = table.get(inode);
-      if (!e) {
-        verbose(`sockets: pid ${pid} fd ${fd}: socket:[${inode}] is not tcp/udp/raw/unix (netlink, packet, ...) or not in this netns`);
-        continue;
-      }
-      if (opts.listening && !isListening(e)) continue;
-      out.push(toRecord(pid, comm, fd, e));
+    return undefined;
+  };
+  const out: SocketRecord[] = [];
+  for (const { pid, comm, fd, inode, table } of found) {
+    const e = table.get(inode) ?? elsewhere(inode, table);
+    if (!e) {
+      verbose(`sockets: pid ${pid} fd ${fd}: socket:[${inode}] is not tcp/udp/raw/unix (netlink, packet, ...)`);
+      continue;
     }
+    if (opts.listening && !isListening(e)) continue;
+    out.push(toRecord(pid, comm, fd, e));
   }
   if (skipped) verbose(`sockets: skipped ${skipped} process(es) whose fds could not be read`);
   return out;
