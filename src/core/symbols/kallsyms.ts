@@ -16,8 +16,7 @@ export interface KernelSymbol {
   offset: number;
 }
 
-/** Text symbol types (perf keeps the same set). */
-const TEXT_TYPES = new Set(['t', 'T', 'w', 'W']);
+// Only text symbols (types t, T, w, W) are kept, as perf does.
 
 export class KernelSymbols {
   private readonly table: SymbolTable;
@@ -41,9 +40,13 @@ export class KernelSymbols {
 
   /** Parses kallsyms text (`ADDR TYPE NAME [module]` per line). */
   static parse(text: string): KernelSymbols {
-    const entries: { addr: bigint; name: string; module: string }[] = [];
-    let base = -1n;
-    let top = 0n;
+    // Addresses are split into 32-bit halves (parseInt is exact there; BigInt per line is slow).
+    const his: number[] = [];
+    const los: number[] = [];
+    const names: string[] = [];
+    const mods: number[] = [];
+    const modIndex = new Map<string, number>([[KERNEL_MODULE, 0]]);
+    const modules: string[] = [KERNEL_MODULE];
     let pos = 0;
     const len = text.length;
     while (pos < len) {
@@ -52,39 +55,59 @@ export class KernelSymbols {
       const line = text.slice(pos, nl);
       pos = nl + 1;
       const sp1 = line.indexOf(' ');
-      if (sp1 <= 0) continue;
-      const type = line[sp1 + 1];
-      if (type === undefined || !TEXT_TYPES.has(type) || line[sp1 + 2] !== ' ') continue;
-      const rest = line.slice(sp1 + 3);
-      let name = rest;
-      let module = KERNEL_MODULE;
-      const tab = rest.search(/[\t ]/);
-      if (tab >= 0) {
-        name = rest.slice(0, tab);
-        const m = /\[([^\]]+)\]/.exec(rest.slice(tab));
-        if (m) module = m[1]!;
+      if (sp1 <= 0 || sp1 + 3 > line.length) continue;
+      const type = line.charCodeAt(sp1 + 1);
+      // t T w W
+      if (type !== 0x74 && type !== 0x54 && type !== 0x77 && type !== 0x57) continue;
+      if (line.charCodeAt(sp1 + 2) !== 0x20) continue;
+      const split = Math.max(0, sp1 - 8);
+      const hi = split > 0 ? parseInt(line.slice(0, split), 16) : 0;
+      const lo = parseInt(line.slice(split, sp1), 16);
+      if (Number.isNaN(hi) || Number.isNaN(lo) || (hi === 0 && lo === 0)) continue;
+      const nameStart = sp1 + 3;
+      let nameEnd = line.indexOf('\t', nameStart);
+      let mi = 0;
+      if (nameEnd < 0) nameEnd = line.length;
+      else {
+        const ob = line.indexOf('[', nameEnd);
+        const cb = ob < 0 ? -1 : line.indexOf(']', ob);
+        if (ob >= 0 && cb >= 0) {
+          const mod = line.slice(ob + 1, cb);
+          let m = modIndex.get(mod);
+          if (m === undefined) {
+            m = modules.length;
+            modules.push(mod);
+            modIndex.set(mod, m);
+          }
+          mi = m;
+        }
       }
-      const addr = BigInt('0x' + line.slice(0, sp1));
-      if (addr === 0n) continue;
-      if (base < 0n || addr < base) base = addr;
-      if (addr > top) top = addr;
-      entries.push({ addr, name, module });
+      if (nameEnd > nameStart && line.charCodeAt(nameEnd - 1) === 0x0d) nameEnd--;
+      his.push(hi);
+      los.push(lo);
+      names.push(line.slice(nameStart, nameEnd));
+      mods.push(mi);
     }
-    if (base < 0n) return new KernelSymbols(new SymbolTable([]), [], 0n, 0n, false);
-    const raw: RawSymbol[] = [];
-    const modIndex = new Map<string, number>();
-    const modules: string[] = [];
-    for (const e of entries) {
-      let mi = modIndex.get(e.module);
-      if (mi === undefined) {
-        mi = modules.length;
-        modules.push(e.module);
-        modIndex.set(e.module, mi);
+    const n = names.length;
+    if (n === 0) return new KernelSymbols(new SymbolTable([]), [], 0n, 0n, false);
+    let bHi = his[0]!;
+    let bLo = los[0]!;
+    for (let i = 1; i < n; i++) {
+      if (his[i]! < bHi || (his[i] === bHi && los[i]! < bLo)) {
+        bHi = his[i]!;
+        bLo = los[i]!;
       }
-      raw.push({ addr: Number(e.addr - base), size: 0, name: e.name, tag: mi });
     }
-    const limit = Number(top - base) + 0x10000; // the last symbol may extend at most 64 KiB
-    return new KernelSymbols(new SymbolTable(raw, limit), modules, base, top + 0x10000n, true);
+    const raw: RawSymbol[] = new Array(n);
+    let maxRel = 0;
+    for (let i = 0; i < n; i++) {
+      const rel = (his[i]! - bHi) * 0x100000000 + (los[i]! - bLo);
+      if (rel > maxRel) maxRel = rel;
+      raw[i] = { addr: rel, size: 0, name: names[i]!, tag: mods[i]! };
+    }
+    const base = (BigInt(bHi) << 32n) | BigInt(bLo);
+    const limit = maxRel + 0x10000; // the last symbol may extend at most 64 KiB
+    return new KernelSymbols(new SymbolTable(raw, limit), modules, base, base + BigInt(limit), true);
   }
 
   get size(): number {

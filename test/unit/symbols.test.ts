@@ -1,0 +1,386 @@
+// Symbolization against real binaries built here with gcc: non-PIE, PIE, a shared library, a stripped
+// PIE, an exited process, a deleted binary, a JIT perf map, kallsyms (real when readable, synthetic
+// always) and the vDSO. No root needed (the deleted-binary case needs /proc/PID/map_files: root only).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  ElfFile, KernelSymbols, PerfMap, Symbolizer, buildStack, frameLabel, parseMaps, readMaps, SymbolTable,
+} from '../../src/core/symbols/index.js';
+
+const LIB_C = `
+#include <stdio.h>
+__attribute__((noinline)) int lib_hot_function(int x) { return x * 7 + 3; }
+void lib_report(void) {
+  printf("lib_hot_function %p\\n", (void *)&lib_hot_function);
+  printf("lib_value %d\\n", lib_hot_function(1));
+}
+`;
+
+const PROG_C = `
+#include <stdio.h>
+#include <unistd.h>
+void lib_report(void);
+__attribute__((noinline)) int alpha_function(int x) { return x * 3 + 1; }
+__attribute__((noinline)) static int beta_static(int x) { return x ^ 0x55; }
+__attribute__((noinline)) int gamma_function(int x) { int s = 0; for (int i = 0; i < x; i++) s += alpha_function(i); return s; }
+int main(void) {
+  printf("alpha_function %p\\n", (void *)&alpha_function);
+  printf("beta_static %p\\n", (void *)&beta_static);
+  printf("gamma_function %p\\n", (void *)&gamma_function);
+  printf("main %p\\n", (void *)&main);
+  lib_report();
+  printf("value %d\\n", gamma_function(3) + beta_static(2));
+  printf("ready\\n");
+  fflush(stdout);
+  sleep(120);
+  return 0;
+}
+`;
+
+let dir = '';
+const children: ChildProcess[] = [];
+
+interface Running {
+  child: ChildProcess;
+  pid: number;
+  addrs: Map<string, bigint>;
+}
+
+async function run(path: string): Promise<Running> {
+  const child = spawn(path, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const addrs = new Map<string, bigint>();
+  const rl = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${path} exited early (${code})`)));
+    rl.on('line', (line) => {
+      const m = /^(\w+) (0x[0-9a-f]+)$/.exec(line);
+      if (m) addrs.set(m[1]!, BigInt(m[2]!));
+      if (line === 'ready') resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  return { child, pid: child.pid!, addrs };
+}
+
+async function stop(r: Running): Promise<void> {
+  if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => r.child.once('exit', resolve));
+  r.child.kill('SIGKILL');
+  await exited;
+}
+
+function nmAddress(path: string, name: string): number {
+  const out = execFileSync('nm', [path], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.endsWith(` ${name}`));
+  assert.ok(line, `nm finds ${name} in ${path}`);
+  return parseInt(line.split(' ')[0]!, 16);
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bpfkit-sym-'));
+  writeFileSync(join(dir, 'lib.c'), LIB_C);
+  writeFileSync(join(dir, 'prog.c'), PROG_C);
+  const gcc = (...args: string[]) => execFileSync('gcc', args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  gcc('-O1', '-g0', '-shared', '-fPIC', '-o', 'libhot.so', 'lib.c');
+  const link = ['-L.', '-lhot', `-Wl,-rpath,${dir}`];
+  gcc('-O1', '-g0', '-fno-pie', '-no-pie', '-o', 'prog_nopie', 'prog.c', ...link);
+  gcc('-O1', '-g0', '-fPIE', '-pie', '-o', 'prog_pie', 'prog.c', ...link);
+  copyFileSync(join(dir, 'prog_pie'), join(dir, 'prog_stripped'));
+  execFileSync('strip', ['-s', join(dir, 'prog_stripped')]);
+});
+
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ELF reader', () => {
+  test('headers, PT_LOAD and symbols match nm', () => {
+    for (const name of ['prog_nopie', 'prog_pie', 'libhot.so']) {
+      const path = join(dir, name);
+      const elf = ElfFile.open(path);
+      assert.equal(elf.machine, 62);
+      assert.equal(elf.type, name === 'prog_nopie' ? 2 : 3);
+      assert.ok(elf.loads.length >= 2);
+      assert.match(elf.buildId ?? '', /^[0-9a-f]{40}$/);
+      const fn = name === 'libhot.so' ? 'lib_hot_function' : 'alpha_function';
+      const addr = nmAddress(path, fn);
+      assert.equal(elf.symbols.addressOf(fn), addr);
+      assert.equal(elf.lookup(addr)?.name, fn);
+      assert.equal(elf.lookup(addr + 2)?.offset, 2);
+      const off = elf.vaddrToFileOffset(addr)!;
+      assert.equal(elf.fileOffsetToVaddr(off), addr);
+    }
+  });
+
+  test('local (static) functions come from .symtab; stripped files keep only .dynsym', () => {
+    const elf = ElfFile.open(join(dir, 'prog_pie'));
+    assert.ok(elf.symbols.addressOf('beta_static') !== undefined);
+    assert.match(elf.symbolSource, /\.symtab/);
+    const stripped = ElfFile.open(join(dir, 'prog_stripped'));
+    assert.equal(stripped.symbols.addressOf('beta_static'), undefined);
+    assert.doesNotMatch(stripped.symbolSource, /\.symtab/);
+  });
+
+  test('rejects what is not ELF64 LE', () => {
+    assert.throws(() => ElfFile.fromBuffer(Buffer.from('#!/bin/sh\n'.padEnd(64, ' '))), /not an ELF/);
+  });
+});
+
+describe('SymbolTable', () => {
+  test('size-0 symbols extend to the next symbol, sized ones do not', () => {
+    const t = new SymbolTable([
+      { addr: 0x2000, size: 0x10, name: 'b' },
+      { addr: 0x1000, size: 0, name: 'a' },
+      { addr: 0x3000, size: 0, name: 'c', bound: 0x3100 },
+    ]);
+    assert.equal(t.lookup(0x1fff)?.name, 'a');
+    assert.equal(t.lookup(0x2008)?.name, 'b');
+    assert.equal(t.lookup(0x2010), undefined);
+    assert.equal(t.lookup(0x30ff)?.name, 'c');
+    assert.equal(t.lookup(0x3100), undefined);
+    assert.equal(t.lookup(0xfff), undefined);
+  });
+
+  test('nested symbols: an address after an inner symbol resolves to the outer one', () => {
+    const t = new SymbolTable([
+      { addr: 0x1000, size: 0x100, name: 'outer' },
+      { addr: 0x1010, size: 0x10, name: 'inner' },
+    ]);
+    assert.equal(t.lookup(0x1015)?.name, 'inner');
+    assert.equal(t.lookup(0x1050)?.name, 'outer');
+  });
+});
+
+for (const variant of ['prog_nopie', 'prog_pie'] as const) {
+  describe(`user symbolization: ${variant}`, () => {
+    test('runtime addresses of known functions resolve, in the executable and in the shared library', async () => {
+      const r = await run(join(dir, variant));
+      try {
+        const sym = new Symbolizer({ returnAddresses: false });
+        assert.equal(sym.snapshotProcess(r.pid), true);
+        const names = ['alpha_function', 'beta_static', 'gamma_function', 'main', 'lib_hot_function'];
+        const addrs = names.map((n) => r.addrs.get(n)!);
+        const frames = sym.symbolizeUser(r.pid, addrs);
+        assert.deepEqual(frames.map((f) => f.name), names);
+        assert.ok(frames.every((f) => f.offset === 0 && f.kind === 'user'));
+        assert.equal(frames[0]!.module, join(dir, variant));
+        assert.equal(frames[4]!.module, join(dir, 'libhot.so'));
+        // Inside a function: offset from its start.
+        const [mid] = sym.symbolizeUser(r.pid, [r.addrs.get('gamma_function')! + 3n]);
+        assert.equal(mid!.name, 'gamma_function');
+        assert.equal(mid!.offset, 3);
+        // A libc function resolves through libc's symbols.
+        const libc = readMaps(r.pid).find((m) => /libc[.-]/.test(m.path) && m.perms.includes('x'));
+        if (libc) {
+          const [f] = sym.symbolizeUser(r.pid, [BigInt(libc.start + 0x100)]);
+          assert.equal(f!.module, libc.path);
+          assert.notEqual(f!.name, '[unknown]');
+        }
+      } finally {
+        await stop(r);
+      }
+    });
+  });
+}
+
+describe('user symbolization: edge cases', () => {
+  test('return addresses: entries after the first are looked up at addr-1', async () => {
+    const r = await run(join(dir, 'prog_pie'));
+    try {
+      const sym = new Symbolizer();
+      const beta = r.addrs.get('beta_static')!;
+      const gamma = r.addrs.get('gamma_function')!;
+      // [leaf exactly at gamma's start, return address just past a function start]
+      const frames = sym.symbolizeUser(r.pid, [gamma, beta + 1n]);
+      assert.equal(frames[0]!.name, 'gamma_function');
+      assert.equal(frames[1]!.name, 'beta_static');
+      assert.equal(frames[1]!.offset, 1);
+    } finally {
+      await stop(r);
+    }
+  });
+
+  test('stripped PIE: unknown function becomes module+0xVADDR, never dropped; unmapped is [unknown]', async () => {
+    const r = await run(join(dir, 'prog_stripped'));
+    try {
+      const sym = new Symbolizer({ returnAddresses: false });
+      const frames = sym.symbolizeUser(r.pid, [r.addrs.get('beta_static')!, 0x10n, r.addrs.get('lib_hot_function')!]);
+      assert.equal(frames.length, 3);
+      const vaddr = nmAddress(join(dir, 'prog_pie'), 'beta_static');
+      assert.equal(frames[0]!.name, `prog_stripped+0x${vaddr.toString(16)}`);
+      assert.equal(frames[0]!.offset, vaddr);
+      assert.equal(frames[0]!.kind, 'unknown');
+      assert.equal(frames[1]!.name, '[unknown]');
+      assert.equal(frames[2]!.name, 'lib_hot_function');
+    } finally {
+      await stop(r);
+    }
+  });
+
+  test('a process that exited after its snapshot still resolves', async () => {
+    const r = await run(join(dir, 'prog_pie'));
+    const sym = new Symbolizer({ returnAddresses: false });
+    assert.equal(sym.snapshotProcess(r.pid), true);
+    await stop(r);
+    const frames = sym.symbolizeUser(r.pid, [r.addrs.get('alpha_function')!, r.addrs.get('lib_hot_function')!]);
+    assert.deepEqual(frames.map((f) => f.name), ['alpha_function', 'lib_hot_function']);
+    // Without a snapshot, the exited process resolves to [unknown] frames, one per address.
+    const fresh = new Symbolizer();
+    assert.deepEqual(fresh.symbolizeUser(r.pid, [1n, 2n]).map((f) => f.name), ['[unknown]', '[unknown]']);
+  });
+
+  test('a deleted binary resolves (snapshot reads it through /proc/PID/map_files)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('map_files needs root');
+      return;
+    }
+    const path = join(dir, 'prog_deleted');
+    copyFileSync(join(dir, 'prog_pie'), path);
+    const r = await run(path);
+    unlinkSync(path);
+    const sym = new Symbolizer({ returnAddresses: false });
+    assert.equal(sym.snapshotProcess(r.pid), true);
+    assert.ok(sym.snapshot(r.pid)!.maps.some((m) => m.deleted && m.path === path));
+    await stop(r);
+    const [f] = sym.symbolizeUser(r.pid, [r.addrs.get('alpha_function')!]);
+    assert.equal(f!.name, 'alpha_function');
+    assert.equal(f!.module, path);
+  });
+
+  test('JIT perf map: /tmp/perf-PID.map resolves addresses outside file mappings', async () => {
+    const r = await run(join(dir, 'prog_pie'));
+    const mapPath = `/tmp/perf-${r.pid}.map`;
+    try {
+      writeFileSync(mapPath, '7e0000001000 100 LazyCompile:*hot_js_function /app/x.js:10\n0x7e0000001100 0x40 Builtin:Stub\n7e0000001008 10 LazyCompile:~newer\n');
+      const sym = new Symbolizer({ returnAddresses: false });
+      sym.snapshotProcess(r.pid);
+      const frames = sym.symbolizeUser(r.pid, [0x7e0000001050n, 0x7e0000001120n, 0x7e0000001010n, 0x7e0000002000n, r.addrs.get('main')!]);
+      assert.deepEqual(frames.map((f) => f.name), ['LazyCompile:*hot_js_function /app/x.js:10', 'Builtin:Stub', 'LazyCompile:~newer', '[unknown]', 'main']);
+      assert.equal(frames[0]!.kind, 'jit');
+      assert.equal(frames[0]!.offset, 0x50);
+      assert.equal(frames[0]!.module, `perf-${r.pid}.map`);
+    } finally {
+      rmSync(mapPath, { force: true });
+      await stop(r);
+    }
+  });
+
+  test('vDSO functions resolve', () => {
+    const m = readMaps('self').find((x) => x.path === '[vdso]');
+    if (!m) return;
+    const buf = Buffer.alloc(m.end - m.start);
+    const fd = openSync('/proc/self/mem', 'r');
+    readSync(fd, buf, 0, buf.length, m.start);
+    closeSync(fd);
+    const vdso = ElfFile.fromBuffer(buf);
+    const name = vdso.symbols.names.find((n) => /clock_gettime/.test(n))!;
+    const vaddr = vdso.symbols.addressOf(name)!;
+    const addr = BigInt(m.start + vdso.vaddrToFileOffset(vaddr)! + 4);
+    const [f] = new Symbolizer().symbolizeUser(process.pid, [addr]);
+    assert.equal(f!.name, name);
+    assert.equal(f!.module, '[vdso]');
+    assert.equal(f!.offset, 4);
+  });
+});
+
+describe('PerfMap and maps parsing', () => {
+  test('perf map lines with and without 0x, a later line at the same start replaces the earlier one', () => {
+    const pm = PerfMap.parse('1000 10 first\n0x1000 0x8 second\nbogus line\n2000 0 zero-size\n3000 4 name with spaces\n');
+    assert.equal(pm.lookup(0x1004)?.name, 'second');
+    assert.equal(pm.lookup(0x100c), undefined);
+    assert.equal(pm.lookup(0x2000), undefined);
+    assert.equal(pm.lookup(0x3002)?.name, 'name with spaces');
+  });
+
+  test('/proc/PID/maps lines, deleted files, pseudo paths', () => {
+    const maps = parseMaps([
+      '55d0c0a00000-55d0c0a01000 r-xp 00001000 fd:01 1234 /usr/bin/x (deleted)',
+      '7ffd1000-7ffd3000 r-xp 00000000 00:00 0 [vdso]',
+      '7f0000000000-7f0000001000 rwxp 00000000 00:00 0 ',
+    ].join('\n'));
+    assert.equal(maps.length, 3);
+    assert.equal(maps[0]!.path, '[vdso]');
+    const x = maps.find((m) => m.inode === 1234)!;
+    assert.equal(x.deleted, true);
+    assert.equal(x.path, '/usr/bin/x');
+    assert.equal(x.offset, 0x1000);
+    assert.equal(maps[2]!.path, '');
+  });
+});
+
+describe('kernel symbols', () => {
+  const text = [
+    'ffffffff81000000 T _stext',
+    'ffffffff81000100 t helper_one',
+    'ffffffff81000200 T do_work',
+    'ffffffff81000300 D some_data',
+    'ffffffff81000400 W weak_fn',
+    'ffffffffc0001000 t ext4_thing\t[ext4]',
+    'ffffffffc0001100 T ext4_other\t[ext4]',
+    'ffffffffc0002000 t bpf_prog_abc_handler\t[bpf]',
+  ].join('\n');
+
+  test('synthetic kallsyms: lookup, offsets, modules, data symbols skipped', () => {
+    const k = KernelSymbols.parse(text);
+    assert.equal(k.available, true);
+    assert.deepEqual(k.lookup(0xffffffff81000210n), { name: 'do_work', module: 'kernel', address: 0xffffffff81000200n, offset: 0x10 });
+    assert.equal(k.lookup(0xffffffff81000350n)?.name, 'do_work'); // data symbol is not a boundary
+    assert.equal(k.lookup(0xffffffff81000400n)?.name, 'weak_fn');
+    assert.deepEqual(k.lookup(0xffffffffc0001104n), { name: 'ext4_other', module: 'ext4', address: 0xffffffffc0001100n, offset: 4 });
+    assert.equal(k.lookup(0xffffffffc0002008n)?.module, 'bpf');
+    assert.equal(k.lookup(0xffffffff80000000n), undefined);
+    const sym = new Symbolizer({ kernel: k });
+    const frames = sym.symbolizeKernel([0xffffffff81000200n, 0xffffffff81000200n, 0x1234n]);
+    assert.equal(frames[0]!.name, 'do_work');
+    assert.equal(frames[1]!.name, 'helper_one'); // return address: looked up at addr-1
+    assert.equal(frames[1]!.offset, 0x100);
+    assert.deepEqual(frames[2], { name: '[unknown]', module: 'kernel', kind: 'kernel', addr: '0x1234' });
+  });
+
+  test('zeroed kallsyms (not root / kptr_restrict): nothing resolves, nothing throws', () => {
+    const k = KernelSymbols.parse('0000000000000000 T _stext\n0000000000000000 T do_work\n');
+    assert.equal(k.available, false);
+    assert.equal(new Symbolizer({ kernel: k }).symbolizeKernel([0xffffffff81000000n])[0]!.name, '[unknown]');
+  });
+
+  test('real /proc/kallsyms: a known symbol resolves to itself', (t) => {
+    const k = KernelSymbols.load();
+    if (!k.available) {
+      t.skip('kallsyms addresses hidden');
+      return;
+    }
+    const raw = readFileSync('/proc/kallsyms', 'latin1');
+    for (const name of ['schedule', 'do_sys_openat2', 'vfs_read']) {
+      const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, 'm').exec(raw);
+      if (!m) continue;
+      const addr = BigInt('0x' + m[1]);
+      const s = k.lookup(addr + 4n)!;
+      assert.equal(s.name, name);
+      assert.equal(s.module, 'kernel');
+      assert.equal(s.offset, 4);
+      assert.equal(k.addressOf(name), addr);
+    }
+  });
+});
+
+describe('frame labels and stacks', () => {
+  test('root-first stacks with kind suffixes', () => {
+    const user = [
+      { name: 'leaf_fn', module: '/bin/x', offset: 1, kind: 'user' as const },
+      { name: 'main', module: '/bin/x', offset: 2, kind: 'user' as const },
+    ];
+    const kernel = [{ name: 'do_work', module: 'kernel', offset: 3, kind: 'kernel' as const }];
+    assert.deepEqual(buildStack('x;y', user, kernel), ['x:y', 'main', 'leaf_fn', 'do_work_[k]']);
+    assert.equal(frameLabel({ name: 'f', module: '/lib/libc.so.6', offset: 16, kind: 'user' }, { module: true, offset: true }), 'f+0x10 (libc.so.6)');
+    assert.equal(frameLabel({ name: 'js', module: 'perf-1.map', kind: 'jit' }), 'js_[j]');
+  });
+});
