@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   allSyscalls, errnoName, errnoNumber, isKnownArch, suggestSyscalls, syscallName, syscallNumber,
 } from '../../src/core/syscalls/index.js';
@@ -88,5 +89,7 @@ test('errno names', () => {
 
 test('generated table is up to date with the headers', { skip: !existsSync('/usr/include/asm-generic/unistd.h') && !process.env.CI }, () => {
   // runs the generator in check mode; fails if someone edited the table by hand
-  execFileSync(process.execPath, ['scripts/gen-syscalls.mjs', '--check'], { stdio: 'pipe' });
+  // dist/test/unit/ -> repo root
+  const script = fileURLToPath(new URL('../../../scripts/gen-syscalls.mjs', import.meta.url));
+  execFileSync(process.execPath, [script, '--check'], { stdio: 'pipe' });
 });
