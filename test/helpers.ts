@@ -106,8 +106,21 @@ export function loadedProgramNames(): string[] {
   return (JSON.parse(r.stdout) as Array<{ name?: string }>).map((p) => p.name ?? '');
 }
 
-/** Programs whose names start with `prefix` still loaded (should be none after a tool exits). */
+/**
+ * Programs whose names start with `prefix` still loaded after a tool exited (should be none).
+ * The kernel frees a program shortly after its last fd closes (RCU), so wait up to 3 s for it.
+ */
 export function leftoverPrograms(prefix: string): string[] {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const left = loadedProgramNames().filter((n) => n.startsWith(prefix));
+    if (left.length === 0 || Date.now() > deadline) return left;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+}
+
+/** Programs loaded right now whose names start with `prefix` (no waiting). */
+export function loadedPrograms(prefix: string): string[] {
   return loadedProgramNames().filter((n) => n.startsWith(prefix));
 }
 

@@ -3,7 +3,7 @@
 export type ErrorCode =
   | 'BAD_ARGS'        // wrong flag, bad value, unknown syscall: exit 2
   | 'NO_SUCH_PROCESS' // -p PID that does not exist: exit 2
-  | 'NOT_ROOT'        // missing root / CAP_BPF / CAP_PERFMON
+  | 'NOT_ROOT'        // missing root / CAP_BPF / CAP_PERFMON: exit 2
   | 'NOT_SUPPORTED'   // kernel lacks a feature (message names it)
   | 'VERIFIER'        // the kernel's verifier rejected a program
   | 'ATTACH'          // a hook could not be attached (message names it)
@@ -21,7 +21,7 @@ export class BpfkitError extends Error {
     this.detail = opts.detail;
   }
   get exitCode(): number {
-    return this.code === 'BAD_ARGS' || this.code === 'NO_SUCH_PROCESS' ? 2 : 1;
+    return this.code === 'BAD_ARGS' || this.code === 'NO_SUCH_PROCESS' || this.code === 'NOT_ROOT' ? 2 : 1;
   }
 }
 
