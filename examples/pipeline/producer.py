@@ -20,7 +20,7 @@ from common import env_float, env_int, write_counter
 
 LAB_DIR = os.environ.get("LAB_DIR", "/tmp/bpfkit-pipeline")
 PG_PORT = env_int("PG_PORT", 55432)
-RATE = env_float("PRODUCER_RATE", 3000.0)
+RATE = env_float("PRODUCER_RATE", 4000.0)
 BURST_INTERVAL = env_float("BURST_INTERVAL", 0.5)
 ROWS_PER_TXN = env_int("ROWS_PER_TXN", 10)
 
@@ -29,6 +29,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # TCP, not the unix socket: the traffic must be visible to tcptop.
     conn = psycopg2.connect(host="127.0.0.1", port=PG_PORT, user="postgres", dbname="postgres")
+    conn.autocommit = True  # every INSERT statement is its own transaction: one round trip
     cur = conn.cursor()
     one_row = "(%s)"
     total = 0
@@ -45,7 +46,6 @@ def main():
             args = [f"order {total + i} customer {(total + i) * 7919 % 100000} amount {(total + i) % 997}.00 "
                     f"status=created note=synthetic-row-for-the-bpfkit-pipeline-lab" for i in range(n)]
             cur.execute(f"INSERT INTO events (payload) VALUES {values}", args)
-            conn.commit()
             total += n
             burst -= n
         write_counter(LAB_DIR, "producer", total)

@@ -5,19 +5,27 @@ Usage: status.py [--json] [--interval SECONDS]
 
 Rates come from the counters the producer and loader publish (each with the time it was
 written), read at the start and end of the interval. The slot's lag is sampled every
-0.1 s over the same interval; its trend compares the smallest lag of the first half with
-the smallest lag of the second half, because with a keeping-up loader the lag is a saw
-tooth (up during a producer burst, back to ~0 after) and its minima stay flat.
+0.1 s over the same interval. With a loader that keeps up, the lag is a saw tooth (up
+during a producer burst, down after), so the trend compares the smallest lag of the first
+half with the smallest lag of the second half: "growing" when it rose by more than 64 KiB
+and by more than a quarter of the WAL written meanwhile (the loader misses over 25%).
+
+TCP payload rates per connection come from the kernel's own socket counters (`ss -tinp`:
+bytes_sent/bytes_received), read at the start and end of the interval: the ground truth
+for tcptop.
 """
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 
 import psycopg2
 
 LAB_DIR = os.environ.get("LAB_DIR", "/tmp/bpfkit-pipeline")
-GROWING_BYTES = 64 * 1024  # minima of the two halves must differ by more than this
+GROWING_BYTES = 64 * 1024
+GROWING_SHARE = 0.25
 
 
 def read_json(name):
@@ -37,17 +45,47 @@ def read_pid(path):
     return pid if os.path.exists(f"/proc/{pid}") else None
 
 
+def tcp_counters(ports):
+    """{(pid, peer port): (bytes_sent, bytes_received)} for connections to the given ports."""
+    flt = "( " + " or ".join(f"dport = :{p}" for p in ports) + " )"
+    try:
+        out = subprocess.run(["ss", "-tinpH", flt], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    counters, key = {}, None
+    for line in out.splitlines():
+        if not line.startswith(("\t", " ")):  # socket line; its counters follow on the next line
+            m = re.search(r":(\d+)\s+users:\(\(\"[^\"]*\",pid=(\d+)", line)
+            key = (int(m.group(2)), int(m.group(1))) if m else None
+        elif key:
+            sent = re.search(r"bytes_sent:(\d+)", line)
+            recv = re.search(r"bytes_received:(\d+)", line)
+            old = counters.get(key, (0, 0))
+            counters[key] = (old[0] + int(sent.group(1) if sent else 0), old[1] + int(recv.group(1) if recv else 0))
+    return counters
+
+
+def tcp_rates(before, after, seconds):
+    """Bytes/s sent and received per (pid, peer port) over the interval."""
+    rates = {}
+    for key, (sent, recv) in after.items():
+        s0, r0 = before.get(key, (0, 0))
+        rates[key] = ((sent - s0) / seconds, (recv - r0) / seconds)
+    return rates
+
+
 def rate(before, after):
     if not before or not after or after["time"] <= before["time"]:
         return None
     return (after["total"] - before["total"]) / (after["time"] - before["time"])
 
 
-def lag_bytes(cur, slot):
-    cur.execute("SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots "
-                "WHERE slot_name = %s", (slot,))
+def wal_and_lag(cur, slot):
+    """(WAL position, slot lag) in bytes, or None when the slot is gone."""
+    cur.execute("SELECT (pg_current_wal_lsn() - '0/0')::bigint, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint "
+                "FROM pg_replication_slots WHERE slot_name = %s", (slot,))
     row = cur.fetchone()
-    return int(row[0]) if row and row[0] is not None else None
+    return (int(row[0]), int(row[1])) if row and row[1] is not None else None
 
 
 def measure(cfg, interval):
@@ -56,29 +94,38 @@ def measure(cfg, interval):
                             user="postgres", dbname="postgres")
     conn.autocommit = True
     cur = conn.cursor()
+    ports = (cfg["pgPort"], cfg["redisPort"])
     prod0, load0 = read_json("producer.count"), read_json("loader.count")
+    tcp0 = tcp_counters(ports)
     samples = []
     start = time.monotonic()
     while True:
-        samples.append((time.monotonic() - start, lag_bytes(cur, cfg["slot"])))
-        if samples[-1][0] >= interval:
+        t = time.monotonic() - start
+        sample = wal_and_lag(cur, cfg["slot"])
+        if sample:
+            samples.append((t, *sample))
+        if t >= interval:
             break
         time.sleep(0.1)
+    tcp1 = tcp_counters(ports)
+    elapsed = time.monotonic() - start
     prod1, load1 = read_json("producer.count"), read_json("loader.count")
     conn.close()
-    return rate(prod0, prod1), rate(load0, load1), samples, prod1, load1
+    return rate(prod0, prod1), rate(load0, load1), samples, prod1, load1, tcp_rates(tcp0, tcp1, elapsed)
 
 
 def trend(samples):
-    values = [s for s in samples if s[1] is not None]
-    if len(values) < 4:
+    """samples: (seconds, wal position, lag). Returns (trend, lag growth in bytes/s)."""
+    if len(samples) < 4:
         return None, None
-    half = len(values) // 2
-    first = min(values[:half], key=lambda s: s[1])
-    second = min(values[half:], key=lambda s: s[1])
-    growth = second[1] - first[1]
+    half = len(samples) // 2
+    first = min(samples[:half], key=lambda s: s[2])
+    second = min(samples[half:], key=lambda s: s[2])
+    growth = second[2] - first[2]
+    written = second[1] - first[1]
     per_sec = growth / (second[0] - first[0]) if second[0] > first[0] else 0.0
-    return ("growing" if growth > GROWING_BYTES else "stable"), per_sec
+    growing = growth > GROWING_BYTES and growth > GROWING_SHARE * written
+    return ("growing" if growing else "stable"), per_sec
 
 
 def main():
@@ -98,9 +145,11 @@ def main():
     }
     running = all(pids.values())
     prod_rate = load_rate = None
-    samples, prod, load = [], None, None
+    samples, prod, load, tcp = [], None, None, {}
     if pids["postgres"]:
-        prod_rate, load_rate, samples, prod, load = measure(cfg, interval)
+        prod_rate, load_rate, samples, prod, load, tcp = measure(cfg, interval)
+    # (sent, received) bytes/s of one component's connections to one port
+    flow = lambda who, port: tcp.get((pids[who], port), (None, None))
     lag_trend, lag_per_sec = trend(samples)
     r = lambda x: None if x is None else round(x, 1)
     out = {
@@ -108,12 +157,15 @@ def main():
         "labDir": LAB_DIR,
         "intervalSec": interval,
         "producer": {"pid": pids["producer"], "rowsPerSec": r(prod_rate), "rowsTotal": prod and prod["total"],
-                     "targetRowsPerSec": cfg["producerRate"]},
+                     "targetRowsPerSec": cfg["producerRate"],
+                     "tcpToPostgresBytesPerSec": r(flow("producer", cfg["pgPort"])[0])},
         "loader": {"pid": pids["loader"], "changesPerSec": r(load_rate), "changesTotal": load and load["total"],
-                   "batchSize": cfg["batchSize"]},
+                   "batchSize": cfg["batchSize"],
+                   "tcpFromPostgresBytesPerSec": r(flow("loader", cfg["pgPort"])[1]),
+                   "tcpToRedisBytesPerSec": r(flow("loader", cfg["redisPort"])[0])},
         "postgres": {"pid": pids["postgres"], "port": cfg["pgPort"], "slot": cfg["slot"]},
         "redis": {"pid": pids["redis"], "port": cfg["redisPort"], "stream": cfg["stream"]},
-        "lag": {"bytes": samples[-1][1] if samples else None, "trend": lag_trend,
+        "lag": {"bytes": samples[-1][2] if samples else None, "trend": lag_trend,
                 "bytesPerSec": r(lag_per_sec)},
     }
     if as_json:
@@ -125,6 +177,9 @@ def main():
     print(f"  loader    pid {show(pids['loader']):>7}  {show(r(load_rate))} changes/s (batch size {cfg['batchSize']})")
     print(f"  postgres  pid {show(pids['postgres']):>7}  127.0.0.1:{cfg['pgPort']}  slot {cfg['slot']}")
     print(f"  redis     pid {show(pids['redis']):>7}  127.0.0.1:{cfg['redisPort']}  stream {cfg['stream']}")
+    print(f"  tcp       producer->postgres {show(out['producer']['tcpToPostgresBytesPerSec'])} B/s, "
+          f"postgres->loader {show(out['loader']['tcpFromPostgresBytesPerSec'])} B/s, "
+          f"loader->redis {show(out['loader']['tcpToRedisBytesPerSec'])} B/s")
     print(f"  slot lag  {show(out['lag']['bytes'])} bytes, {show(lag_trend)} ({show(r(lag_per_sec))} bytes/s)")
     return 0 if running else 1
 
