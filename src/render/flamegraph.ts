@@ -1,7 +1,7 @@
 // A self-contained interactive SVG flame graph: static rectangles (readable without JS) plus an inline
 // script for click-to-zoom, search with highlight and matched percentage, and a details line on hover.
 // Root at the bottom, children sorted by name (so identical inputs give identical output).
-// Colours by frame kind, from the flamegraph.pl suffixes: user (warm), kernel `_[k]` (orange),
+// Colours by frame kind, from the flamegraph.pl suffixes: user (reds), kernel `_[k]` (orange),
 // JIT `_[j]` (green), inlined `_[i]` (aqua), unresolved (grey).
 
 import { mergeStacks, splitKind, type FrameKindTag, type StackCount } from './folded.js';
@@ -100,7 +100,7 @@ export function renderFlameGraph(input: Iterable<StackCount>, opts: FlameGraphOp
   let lx = xpad;
   const ly = top - 14;
   for (const [k, label] of legend) {
-    out.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${kindColor(k, 'legend', 0)}"/><text x="${lx + 13}" y="${ly}" font-size="10">${label}</text>`);
+    out.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${kindColor(k, 'legend')}"/><text x="${lx + 13}" y="${ly}" font-size="10">${label}</text>`);
     lx += 16 + label.length * 6.5 + 12;
   }
   out.push('<g id="frames">');
@@ -112,7 +112,7 @@ export function renderFlameGraph(input: Iterable<StackCount>, opts: FlameGraphOp
     const y = top + (maxDepth - p.depth) * fh;
     const pct = total > 0 ? (100 * p.node.total) / total : 0;
     const info = `${name} (${fmtCount(p.node.total)} ${countName}, ${pct.toFixed(2)}%)`;
-    const fill = isRoot ? 'rgb(200,200,210)' : kindColor(kind, name, p.depth);
+    const fill = isRoot ? 'rgb(200,200,210)' : kindColor(kind, name);
     const maxChars = Math.floor((w - 6) / charW);
     const label = maxChars < 3 ? '' : name.length <= maxChars ? name : name.slice(0, maxChars - 2) + '..';
     out.push(
@@ -133,11 +133,17 @@ function r2(n: number): string {
 }
 
 function fmtCount(n: number): string {
-  return Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(2);
+  if (!Number.isInteger(n)) return n.toFixed(2);
+  // Thousands separators (toLocaleString is slow for tens of thousands of frames).
+  const s = String(Math.abs(n));
+  let out = '';
+  for (let i = s.length; i > 0; i -= 3) out = s.slice(Math.max(0, i - 3), i) + (out ? ',' + out : '');
+  return (n < 0 ? '-' : '') + out;
 }
 
 /** XML text/attribute escaping; characters XML 1.0 forbids are dropped. */
 export function esc(s: string): string {
+  if (!/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(s)) return s;
   return s
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
@@ -145,8 +151,8 @@ export function esc(s: string): string {
 }
 
 /** Deterministic hash of a name in [0, 1). */
-function hash(name: string): number {
-  let h = 2166136261;
+function hash(name: string, seed = 2166136261): number {
+  let h = seed;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 16777619);
@@ -154,12 +160,12 @@ function hash(name: string): number {
   return ((h >>> 0) % 10000) / 10000;
 }
 
-function kindColor(kind: FrameKindTag, name: string, _depth: number): string {
+function kindColor(kind: FrameKindTag, name: string): string {
   const v = name === 'legend' ? 0.5 : hash(name);
-  const w = name === 'legend' ? 0.5 : hash(name.split('').reverse().join(''));
+  const w = name === 'legend' ? 0.5 : hash(name, 0x9747b28c);
   switch (kind) {
     case 'kernel':
-      return `rgb(${Math.round(220 + 30 * v)},${Math.round(130 + 40 * w)},${Math.round(20 + 30 * v)})`;
+      return `rgb(${Math.round(235 + 20 * v)},${Math.round(150 + 50 * w)},${Math.round(10 + 30 * v)})`;
     case 'jit':
       return `rgb(${Math.round(60 + 60 * v)},${Math.round(180 + 50 * w)},${Math.round(60 + 40 * v)})`;
     case 'inline':
@@ -167,7 +173,7 @@ function kindColor(kind: FrameKindTag, name: string, _depth: number): string {
     case 'unknown':
       return `rgb(${Math.round(170 + 20 * v)},${Math.round(170 + 20 * v)},${Math.round(170 + 20 * v)})`;
     default:
-      return `rgb(${Math.round(205 + 50 * v)},${Math.round(80 + 150 * w)},${Math.round(40 + 30 * v)})`;
+      return `rgb(${Math.round(205 + 50 * v)},${Math.round(60 + 70 * w)},${Math.round(50 + 30 * v)})`;
   }
 }
 

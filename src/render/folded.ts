@@ -9,6 +9,7 @@ export interface StackCount {
 
 /** Makes a frame safe for the folded format: no `;`, no line breaks, no trailing ` NUMBER` ambiguity. */
 export function sanitizeFrame(name: string): string {
+  if (name !== '' && !/[;\r\n\t]/.test(name)) return name;
   const s = name.replace(/;/g, ':').replace(/[\r\n\t]+/g, ' ');
   return s === '' ? '[empty]' : s;
 }

@@ -89,6 +89,8 @@ export class Symbolizer {
   private readonly proc: string;
   private readonly procs = new Map<number, ProcessSnapshot>();
   private vdso?: ElfFile | null;
+  /** Per-mapping shortcut to the cached ELF (avoids building the cache key for every frame). */
+  private readonly mappingElf = new WeakMap<Mapping, ElfFile>();
   private selfMountNs?: string;
 
   constructor(opts: SymbolizerOptions = {}) {
@@ -247,6 +249,14 @@ export class Symbolizer {
   }
 
   private elfFor(snap: ProcessSnapshot, m: Mapping): ElfFile | null {
+    const fast = this.mappingElf.get(m);
+    if (fast) return fast;
+    const elf = this.loadElf(snap, m);
+    if (elf) this.mappingElf.set(m, elf);
+    return elf;
+  }
+
+  private loadElf(snap: ProcessSnapshot, m: Mapping): ElfFile | null {
     const key = `${m.dev}:${m.inode}`;
     const hit = this.elfCache.get(key);
     if (hit !== undefined) return hit;
