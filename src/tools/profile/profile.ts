@@ -1,0 +1,343 @@
+// profile's engine: open one sampling perf event per CPU (cpu-clock, or hardware cycles), attach
+// bpf/profile.bpf.o to each, count (pid, user stack, kernel stack) in the kernel, and turn the
+// counts into symbolized stacks. Processes are snapshotted (/proc/PID/maps, JIT maps) as soon as
+// they are first sampled, so that stacks of processes that exit before the end still resolve.
+import { readFileSync } from 'node:fs';
+import { BpfObject, bpfObjectPath, type BpfProgram } from '../../core/bpf.js';
+import { BpfkitError } from '../../core/errors.js';
+import { hasRingbuf } from '../../core/features.js';
+import { native, lastErrno } from '../../core/libbpf.js';
+import { note } from '../../core/log.js';
+import { sumPercpuU64, type BpfMap } from '../../core/maps.js';
+import { RingBufferReader } from '../../core/ringbuf.js';
+import type { StructView } from '../../core/btf.js';
+import { PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
+
+/** Must match PROFILE_MAX_FILTER / PROFILE_MAX_STACK_DEPTH in bpf/profile.h. */
+export const MAX_FILTER = 64;
+const MAX_STACK_DEPTH = 127;
+const EFAULT = 14;
+
+export type ProfileEvent = 'cpu-clock' | 'cycles';
+
+export interface ProfileOptions {
+  /** Samples per second per CPU (default 49); ignored when `period` is set. */
+  frequency?: number;
+  /** Sample every PERIOD events (cpu-clock: nanoseconds; cycles: cycles). */
+  period?: number;
+  event?: ProfileEvent;
+  /** CPUs to sample (default: all online CPUs). */
+  cpus?: number[];
+  pids?: number[];
+  tids?: number[];
+  /** Collect only user stacks (-U) / only kernel stacks (-K). */
+  userOnly?: boolean;
+  kernelOnly?: boolean;
+  includeIdle?: boolean;
+  /** Entries of the stack-trace map (distinct stacks it can hold). Default 16384. */
+  stackStorageSize?: number;
+}
+
+export interface ProfileStack {
+  pid: number;
+  comm: string;
+  count: number;
+  /** Leaf first. null: not collected (-K, or kernel thread); [] never happens for a present stack. */
+  user: Frame[] | null;
+  kernel: Frame[] | null;
+  /** The stack existed but could not be stored (stack map full or hash collision). */
+  userMissed: boolean;
+  kernelMissed: boolean;
+}
+
+export interface ProfileStats {
+  /** Samples that passed the filters (the sum of all stack counts plus `dropped`). */
+  samples: number;
+  /** Samples lost because the counts map was full. */
+  dropped: number;
+  userMissed: number;
+  kernelMissed: number;
+}
+
+export interface ProfileResult {
+  stacks: ProfileStack[];
+  stats: ProfileStats;
+}
+
+/** Online CPUs, from /sys/devices/system/cpu/online ("0-3,5"). */
+export function onlineCpus(): number[] {
+  let text = '0';
+  try {
+    text = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  } catch {
+    // single CPU assumed
+  }
+  return parseCpuList(text);
+}
+
+export function parseCpuList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',').filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    for (let c = a; c <= b; c++) out.push(c);
+  }
+  return out;
+}
+
+// perf_event_attr (include/uapi/linux/perf_event.h), PERF_ATTR_SIZE_VER7 = 128 bytes.
+const PERF_ATTR_SIZE = 128;
+const PERF_TYPE_HARDWARE = 0;
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_HW_CPU_CYCLES = 0;
+const PERF_COUNT_SW_CPU_CLOCK = 0;
+const ATTR_DISABLED = 1n << 0n;
+const ATTR_FREQ = 1n << 10n;
+const PERF_FLAG_FD_CLOEXEC = 8;
+
+function perfEventOpenNr(): number {
+  switch (process.arch) {
+    case 'x64': return 298;
+    case 'arm64': return 241;
+    default: throw new BpfkitError('NOT_SUPPORTED', `profile: perf_event_open syscall number unknown for ${process.arch}`);
+  }
+}
+
+/** perf_event_attr for a sampling event: frequency (Hz) or period mode. */
+export function perfAttr(event: ProfileEvent, frequency: number | undefined, period: number | undefined): Buffer {
+  const attr = Buffer.alloc(PERF_ATTR_SIZE);
+  attr.writeUInt32LE(event === 'cycles' ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE, 0); // type
+  attr.writeUInt32LE(PERF_ATTR_SIZE, 4); // size
+  attr.writeBigUInt64LE(BigInt(event === 'cycles' ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK), 8); // config
+  let flags = ATTR_DISABLED; // libbpf enables the event once the program is attached
+  if (period !== undefined) {
+    attr.writeBigUInt64LE(BigInt(period), 16); // sample_period
+  } else {
+    attr.writeBigUInt64LE(BigInt(frequency ?? 49), 16); // sample_freq
+    flags |= ATTR_FREQ;
+  }
+  attr.writeBigUInt64LE(flags, 40);
+  return attr;
+}
+
+function openPerfEvent(attr: Buffer, cpu: number, event: ProfileEvent): number {
+  const fd = Number(native.syscall6(perfEventOpenNr(), attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd >= 0) return fd;
+  const e = lastErrno();
+  if (event === 'cycles' && (e === 2 || e === 95 || e === 19)) {
+    throw new BpfkitError('NOT_SUPPORTED', 'profile: no hardware cycles counter on this machine (no PMU, e.g. in a VM): use the default cpu-clock event');
+  }
+  if (e === 1 || e === 13) throw new BpfkitError('NOT_ROOT', `profile: perf_event_open on CPU ${cpu} denied (needs root or CAP_PERFMON; see /proc/sys/kernel/perf_event_paranoid)`);
+  if (e === 22 && attr.readBigUInt64LE(40) & ATTR_FREQ) {
+    let max = '';
+    try { max = readFileSync('/proc/sys/kernel/perf_event_max_sample_rate', 'utf8').trim(); } catch { /* unknown */ }
+    throw new BpfkitError('BAD_ARGS', `profile: the kernel refused the sampling frequency${max ? ` (maximum: ${max} Hz, /proc/sys/kernel/perf_event_max_sample_rate)` : ''}`);
+  }
+  if (e === 19 || e === 6) throw new BpfkitError('BAD_ARGS', `profile: CPU ${cpu} is not online`);
+  throw new BpfkitError('ATTACH', `profile: perf_event_open (${event}, CPU ${cpu}) failed: errno ${e}`);
+}
+
+export class ProfileSession {
+  readonly symbolizer = new Symbolizer();
+  private reader?: RingBufferReader;
+  private refreshTimer?: NodeJS.Timeout;
+  private readonly seen = new Set<number>();
+
+  private constructor(
+    private readonly obj: BpfObject,
+    private readonly counts: BpfMap,
+    private readonly stacks: BpfMap,
+    private readonly stat: BpfMap,
+    private readonly keyView: StructView,
+    private readonly statView: StructView,
+    readonly cpus: number[],
+  ) {}
+
+  static start(o: ProfileOptions): ProfileSession {
+    if ((o.pids?.length ?? 0) > MAX_FILTER || (o.tids?.length ?? 0) > MAX_FILTER) {
+      throw new BpfkitError('BAD_ARGS', `profile: at most ${MAX_FILTER} PIDs or TIDs`);
+    }
+    const event = o.event ?? 'cpu-clock';
+    const cpus = o.cpus ?? onlineCpus();
+    const ringbuf = hasRingbuf();
+    const obj = BpfObject.openFile(bpfObjectPath('profile'));
+    const fds: number[] = [];
+    try {
+      const list = (xs: number[] | undefined) => {
+        const b = Buffer.alloc(MAX_FILTER * 4);
+        (xs ?? []).forEach((x, i) => b.writeUInt32LE(x, i * 4));
+        return b;
+      };
+      obj.setConstants({
+        filter_npids: o.pids?.length ?? 0,
+        filter_pids: list(o.pids),
+        filter_ntids: o.tids?.length ?? 0,
+        filter_tids: list(o.tids),
+        include_idle: o.includeIdle ?? false,
+        user_stacks: !o.kernelOnly,
+        kernel_stacks: !o.userOnly,
+        notify_new_pids: ringbuf,
+      });
+      const stackSize = o.stackStorageSize ?? 16384;
+      obj.map('profile_stacks').setMaxEntries(stackSize);
+      obj.map('profile_counts').setMaxEntries(Math.max(40960, stackSize * 2));
+      if (!ringbuf) {
+        // Kernels before 5.8: no ring buffer; the seen-pids set is found by scanning the counts.
+        note('profile: no BPF ring buffer (Linux < 5.8): new processes are found by scanning the counts every second');
+      }
+      obj.load();
+      const prog: BpfProgram = obj.program('profile_sample');
+      const attr = perfAttr(event, o.frequency, o.period);
+      for (const cpu of cpus) {
+        const fd = openPerfEvent(attr, cpu, event);
+        fds.push(fd);
+        prog.attachPerfEvent(fd); // the link owns the fd from now on (closed on destroy)
+        fds.pop();
+      }
+      const rate = o.period !== undefined ? `every ${o.period} ${event === 'cycles' ? 'cycles' : 'ns'}` : `${o.frequency ?? 49} Hz`;
+      note(`profile: perf_event ${event} sampling ${rate} on CPU ${cpus.join(',')}; stacks in a stack-trace map of ${stackSize}, counts in a hash keyed by pid/stacks/comm`);
+      const s = new ProfileSession(
+        obj,
+        obj.map('profile_counts'),
+        obj.map('profile_stacks'),
+        obj.map('profile_stat'),
+        obj.struct('profile_key'),
+        obj.struct('profile_stats'),
+        cpus,
+      );
+      for (const pid of o.pids ?? []) s.snapshot(pid);
+      if (ringbuf) {
+        s.reader = new RingBufferReader(obj.map('profile_events'), (data) => s.snapshot(data.readUInt32LE(0)));
+      }
+      // Libraries loaded and JIT code written after the first snapshot: refresh once a second.
+      s.refreshTimer = setInterval(() => s.refresh(!ringbuf), 1000);
+      s.refreshTimer.unref();
+      return s;
+    } catch (err) {
+      for (const fd of fds) native.close(fd);
+      obj.close();
+      throw err;
+    }
+  }
+
+  private snapshot(pid: number): void {
+    if (pid === 0) return;
+    this.seen.add(pid);
+    this.symbolizer.snapshotProcess(pid);
+  }
+
+  private refresh(scan: boolean): void {
+    if (scan) {
+      for (const k of this.counts.keys()) {
+        const pid = this.keyView.uint(k, 'pid');
+        if (!this.seen.has(pid)) this.snapshot(pid);
+      }
+    }
+    for (const pid of this.seen) {
+      const snap = this.symbolizer.snapshot(pid);
+      if (snap && !snap.exited) this.symbolizer.snapshotProcess(pid);
+    }
+  }
+
+  /** Sampling statistics so far. */
+  stats(): ProfileStats {
+    const v = this.stat.lookup(Buffer.alloc(4));
+    if (!v) return { samples: 0, dropped: 0, userMissed: 0, kernelMissed: 0 };
+    const sum = (f: string) => Number(sumPercpuU64(this.stat, v, this.statView.field(f).offset));
+    return { samples: sum('samples'), dropped: sum('dropped'), userMissed: sum('user_missed'), kernelMissed: sum('kernel_missed') };
+  }
+
+  /** Read the counts and stacks (sampling continues) and symbolize them. */
+  collect(): ProfileResult {
+    this.reader?.consume();
+    // Sampling goes on while we read: retry until the totals did not move during the read, so
+    // that the counts add up to the reported sample total (exact once sampling has stopped).
+    let stats = this.stats();
+    let entries = this.counts.entries();
+    for (let i = 0; i < 3; i++) {
+      const after = this.stats();
+      if (after.samples === stats.samples) break;
+      stats = after;
+      entries = this.counts.entries();
+    }
+    const stackCache = new Map<number, bigint[] | null>();
+    const readStack = (id: number): bigint[] | null => {
+      let s = stackCache.get(id);
+      if (s !== undefined) return s;
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(id);
+      const v = this.stacks.lookup(key);
+      if (v) {
+        s = [];
+        for (let i = 0; i < MAX_STACK_DEPTH; i++) {
+          const a = v.readBigUInt64LE(i * 8);
+          if (a === 0n) break;
+          s.push(a);
+        }
+      } else {
+        s = null;
+      }
+      stackCache.set(id, s);
+      return s;
+    };
+    // Processes that exited: their JIT map may have grown after the last snapshot.
+    for (const pid of this.seen) {
+      const snap = this.symbolizer.snapshot(pid);
+      if (snap?.exited && snap.perfMap) snap.perfMap = snap.perfMap.refresh();
+      else if (snap?.exited && snap.perfMapPath) {
+        try { snap.perfMap = PerfMap.load(snap.perfMapPath); } catch { /* gone */ }
+      }
+    }
+    const kernelFrames = new Map<number, Frame[]>();
+    const userFrames = new Map<string, Frame[]>();
+    const out: ProfileStack[] = [];
+    for (const [k, v] of entries) {
+      const pid = this.keyView.uint(k, 'pid');
+      const comm = this.keyView.str(k, 'comm');
+      const uid = this.keyView.int(k, 'user_stack_id');
+      const kid = this.keyView.int(k, 'kernel_stack_id');
+      const count = Number(v.readBigUInt64LE(0));
+      let user: Frame[] | null = null;
+      let kernel: Frame[] | null = null;
+      let userMissed = uid < 0 && uid !== -EFAULT;
+      let kernelMissed = kid < 0 && kid !== -EFAULT;
+      if (uid >= 0) {
+        const key = `${pid}:${uid}`;
+        let f = userFrames.get(key);
+        if (!f) {
+          const addrs = readStack(uid);
+          if (addrs) {
+            f = this.symbolizer.symbolizeUser(pid, addrs);
+            userFrames.set(key, f);
+          }
+        }
+        if (f) user = f;
+        else userMissed = true;
+      }
+      if (kid >= 0) {
+        let f = kernelFrames.get(kid);
+        if (!f) {
+          const addrs = readStack(kid);
+          if (addrs) {
+            f = this.symbolizer.symbolizeKernel(addrs);
+            kernelFrames.set(kid, f);
+          }
+        }
+        if (f) kernel = f;
+        else kernelMissed = true;
+      }
+      out.push({ pid, comm, count, user, kernel, userMissed, kernelMissed });
+    }
+    return { stacks: out, stats };
+  }
+
+  close(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.reader?.close();
+    this.reader = undefined;
+    this.obj.close();
+  }
+}
