@@ -274,6 +274,39 @@ describe('user symbolization: edge cases', () => {
     }
   });
 
+  test('real JIT code: node --perf-basic-prof functions resolve through its perf map', async () => {
+    const child = spawn(process.execPath, ['--perf-basic-prof', '-e',
+      'function hotLoop(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i);return s}' +
+      'for(let k=0;k<300;k++)hotLoop(1e5);console.log("ready");setTimeout(()=>{},60000)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const mapPath = `/tmp/perf-${child.pid}.map`;
+    try {
+      await new Promise((resolve) => child.stdout!.once('data', resolve));
+      const lines = readFileSync(mapPath, 'utf8').split('\n').filter((l) => /\*hotLoop/.test(l));
+      assert.ok(lines.length > 0, 'optimized hotLoop in the perf map');
+      const addrs = lines.map((l) => BigInt('0x' + l.split(' ')[0]) + 1n);
+      const frames = new Symbolizer({ returnAddresses: false }).symbolizeUser(child.pid!, addrs);
+      for (const f of frames) {
+        assert.match(f.name, /\*hotLoop/);
+        assert.equal(f.kind, 'jit');
+        assert.equal(f.offset, 1);
+      }
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(mapPath, { force: true });
+    }
+  });
+
+  test('separate debug files (/usr/lib/debug/.build-id) supply local symbols', (t) => {
+    const libc = readMaps('self').find((m) => /\/libc\.so\.6$/.test(m.path))?.path;
+    if (!libc) return t.skip('no libc.so.6 mapped');
+    const plain = ElfFile.open(libc, { debugLookup: false });
+    const full = ElfFile.open(libc);
+    if (!/\.debug$/.test(full.symbolSource)) return t.skip('no debug file for libc installed');
+    assert.ok(full.symbols.size > plain.symbols.size);
+    assert.equal(full.buildId, plain.buildId);
+  });
+
   test('vDSO functions resolve', () => {
     const m = readMaps('self').find((x) => x.path === '[vdso]');
     if (!m) return;

@@ -114,6 +114,11 @@ export class Symbolizer {
     return this.kernelSyms;
   }
 
+  /** Re-reads kallsyms (modules or BPF programs loaded since the first kernel lookup). */
+  refreshKernel(): void {
+    this.kernelSyms = undefined;
+  }
+
   symbolizeKernel(addrs: readonly bigint[]): Frame[] {
     const k = this.kernel();
     const out: Frame[] = new Array(addrs.length);
