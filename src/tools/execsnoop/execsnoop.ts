@@ -1,0 +1,69 @@
+// execsnoop's kernel side: bpf/execsnoop.bpf.o on tp_btf/sys_exit (execve, execveat), one record
+// per exec with its result and argv.
+import { syscallNumber } from '../../core/syscalls/index.js';
+import { SnoopSession } from './snoop.js';
+
+export interface ExecsnoopFilters {
+  failedOnly?: boolean;
+  ppid?: number;
+  uid?: number;
+  maxArgs: number;
+}
+
+export interface ExecRecord {
+  tsNs: bigint;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  comm: string;
+  ret: number;
+  argv: string[];
+  /** More arguments (or bytes) existed than were copied. */
+  truncated: boolean;
+}
+
+export function openExecsnoop(f: ExecsnoopFilters, ringbufBytes: number): SnoopSession {
+  return SnoopSession.open({
+    object: 'execsnoop',
+    programs: [{ name: 'execsnoop_exit', tracepoint: 'sys_exit' }],
+    struct: 'exec_event',
+    ringbufBytes,
+    constants: {
+      nr_execve: syscallNumber('execve') ?? -1,
+      nr_execveat: syscallNumber('execveat') ?? -1,
+      failed_only: f.failedOnly ?? false,
+      filter_ppid: f.ppid ?? 0,
+      filter_uid: f.uid ?? 0xffffffff,
+      max_args: f.maxArgs,
+    },
+  });
+}
+
+export function execDecoder(s: SnoopSession, maxArgs: number): (b: Buffer) => ExecRecord {
+  const v = s.view;
+  const argsAt = v.field('args').offset;
+  return (b) => {
+    const size = v.uint(b, 'args_size');
+    let truncated = v.uint(b, 'truncated') === 1;
+    const raw = b.subarray(argsAt, argsAt + size);
+    let argv = raw.toString('utf8').split('\0');
+    // The arg area ends with a NUL (split leaves a last empty string); a cut area does not.
+    if (argv.length && argv[argv.length - 1] === '') argv.pop();
+    if (argv.length > maxArgs) {
+      argv = argv.slice(0, maxArgs);
+      truncated = true;
+    }
+    return {
+      tsNs: v.u64(b, 'ts_ns'),
+      pid: v.uint(b, 'pid'),
+      tid: v.uint(b, 'tid'),
+      ppid: v.uint(b, 'ppid'),
+      uid: v.uint(b, 'uid'),
+      comm: v.str(b, 'comm'),
+      ret: v.int(b, 'ret'),
+      argv,
+      truncated,
+    };
+  };
+}

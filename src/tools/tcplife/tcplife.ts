@@ -1,0 +1,96 @@
+// tcplife's kernel side: bpf/tcplife.bpf.o on tp_btf/inet_sock_set_state; one record per TCP
+// connection when it reaches CLOSE, with duration and bytes.
+import { SnoopSession } from '../execsnoop/snoop.js';
+
+export const MAX_PORTS = 8;
+
+export interface TcplifeFilters {
+  tgid?: number;
+  family?: 4 | 6;
+  localPorts?: number[];
+  remotePorts?: number[];
+}
+
+export interface TcplifeRecord {
+  tsNs: bigint;
+  pid: number;
+  comm: string;
+  family: 4 | 6;
+  laddr: string;
+  lport: number;
+  raddr: string;
+  rport: number;
+  /** Bytes sent and acknowledged by the peer (tcp_sock.bytes_acked). */
+  txBytes: number;
+  /** Bytes received (tcp_sock.bytes_received). */
+  rxBytes: number;
+  spanNs: number;
+}
+
+function ports(list: number[] | undefined): Buffer {
+  const b = Buffer.alloc(2 * MAX_PORTS);
+  (list ?? []).forEach((p, i) => b.writeUInt16LE(p, 2 * i));
+  return b;
+}
+
+export function openTcplife(f: TcplifeFilters, ringbufBytes: number): SnoopSession {
+  return SnoopSession.open({
+    object: 'tcplife',
+    programs: [{ name: 'tcplife_state', tracepoint: 'inet_sock_set_state' }],
+    struct: 'tcplife_event',
+    ringbufBytes,
+    constants: {
+      filter_tgid: f.tgid ?? 0,
+      filter_family: f.family === 4 ? 2 : f.family === 6 ? 10 : 0,
+      n_lports: f.localPorts?.length ?? 0,
+      lports: ports(f.localPorts),
+      n_rports: f.remotePorts?.length ?? 0,
+      rports: ports(f.remotePorts),
+    },
+  });
+}
+
+export function formatIPv4(b: Buffer): string {
+  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+}
+
+/** RFC 5952: lower case, longest run of zero words (>= 2) as ::, IPv4-mapped as ::ffff:a.b.c.d. */
+export function formatIPv6(b: Buffer): string {
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(2 * i));
+  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${formatIPv4(b.subarray(12, 16))}`;
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (w[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = w.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function tcplifeDecoder(s: SnoopSession): (b: Buffer) => TcplifeRecord {
+  const v = s.view;
+  return (b) => {
+    const family = v.uint(b, 'family') === 2 ? 4 : 6;
+    const sa = v.bytes(b, 'saddr');
+    const da = v.bytes(b, 'daddr');
+    return {
+      tsNs: v.u64(b, 'ts_ns'),
+      pid: v.uint(b, 'pid'),
+      comm: v.str(b, 'comm'),
+      family,
+      laddr: family === 4 ? formatIPv4(sa) : formatIPv6(sa),
+      lport: v.uint(b, 'lport'),
+      raddr: family === 4 ? formatIPv4(da) : formatIPv6(da),
+      rport: v.uint(b, 'rport'),
+      txBytes: v.uint(b, 'tx_bytes'),
+      rxBytes: v.uint(b, 'rx_bytes'),
+      spanNs: v.uint(b, 'span_ns'),
+    };
+  };
+}

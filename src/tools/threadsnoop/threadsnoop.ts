@@ -1,0 +1,49 @@
+// threadsnoop's kernel side: bpf/threadsnoop.bpf.o on tp_btf/sched_process_fork (new threads)
+// and tp_btf/sched_process_exit (thread exits, lifetime from task->start_time).
+import { SnoopSession } from '../execsnoop/snoop.js';
+
+export interface ThreadsnoopFilters {
+  tgid?: number;
+  /** Also report thread exits with their lifetime (default true). */
+  exits: boolean;
+}
+
+export interface ThreadRecord {
+  tsNs: bigint;
+  event: 'NEW' | 'EXIT';
+  pid: number;
+  tid: number;
+  /** NEW: the thread that created it. */
+  ptid: number;
+  comm: string;
+  /** EXIT: nanoseconds from creation to exit. */
+  lifetimeNs: number;
+  /** EXIT: task->exit_code. */
+  exitCode: number;
+}
+
+export function openThreadsnoop(f: ThreadsnoopFilters, ringbufBytes: number): SnoopSession {
+  const programs = [{ name: 'threadsnoop_fork', tracepoint: 'sched_process_fork' }];
+  if (f.exits) programs.push({ name: 'threadsnoop_exit', tracepoint: 'sched_process_exit' });
+  return SnoopSession.open({
+    object: 'threadsnoop',
+    programs,
+    struct: 'thread_event',
+    ringbufBytes,
+    constants: { filter_tgid: f.tgid ?? 0, trace_exits: f.exits },
+  });
+}
+
+export function threadDecoder(s: SnoopSession): (b: Buffer) => ThreadRecord {
+  const v = s.view;
+  return (b) => ({
+    tsNs: v.u64(b, 'ts_ns'),
+    event: v.uint(b, 'kind') === 1 ? 'NEW' : 'EXIT',
+    pid: v.uint(b, 'pid'),
+    tid: v.uint(b, 'tid'),
+    ptid: v.uint(b, 'ptid'),
+    comm: v.str(b, 'comm'),
+    lifetimeNs: v.uint(b, 'lifetime_ns'),
+    exitCode: v.int(b, 'exit_code'),
+  });
+}
