@@ -8,6 +8,7 @@ export interface ToolEntry {
 }
 
 export const TOOLS: ToolEntry[] = [
+  { name: 'trace', summary: 'strace at eBPF cost: syscalls with decoded arguments, results and durations', load: () => import('../tools/trace/index.js') },
   { name: 'syscount', summary: 'count syscalls and their latency, by syscall or by process', load: () => import('../tools/syscount/index.js') },
   { name: 'sockets', summary: 'sockets of a process with addresses, state and queues (lsof -i -a -p)', load: () => import('../tools/sockets/index.js') },
   { name: 'profile', summary: 'sample on-CPU stack traces: text, folded stacks, SVG flame graph, speedscope', load: () => import('../tools/profile/index.js') },

@@ -1,0 +1,301 @@
+// trace: strace-style syscall tracing at eBPF cost. sys_enter saves the arguments and the user
+// memory that matters at entry (timeouts, paths, sockaddrs, written data) into per-thread
+// storage; sys_exit adds what matters at exit (read data, revents, accepted addresses), the
+// result and the duration, and sends one ring-buffer record. Filters run in the kernel; records
+// the ring buffer cannot take are counted, never dropped silently.
+// Which user memory to copy is data, not code: user space fills ops[] per syscall number.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "trace.h"
+
+/* libbpf 1.1 has no PT_REGS_PARM6_CORE_SYSCALL */
+#if defined(__TARGET_ARCH_x86)
+#define TRACE_PARM6(regs) BPF_CORE_READ(regs, r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define TRACE_PARM6(regs) BPF_CORE_READ((const struct user_pt_regs *)(regs), regs[5])
+#else
+#define TRACE_PARM6(regs) 0
+#endif
+
+const volatile __u32 filter_tgid = 0;
+const volatile __u32 filter_tid = 0;
+const volatile __u32 self_tgid = 0;          /* never trace bpfkit itself */
+const volatile bool filter_comm = false;
+const volatile char comm_name[TASK_COMM_LEN] = {};
+const volatile bool failed_only = false;
+const volatile __u64 min_dur_ns = 0;
+const volatile bool filter_syscalls = false;
+const volatile __u8 syscall_wanted[TRACE_MAX_SYSCALLS] = {};
+const volatile __u8 syscall_noreturn[TRACE_MAX_SYSCALLS] = {};
+const volatile struct trace_copy_op ops[TRACE_MAX_SYSCALLS][TRACE_MAX_OPS] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} trace_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TRACE_CNT_N);
+	__type(key, __u32);
+	__type(value, __u64);
+} trace_counters SEC(".maps");
+
+/* Per-thread slot, preferred: freed with the task, no hashing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct trace_rec);
+} trace_task SEC(".maps");
+
+/* Per-thread slot for kernels without task storage (raw_tp programs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct trace_rec);
+} trace_inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct trace_rec);
+} trace_zero SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&trace_counters, &idx);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline bool wanted_task(__u64 id)
+{
+	__u32 tgid = id >> 32;
+	if (tgid == self_tgid)
+		return false;
+	if (filter_tgid && tgid != filter_tgid)
+		return false;
+	if (filter_tid && (__u32)id != filter_tid)
+		return false;
+	return true;
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	if (!filter_comm)
+		return true;
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != comm_name[i])
+			return false;
+		if (comm[i] == 0)
+			break;
+	}
+	return true;
+}
+
+static __always_inline struct trace_rec *slot(bool hash, bool create)
+{
+	if (!hash)
+		return bpf_task_storage_get(&trace_task, bpf_get_current_task_btf(), 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct trace_rec *e = bpf_map_lookup_elem(&trace_inflight, &tid);
+	if (e || !create)
+		return e;
+	__u32 zero = 0;
+	struct trace_rec *z = bpf_map_lookup_elem(&trace_zero, &zero);
+	if (!z)
+		return 0;
+	bpf_map_update_elem(&trace_inflight, &tid, z, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&trace_inflight, &tid);
+}
+
+/* Copy the user memory op i describes into e->data (at e->data_len). */
+static __noinline void do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exit)
+{
+	if (nr >= TRACE_MAX_SYSCALLS || i >= TRACE_MAX_OPS)
+		return;
+	const volatile struct trace_copy_op *op = &ops[nr][i];
+	__u8 kind = op->kind;
+	if (kind == TRACE_COPY_NONE || (bool)op->at_exit != at_exit)
+		return;
+	__u32 a = op->arg, la = op->len_arg;
+	if (a > 5 || la > 5)
+		return;
+	__u64 src = e->args[a];
+	__u64 n = op->max;
+	if (src == 0)
+		return;
+	switch (kind) {
+	case TRACE_COPY_ARGLEN: {
+		__u64 v = e->args[la];
+		if ((__s64)v < 0)
+			v = 0;
+		v = (v * op->mult + ((1u << op->shift) - 1)) >> op->shift;
+		if (v < n)
+			n = v;
+		break;
+	}
+	case TRACE_COPY_RETLEN: {
+		__s64 r = e->ret;
+		__u64 v = r > 0 ? (__u64)r * op->mult : 0;
+		if (v < n)
+			n = v;
+		break;
+	}
+	case TRACE_COPY_LENPTR: {
+		__u32 v = 0;
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)e->args[la]))
+			v = 0;
+		if (v < n)
+			n = v;
+		break;
+	}
+	default:
+		break;
+	}
+	__u32 off = e->data_len & TRACE_CHUNK_MASK;
+	n &= TRACE_CHUNK_MASK;
+	if (n == 0)
+		return;
+	long got;
+	if (kind == TRACE_COPY_STR) {
+		got = bpf_probe_read_user_str(&e->data[off], n, (void *)src);
+	} else {
+		got = bpf_probe_read_user(&e->data[off], n, (void *)src);
+		if (got == 0)
+			got = n;
+	}
+	if (got <= 0) {
+		e->flags |= 1u << (TRACE_F_FAULT_SHIFT + i);
+		return;
+	}
+	e->lens[i] = got;
+	e->data_len = off + got;
+}
+
+static __always_inline void send(struct trace_rec *e)
+{
+	__u64 size = offsetof(struct trace_rec, data) + (e->data_len & (TRACE_DATA - 1));
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&trace_events, e, size, 0) == 0)
+		count(TRACE_CNT_SENT);
+	else
+		count(TRACE_CNT_LOST_RINGBUF);
+}
+
+static __always_inline int on_enter(struct pt_regs *regs, long nr, bool hash)
+{
+	if (nr < 0 || nr >= TRACE_MAX_SYSCALLS)
+		return 0;
+	if (filter_syscalls && !syscall_wanted[nr])
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!wanted_task(id))
+		return 0;
+	char comm[TASK_COMM_LEN];
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (!comm_matches(comm))
+		return 0;
+	struct trace_rec *e = slot(hash, true);
+	if (!e) {
+		count(TRACE_CNT_LOST_SLOT);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->dur_ns = 0;
+	e->ret = 0;
+	e->nr = nr;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->data_len = 0;
+	e->flags = 0;
+	__builtin_memcpy(e->comm, comm, sizeof(comm));
+	__builtin_memset(e->lens, 0, sizeof(e->lens));
+	e->args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	e->args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	e->args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	e->args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	e->args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	e->args[5] = TRACE_PARM6(regs);
+	for (__u32 i = 0; i < TRACE_MAX_OPS; i++)
+		do_op(e, nr, i, false);
+	if (syscall_noreturn[nr]) {
+		/* exit/exit_group never reach sys_exit: report them now. */
+		e->active = 0;
+		e->flags |= TRACE_F_NORETURN;
+		if (!failed_only && !min_dur_ns)
+			send(e);
+		return 0;
+	}
+	e->active = 1;
+	return 0;
+}
+
+static __always_inline int on_exit(long ret, bool hash)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (filter_tgid && (id >> 32) != filter_tgid)
+		return 0;
+	struct trace_rec *e = slot(hash, false);
+	if (!e || !e->active)
+		return 0;
+	e->active = 0;
+	if (hash) {
+		__u32 tid = (__u32)id;
+		/* the slot stays valid until the program ends (RCU); free it for the next thread */
+		if (failed_only && !(ret < 0 && ret >= -4095)) {
+			bpf_map_delete_elem(&trace_inflight, &tid);
+			return 0;
+		}
+	}
+	if (failed_only && !(ret < 0 && ret >= -4095))
+		return 0;
+	__u64 dur = bpf_ktime_get_ns() - e->ts_ns;
+	if (dur < min_dur_ns)
+		goto out;
+	e->ret = ret;
+	e->dur_ns = dur;
+	__u32 nr = e->nr;
+	for (__u32 i = 0; i < TRACE_MAX_OPS; i++)
+		do_op(e, nr, i, true);
+	send(e);
+out:
+	if (hash) {
+		__u32 tid = (__u32)id;
+		bpf_map_delete_elem(&trace_inflight, &tid);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(trace_enter_btf, struct pt_regs *regs, long id)
+{
+	return on_enter(regs, id, false);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(trace_exit_btf, struct pt_regs *regs, long ret)
+{
+	return on_exit(ret, false);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(trace_enter_raw, struct pt_regs *regs, long id)
+{
+	return on_enter(regs, id, true);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(trace_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_exit(ret, true);
+}
+
+char LICENSE[] SEC("license") = "GPL";

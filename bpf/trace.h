@@ -1,0 +1,63 @@
+/* Records shared by trace.bpf.c and src/tools/trace (layouts read from BTF). */
+#ifndef BPFKIT_TRACE_H
+#define BPFKIT_TRACE_H
+
+#define TRACE_MAX_SYSCALLS 1024
+#define TRACE_MAX_OPS 8          /* user-memory copies per syscall (entry + exit) */
+#define TRACE_DATA 1024          /* bytes of copied user memory room per event */
+#define TRACE_DATA_USED 512      /* user space keeps the sum of an op list's max sizes below this */
+#define TRACE_CHUNK_MASK 511
+#define TASK_COMM_LEN 16
+
+/* How an op finds its length. */
+enum trace_copy_kind {
+	TRACE_COPY_NONE = 0,
+	TRACE_COPY_FIXED = 1,    /* max bytes */
+	TRACE_COPY_STR = 2,      /* NUL-terminated string, up to max bytes */
+	TRACE_COPY_ARGLEN = 3,   /* (args[len_arg] * mult + 2^shift - 1) >> shift bytes, up to max */
+	TRACE_COPY_RETLEN = 4,   /* (ret * mult) bytes when ret > 0, up to max (exit only) */
+	TRACE_COPY_LENPTR = 5,   /* *(u32 *)args[len_arg] bytes, up to max (a socklen_t pointer) */
+};
+
+/* One copy of user memory: from args[arg], at entry or at exit. Set per syscall in .rodata. */
+struct trace_copy_op {
+	__u8 kind;
+	__u8 at_exit;
+	__u8 arg;
+	__u8 len_arg;
+	__u16 max;
+	__u8 mult;
+	__u8 shift;
+};
+
+/* event flags */
+#define TRACE_F_NORETURN 1       /* exit/exit_group: emitted at entry, no return value */
+#define TRACE_F_FAULT_SHIFT 8    /* bit 8+i: op i could not read user memory */
+
+/*
+ * One syscall. Built in per-thread storage at entry (args, entry-time copies), completed at
+ * exit (result, duration, exit-time copies) and sent as HDR + data_len bytes.
+ */
+struct trace_rec {
+	__u64 ts_ns;             /* entry, CLOCK_MONOTONIC */
+	__u64 dur_ns;
+	__s64 ret;
+	__u64 args[6];
+	__u32 tgid;
+	__u32 tid;
+	__s32 nr;
+	__u16 data_len;
+	__u16 active;            /* entry seen, exit pending (not sent) */
+	__u32 flags;
+	__u16 lens[TRACE_MAX_OPS];  /* bytes copied by op i (into data, in op order) */
+	char comm[TASK_COMM_LEN];
+	__u8 data[TRACE_DATA];
+};
+
+/* Counters (per CPU): index into the counters array. */
+#define TRACE_CNT_SENT 0
+#define TRACE_CNT_LOST_RINGBUF 1   /* ring buffer full */
+#define TRACE_CNT_LOST_SLOT 2      /* no per-thread slot at entry (storage full) */
+#define TRACE_CNT_N 4
+
+#endif

@@ -1,0 +1,216 @@
+// trace's kernel side: load bpf/trace.bpf.o with the filters and the per-syscall copy ops as
+// constants, attach to raw_syscalls sys_enter/sys_exit (tp_btf + task storage, or raw_tp + a
+// hash on older kernels), and turn ring-buffer records into TraceRecords. Never prints.
+import { BpfObject, bpfObjectPath, type Link } from '../../core/bpf.js';
+import { BpfkitError } from '../../core/errors.js';
+import { hasBtfTracepoint, hasTaskStorage, hasRingbuf } from '../../core/features.js';
+import { note } from '../../core/log.js';
+import { possibleCpus, type BpfMap } from '../../core/maps.js';
+import { RingBufferReader } from '../../core/ringbuf.js';
+import { allSyscalls, syscallName } from '../../core/syscalls/index.js';
+import { MAX_OPS, NORETURN, planFor, type Plan, type TraceRecord } from './decode.js';
+
+export interface TraceFilters {
+  tgid?: number;
+  tid?: number;
+  comm?: string;
+  failedOnly?: boolean;
+  minMs?: number;
+  /** Only these syscall numbers (default: all). */
+  syscalls?: number[];
+  /** Bytes of read/write data to copy (strace -s). */
+  strsize: number;
+  /** Ring buffer size in MiB (a power of two). */
+  bufferMb?: number;
+}
+
+export interface TraceCounters { sent: number; lostRingbuf: number; lostSlot: number; lost: number }
+
+const MAX_SYSCALLS = 1024;
+const CNT_SENT = 0;
+const CNT_LOST_RINGBUF = 1;
+const CNT_LOST_SLOT = 2;
+
+/** Which programs: tp_btf with task storage (best), raw_tp with a hash (older kernels). */
+export type HookSet = 'tp_btf' | 'raw_tp';
+
+export function chooseHooks(): HookSet {
+  const forced = process.env.BPFKIT_TRACE_HOOKS;
+  if (forced === 'tp_btf' || forced === 'raw_tp') {
+    note(`trace: hook set forced to ${forced} (BPFKIT_TRACE_HOOKS)`);
+    return forced;
+  }
+  if (hasBtfTracepoint('sys_enter') && hasBtfTracepoint('sys_exit') && hasTaskStorage()) return 'tp_btf';
+  return 'raw_tp';
+}
+
+export class TraceSession {
+  readonly plans: Plan[] = [];
+  private reader: RingBufferReader | undefined;
+  private counterMap: BpfMap;
+  private off: Record<string, number> = {};
+  private dataOff = 0;
+  private links: Link[] = [];
+
+  private constructor(private obj: BpfObject, readonly hooks: HookSet, private strsize: number) {
+    this.counterMap = obj.map('trace_counters');
+  }
+
+  static start(f: TraceFilters, onRecord: (r: TraceRecord) => void): TraceSession {
+    if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', 'trace needs the BPF ring buffer (Linux 5.8+)');
+    const hooks = chooseHooks();
+    if (hooks === 'raw_tp' && process.env.BPFKIT_TRACE_HOOKS !== 'raw_tp') {
+      // raw_tp needs only raw tracepoints (4.17+); it is always there on a kernel with ringbuf.
+      note('trace: no tp_btf sys_enter/sys_exit or no task storage: using raw_tp and a per-thread hash');
+    }
+    const obj = BpfObject.openFile(bpfObjectPath('trace'));
+    let session: TraceSession | undefined;
+    try {
+      session = new TraceSession(obj, hooks, f.strsize);
+      const opView = obj.struct('trace_copy_op');
+      const wanted = Buffer.alloc(MAX_SYSCALLS);
+      const noreturn = Buffer.alloc(MAX_SYSCALLS);
+      const ops = Buffer.alloc(MAX_SYSCALLS * MAX_OPS * opView.size);
+      const names = f.syscalls ? f.syscalls.map((nr) => ({ nr, name: syscallName(nr) })) : allSyscalls();
+      for (const { nr, name } of names) {
+        if (nr < 0 || nr >= MAX_SYSCALLS) continue;
+        const plan = planFor(nr, name, f.strsize);
+        session.plans[nr] = plan;
+        wanted[nr] = 1;
+        if (NORETURN.includes(name)) noreturn[nr] = 1;
+        plan.ops.forEach((o, i) => {
+          const base = (nr * MAX_OPS + i) * opView.size;
+          ops.writeUInt8(o.kind, base + opView.field('kind').offset);
+          ops.writeUInt8(o.atExit ? 1 : 0, base + opView.field('at_exit').offset);
+          ops.writeUInt8(o.arg, base + opView.field('arg').offset);
+          ops.writeUInt8(o.lenArg, base + opView.field('len_arg').offset);
+          ops.writeUInt16LE(o.max, base + opView.field('max').offset);
+          ops.writeUInt8(o.mult, base + opView.field('mult').offset);
+          ops.writeUInt8(o.shift, base + opView.field('shift').offset);
+        });
+      }
+      // NORETURN entries matter even when not traced by -e (harmless: only wanted ones are seen).
+      const comm = Buffer.alloc(16);
+      if (f.comm !== undefined) comm.write(f.comm.slice(0, 15));
+      obj.setConstants({
+        filter_tgid: f.tgid ?? 0,
+        filter_tid: f.tid ?? 0,
+        self_tgid: process.pid,
+        filter_comm: f.comm !== undefined,
+        comm_name: comm,
+        failed_only: f.failedOnly ?? false,
+        min_dur_ns: BigInt(Math.round((f.minMs ?? 0) * 1e6)),
+        filter_syscalls: f.syscalls !== undefined,
+        syscall_wanted: wanted,
+        syscall_noreturn: noreturn,
+        ops,
+      });
+      if (hooks === 'tp_btf') {
+        obj.selectPrograms(['trace_enter_btf', 'trace_exit_btf']);
+        obj.map('trace_inflight').setMaxEntries(1);
+      } else {
+        obj.selectPrograms(['trace_enter_raw', 'trace_exit_raw']);
+      }
+      const mb = f.bufferMb ?? 8;
+      obj.map('trace_events').setMaxEntries(mb * 1024 * 1024);
+      obj.load();
+      const rec = obj.struct('trace_rec');
+      for (const k of ['ts_ns', 'dur_ns', 'ret', 'args', 'tgid', 'tid', 'nr', 'data_len', 'flags', 'lens', 'comm', 'data']) {
+        session.off[k] = rec.field(k).offset;
+      }
+      session.dataOff = rec.field('data').offset;
+      const s = session;
+      session.reader = new RingBufferReader(obj.map('trace_events'), (data) => onRecord(s.decode(data)));
+      const progs = hooks === 'tp_btf' ? ['trace_enter_btf', 'trace_exit_btf'] : ['trace_enter_raw', 'trace_exit_raw'];
+      // exit first: no entry slot is filled before its exit program is there
+      for (const name of [progs[1]!, progs[0]!]) session.links.push(obj.program(name).attach());
+      note(`trace: attached ${hooks}/sys_enter and ${hooks}/sys_exit; per-thread state in ${hooks === 'tp_btf' ? 'task storage' : 'a hash map'}; ring buffer ${mb} MiB`);
+      return session;
+    } catch (err) {
+      session?.reader?.close();
+      obj.close();
+      throw err;
+    }
+  }
+
+  /** One ring-buffer record into a TraceRecord (the buffer is only valid during the call). */
+  decode(b: Buffer): TraceRecord {
+    const o = this.off;
+    const args: bigint[] = new Array(6);
+    for (let i = 0; i < 6; i++) args[i] = b.readBigUInt64LE(o.args! + 8 * i);
+    const nr = b.readInt32LE(o.nr!);
+    const flags = b.readUInt32LE(o.flags!);
+    const plan = this.planOf(nr);
+    const chunks: Array<Buffer | 'fault' | null> = [];
+    let at = this.dataOff;
+    for (let i = 0; i < plan.ops.length; i++) {
+      const len = b.readUInt16LE(o.lens! + 2 * i);
+      if (flags & (1 << (8 + i))) chunks.push('fault');
+      else if (len === 0) chunks.push(null);
+      else {
+        const end = Math.min(at + len, b.length);
+        let chunk = Buffer.from(b.subarray(at, end));
+        // strings: the kernel copies the terminating NUL
+        if (plan.ops[i]!.kind === 2 && chunk.length > 0 && chunk[chunk.length - 1] === 0) chunk = chunk.subarray(0, chunk.length - 1);
+        chunks.push(chunk);
+      }
+      at += len;
+    }
+    const commEnd = b.indexOf(0, o.comm!);
+    return {
+      tsNs: b.readBigUInt64LE(o.ts_ns!),
+      durNs: Number(b.readBigUInt64LE(o.dur_ns!)),
+      ret: b.readBigInt64LE(o.ret!),
+      args,
+      tgid: b.readUInt32LE(o.tgid!),
+      tid: b.readUInt32LE(o.tid!),
+      nr,
+      comm: b.toString('utf8', o.comm!, commEnd < 0 || commEnd > o.comm! + 16 ? o.comm! + 16 : commEnd),
+      noReturn: (flags & 1) !== 0,
+      chunks,
+    };
+  }
+
+  planOf(nr: number): Plan {
+    let p = this.plans[nr];
+    if (!p) {
+      p = planFor(nr, syscallName(nr), this.strsize);
+      this.plans[nr] = p;
+    }
+    return p;
+  }
+
+  /** Deliver everything in the ring buffer now. */
+  drain(): void {
+    this.reader?.consume();
+  }
+
+  /** Kernel-side counters, summed over CPUs. */
+  counters(): TraceCounters {
+    const get = (idx: number): number => {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(idx);
+      const v = this.counterMap.lookup(key);
+      if (!v) return 0;
+      let total = 0;
+      for (let c = 0; c < possibleCpus(); c++) total += Number(v.readBigUInt64LE(c * this.counterMap.slotSize));
+      return total;
+    };
+    const lostRingbuf = get(CNT_LOST_RINGBUF);
+    const lostSlot = get(CNT_LOST_SLOT);
+    return { sent: get(CNT_SENT), lostRingbuf, lostSlot, lost: lostRingbuf + lostSlot };
+  }
+
+  /** Detach the programs (no new events; what is in the ring buffer stays readable). */
+  detach(): void {
+    for (const l of this.links) l.destroy();
+    this.links = [];
+  }
+
+  close(): void {
+    this.detach();
+    this.reader?.close();
+    this.reader = undefined;
+    this.obj.close();
+  }
+}
