@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -274,6 +274,24 @@ describe('user symbolization: edge cases', () => {
     }
   });
 
+  test('JIT map written after the snapshot is picked up; a JIT map outlives its process', async () => {
+    const r = await run(join(dir, 'prog_pie'));
+    const mapPath = `/tmp/perf-${r.pid}.map`;
+    try {
+      const sym = new Symbolizer({ returnAddresses: false });
+      sym.snapshotProcess(r.pid);
+      writeFileSync(mapPath, '7e0000001000 100 late_jit_function\n');
+      assert.equal(sym.symbolizeUser(r.pid, [0x7e0000001010n])[0]!.name, 'late_jit_function');
+      await stop(r);
+      // Never snapshotted, already gone: only the JIT map on disk remains, and it is used.
+      const fresh = new Symbolizer({ returnAddresses: false });
+      assert.deepEqual(fresh.symbolizeUser(r.pid, [0x7e0000001010n, 0x1000n]).map((f) => f.name), ['late_jit_function', '[unknown]']);
+    } finally {
+      rmSync(mapPath, { force: true });
+      await stop(r);
+    }
+  });
+
   test('real JIT code: node --perf-basic-prof functions resolve through its perf map', async () => {
     const child = spawn(process.execPath, ['--perf-basic-prof', '-e',
       'function hotLoop(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i);return s}' +
@@ -291,6 +309,11 @@ describe('user symbolization: edge cases', () => {
         assert.equal(f.kind, 'jit');
         assert.equal(f.offset, 1);
       }
+      // Through a thread id of the same process: the JIT map is found by the tgid.
+      const tid = readdirSync(`/proc/${child.pid}/task`).map(Number).find((t) => t !== child.pid);
+      assert.ok(tid);
+      const viaThread = new Symbolizer({ returnAddresses: false }).symbolizeUser(tid, addrs);
+      assert.deepEqual(viaThread.map((f) => f.name), frames.map((f) => f.name));
     } finally {
       child.kill('SIGKILL');
       rmSync(mapPath, { force: true });

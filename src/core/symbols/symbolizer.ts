@@ -76,9 +76,14 @@ export interface ProcessSnapshot {
   takenAt: number;
   /** Set once the process is known to have exited. */
   exited: boolean;
+  /** Last time a missing or stale JIT map was looked for (ms). */
+  perfMapCheckedAt?: number;
 }
 
+/** snapshotProcess() without `force` reuses a snapshot younger than this. */
 const REFRESH_INTERVAL_MS = 1000;
+/** An unresolved frame triggers a refresh (maps, JIT map) at most this often per process. */
+const MIN_REFRESH_MS = 50;
 
 export class Symbolizer {
   private kernelSyms?: KernelSymbols;
@@ -90,7 +95,7 @@ export class Symbolizer {
   private readonly procs = new Map<number, ProcessSnapshot>();
   private vdso?: ElfFile | null;
   /** Per-mapping shortcut to the cached ELF (avoids building the cache key for every frame). */
-  private readonly mappingElf = new WeakMap<Mapping, ElfFile>();
+  private readonly mappingElf = new WeakMap<Mapping, ElfFile | null>();
   private selfMountNs?: string;
 
   constructor(opts: SymbolizerOptions = {}) {
@@ -133,11 +138,12 @@ export class Symbolizer {
    * Records what is needed to symbolize a process later: its mappings, its JIT map, and (for deleted
    * binaries or another mount namespace) the parsed ELF files themselves, which would be unreachable
    * after the process exits. Cheap when called again for a known pid within a second.
+   * `pid` should be a process id (tgid); a thread id works too (the JIT map is found by its tgid).
    * Returns false if the process does not exist (any earlier snapshot is kept).
    */
   snapshotProcess(pid: number, opts: { force?: boolean } = {}): boolean {
     const prev = this.procs.get(pid);
-    if (prev && !opts.force && Date.now() - prev.takenAt < REFRESH_INTERVAL_MS) return !prev.exited;
+    if (prev && !prev.exited && !opts.force && Date.now() - prev.takenAt < REFRESH_INTERVAL_MS) return true;
     let maps: Mapping[];
     try {
       maps = parseMaps(readFileSync(`${this.proc}/${pid}/maps`, 'latin1'));
@@ -155,15 +161,18 @@ export class Symbolizer {
       const path = this.perfMapPathOf(pid, foreignMountNs);
       if (path) {
         snap.perfMapPath = path;
-        try {
-          snap.perfMap = prev?.perfMap && prev.perfMap.path === path ? prev.perfMap.refresh() : PerfMap.load(path);
-        } catch {
-          snap.perfMap = undefined;
-        }
+        snap.perfMap = prev?.perfMap && prev.perfMap.path === path ? prev.perfMap.refresh() : loadPerfMap(path);
       }
     }
     this.procs.set(pid, snap);
     return true;
+  }
+
+  /** Snapshots several processes (e.g. every pid seen in the samples so far); returns how many exist. */
+  snapshotProcesses(pids: Iterable<number>): number {
+    let n = 0;
+    for (const pid of pids) if (this.snapshotProcess(pid)) n++;
+    return n;
   }
 
   /** Drops a process snapshot. */
@@ -176,31 +185,51 @@ export class Symbolizer {
     return this.procs.get(pid);
   }
 
+  /**
+   * Symbolizes a user stack of a process. `addrs` is leaf first, as BPF returns stacks; the result
+   * has one frame per address, in the same order.
+   */
   symbolizeUser(pid: number, addrs: readonly bigint[]): Frame[] {
     let snap = this.procs.get(pid);
     if (!snap) {
-      this.snapshotProcess(pid);
-      snap = this.procs.get(pid);
+      if (!this.snapshotProcess(pid)) {
+        // Gone before any snapshot: only a JIT map left on disk can still help.
+        const path = this.usePerfMaps ? `/tmp/perf-${pid}.map` : undefined;
+        const dead: ProcessSnapshot = { pid, maps: [], foreignMountNs: false, takenAt: Date.now(), exited: true };
+        if (path && exists(path)) {
+          dead.perfMapPath = path;
+          dead.perfMap = loadPerfMap(path);
+        }
+        this.procs.set(pid, dead);
+      }
+      snap = this.procs.get(pid)!;
     }
     let refreshed = false;
     const out: Frame[] = new Array(addrs.length);
     for (let i = 0; i < addrs.length; i++) {
       const a = addrs[i]!;
       const hex = '0x' + a.toString(16);
-      if (!snap) {
-        out[i] = { name: '[unknown]', module: '[unknown]', kind: 'unknown', addr: hex };
-        continue;
-      }
       const addr = Number(a);
       const look = this.returnAddresses && i > 0 && addr > 0 ? addr - 1 : addr;
       let f = this.resolveUser(snap, addr, look, hex);
-      if ((f.kind === 'unknown' || (f.kind === 'jit' && f.module.startsWith('['))) && !refreshed && !snap.exited) {
-        // A library loaded (or JIT code written) since the snapshot: refresh once per call.
+      if (!refreshed && (f.kind === 'unknown' || (f.kind === 'jit' && f.module.startsWith('[')))) {
+        // A library loaded or JIT code written since the snapshot: refresh once per call.
         refreshed = true;
-        if (this.snapshotProcess(pid, { force: Date.now() - snap.takenAt >= 50 })) {
+        const now = Date.now();
+        if (now - snap.takenAt >= MIN_REFRESH_MS && !snap.exited && this.snapshotProcess(pid, { force: true })) {
           snap = this.procs.get(pid)!;
-          f = this.resolveUser(snap, addr, look, hex);
+        } else if (this.usePerfMaps && now - (snap.perfMapCheckedAt ?? 0) >= MIN_REFRESH_MS) {
+          snap.perfMapCheckedAt = now;
+          if (snap.perfMap) snap.perfMap = snap.perfMap.refresh();
+          else {
+            const path = snap.exited ? `/tmp/perf-${pid}.map` : this.perfMapPathOf(pid, snap.foreignMountNs);
+            if (path && exists(path)) {
+              snap.perfMapPath = path;
+              snap.perfMap = loadPerfMap(path);
+            }
+          }
         }
+        f = this.resolveUser(snap, addr, look, hex);
       }
       out[i] = f;
     }
@@ -255,9 +284,10 @@ export class Symbolizer {
 
   private elfFor(snap: ProcessSnapshot, m: Mapping): ElfFile | null {
     const fast = this.mappingElf.get(m);
-    if (fast) return fast;
+    if (fast !== undefined) return fast;
     const elf = this.loadElf(snap, m);
-    if (elf) this.mappingElf.set(m, elf);
+    // A failure is remembered for this mapping only (a later snapshot gets new Mapping objects).
+    this.mappingElf.set(m, elf);
     return elf;
   }
 
@@ -299,29 +329,33 @@ export class Symbolizer {
   }
 
   private perfMapPathOf(pid: number, foreign: boolean): string | undefined {
-    const direct = `/tmp/perf-${pid}.map`;
+    // JIT maps are per process: named by the tgid, as the process sees it in its own PID namespace.
+    const ids = this.processIds(pid);
+    const direct = `/tmp/perf-${ids.tgid}.map`;
     if (!foreign && exists(direct)) return direct;
-    // In a PID namespace the agent writes /tmp/perf-NSPID.map inside the container's root.
-    const nspid = this.nsPid(pid);
-    if (foreign || nspid !== pid) {
-      const p = `${this.proc}/${pid}/root/tmp/perf-${nspid}.map`;
+    if (foreign || ids.nsTgid !== ids.tgid) {
+      const p = `${this.proc}/${pid}/root/tmp/perf-${ids.nsTgid}.map`;
       if (exists(p)) return p;
     }
     return exists(direct) ? direct : undefined;
   }
 
-  private nsPid(pid: number): number {
+  private processIds(pid: number): { tgid: number; nsTgid: number } {
+    let tgid = pid;
+    let nsTgid = pid;
     try {
       const status = readFileSync(`${this.proc}/${pid}/status`, 'latin1');
-      const m = /^NSpid:\s*([\d\s]+)$/m.exec(status);
-      if (m) {
-        const ids = m[1]!.trim().split(/\s+/);
-        return Number(ids[ids.length - 1]);
+      const t = /^Tgid:\s*(\d+)/m.exec(status);
+      if (t) tgid = nsTgid = Number(t[1]);
+      const ns = /^NStgid:\s*([\d\s]+)$/m.exec(status);
+      if (ns) {
+        const ids = ns[1]!.trim().split(/\s+/);
+        nsTgid = Number(ids[ids.length - 1]);
       }
     } catch {
-      // fall through
+      // keep pid
     }
-    return pid;
+    return { tgid, nsTgid };
   }
 
   private isForeignMountNs(pid: number): boolean {
@@ -354,6 +388,14 @@ export class Symbolizer {
       this.vdso = null;
     }
     return this.vdso;
+  }
+}
+
+function loadPerfMap(path: string): PerfMap | undefined {
+  try {
+    return PerfMap.load(path);
+  } catch {
+    return undefined;
   }
 }
 
