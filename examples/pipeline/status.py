@@ -172,7 +172,8 @@ def main():
         print(json.dumps(out))
         return 0 if running else 1
     show = lambda x: "-" if x is None else x
-    print(f"pipeline lab in {LAB_DIR} ({'running' if running else 'NOT fully running'}), measured over {interval:g} s")
+    state = "running" if running else "stopped" if not any(pids.values()) else "NOT fully running"
+    print(f"pipeline lab in {LAB_DIR} ({state}), measured over {interval:g} s")
     print(f"  producer  pid {show(pids['producer']):>7}  {show(r(prod_rate))} rows/s (target {cfg['producerRate']})")
     print(f"  loader    pid {show(pids['loader']):>7}  {show(r(load_rate))} changes/s (batch size {cfg['batchSize']})")
     print(f"  postgres  pid {show(pids['postgres']):>7}  127.0.0.1:{cfg['pgPort']}  slot {cfg['slot']}")
