@@ -4,7 +4,8 @@
 Every BURST_INTERVAL seconds it inserts PRODUCER_RATE * BURST_INTERVAL rows, in small
 transactions of ROWS_PER_TXN rows, then sleeps for the rest of the interval with
 select.select([], [], [], timeout): nfds 0 and a timeout, the portable sub-second sleep
-that the story found with `strace -e select`.
+that the story found with `strace -e select`. Note: glibc 2.36 (Debian 12) implements
+select() with the pselect6 system call, so the kernel sees pselect6(0, NULL, NULL, NULL, ...).
 
 It publishes its own count to $LAB_DIR/producer.count so `run.sh status` can compute rows/s.
 """
@@ -31,7 +32,6 @@ def main():
     conn = psycopg2.connect(host="127.0.0.1", port=PG_PORT, user="postgres", dbname="postgres")
     conn.autocommit = True  # every INSERT statement is its own transaction: one round trip
     cur = conn.cursor()
-    one_row = "(%s)"
     total = 0
     owed = 0.0  # fractional rows carried between bursts so the long-run rate is exact
     deadline = time.monotonic()
@@ -42,10 +42,10 @@ def main():
         owed -= burst
         while burst > 0:
             n = min(ROWS_PER_TXN, burst)
-            values = ",".join([one_row] * n)
+            placeholders = ",".join(["(%s)"] * n)
             args = [f"order {total + i} customer {(total + i) * 7919 % 100000} amount {(total + i) % 997}.00 "
                     f"status=created note=synthetic-row-for-the-bpfkit-pipeline-lab" for i in range(n)]
-            cur.execute(f"INSERT INTO events (payload) VALUES {values}", args)
+            cur.execute(f"INSERT INTO events (payload) VALUES {placeholders}", args)
             total += n
             burst -= n
         write_counter(LAB_DIR, "producer", total)

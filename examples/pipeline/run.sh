@@ -37,6 +37,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 export LAB_DIR PG_PORT REDIS_PORT BATCH_SIZE PRODUCER_RATE SLOT STREAM
+export PYTHONDONTWRITEBYTECODE=1  # keep __pycache__ out of the source tree
 
 log() { echo "pipeline: $*" >&2; }
 die() { log "$*"; exit 1; }
