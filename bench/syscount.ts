@@ -1,0 +1,68 @@
+// syscount overhead: a syscall-heavy workload alone, under an empty sys_enter/sys_exit program
+// (the floor), under bpfkit syscount (-L), and under libbpf-tools' syscount where it runs.
+// Prints ratios to the workload alone; nothing here passes or fails.
+import { existsSync } from 'node:fs';
+import { BpfObject, bpfObjectPath } from '../src/core/bpf.js';
+import { ensureTracefs } from '../src/core/features.js';
+import { fmt, median, startBackground, startBpfkit, timeCommand, type Background } from './common.js';
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const DD = ['if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${process.env.COUNT ?? 1000000}`];
+const workload = () => timeCommand('dd', DD);
+
+async function under(start: () => Promise<Background | { stop(): Promise<void> }>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const bg = await start();
+    times.push(workload());
+    await bg.stop();
+  }
+  return median(times);
+}
+
+function loadFloor(): { stop(): Promise<void> } {
+  const obj = BpfObject.openFile(bpfObjectPath('floor'));
+  obj.load();
+  obj.attachAll();
+  return { stop: async () => obj.close() };
+}
+
+async function main() {
+  console.log(`workload: dd ${DD.join(' ')} (2 syscalls per byte), median of ${RUNS} runs`);
+  const alone = median(Array.from({ length: RUNS }, workload));
+  const rows: Array<[string, number | undefined]> = [['workload alone', alone]];
+  rows.push(['floor: empty sys_enter+sys_exit', await under(async () => loadFloor())]);
+  rows.push(['bpfkit syscount', await under(() => startBpfkit(['syscount']))]);
+  rows.push(['bpfkit syscount -L', await under(() => startBpfkit(['syscount', '-L']))]);
+  if (existsSync('/usr/sbin/syscount')) {
+    ensureTracefs();
+    const lt = (args: string[]) => startBackground('/usr/sbin/syscount', args, (o) => o.includes('Tracing'));
+    try {
+      rows.push(['libbpf-tools syscount', await under(() => lt([]))]);
+      rows.push(['libbpf-tools syscount -L', await under(() => lt(['-L']))]);
+    } catch (err) {
+      console.log(`libbpf-tools syscount did not run: ${(err as Error).message.split('\n')[0]}`);
+    }
+  } else {
+    console.log('libbpf-tools not installed (apt-get install libbpf-tools): skipped');
+  }
+  const floor = rows[1]![1]!;
+  console.log(`\n${'configuration'.padEnd(34)} ${'time (s)'.padStart(9)} ${'vs alone'.padStart(9)} ${'vs floor'.padStart(9)}`);
+  for (const [name, t] of rows) {
+    if (t === undefined) continue;
+    console.log(`${name.padEnd(34)} ${fmt(t, 3).padStart(9)} ${(fmt(t / alone) + 'x').padStart(9)} ${(fmt(t / floor) + 'x').padStart(9)}`);
+  }
+
+  const readyMs: number[] = [];
+  let rss = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const bg = await startBpfkit(['syscount', '-L', '-P']);
+    readyMs.push(bg.readyMs);
+    timeCommand('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=200000']);
+    rss = Math.max(rss, bg.peakRssKiB());
+    await bg.stop();
+  }
+  console.log(`\nbpfkit syscount -LP: start to attached ${fmt(median(readyMs), 0)} ms (median of ${RUNS}), peak RSS ${fmt(rss / 1024, 1)} MiB`);
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
