@@ -180,8 +180,8 @@ export function header(o: ProfileCliOptions): string {
   const who = s.pids ? `PID ${s.pids.join(',')}` : s.tids ? `TID ${s.tids.join(',')}` : 'all threads';
   const stacks = s.userOnly ? 'user' : s.kernelOnly ? 'kernel' : 'user + kernel';
   const cpu = s.cpus ? ` on CPU ${s.cpus[0]}` : '';
-  const end = o.durationS !== undefined ? `for ${o.durationS} secs.` : '... Hit Ctrl-C to end.';
-  return `Sampling ${rate} of ${who} by ${stacks} stack${cpu} ${end}`;
+  const end = o.durationS !== undefined ? ` for ${o.durationS} secs.` : '... Hit Ctrl-C to end.';
+  return `Sampling ${rate} of ${who} by ${stacks} stack${cpu}${end}`;
 }
 
 function warnings(r: ProfileResult): string {
