@@ -18,6 +18,7 @@ export const TOOLS: ToolEntry[] = [
   { name: 'exitsnoop', summary: 'trace process exits with age and exit code or signal', load: () => import('../tools/exitsnoop/index.js') },
   { name: 'opensnoop', summary: 'trace open()/openat()/openat2() with path, flags and result', load: () => import('../tools/opensnoop/index.js') },
   { name: 'tcplife', summary: 'trace TCP connections with duration and bytes sent/received', load: () => import('../tools/tcplife/index.js') },
+  { name: 'biotop', summary: 'block device I/O by process, top-style', load: () => import('../tools/biotop/index.js') },
 ];
 
 /** Names that run a tool with preset flags (BCC's per-filesystem tools). */
