@@ -23,11 +23,28 @@ const volatile __u16 lports[TCPLIFE_MAX_PORTS] = {};
 const volatile __u32 n_rports = 0;
 const volatile __u16 rports[TCPLIFE_MAX_PORTS] = {};
 
+#define SEEN_SYN_SENT 1    /* active open: the peer's ACK of our SYN counts in bytes_acked */
+#define SEEN_ESTABLISHED 2
+#define SEEN_FIN_SENT 4    /* FIN_WAIT1 or LAST_ACK: we sent a FIN (it counts once acked) */
+
 struct birth {
 	__u64 ts_ns;
 	__u32 pid;
+	__u32 seen;
 	char comm[SNOOP_COMM_LEN];
 };
+
+/* Before Linux 6.x's struct sock reorganisation sk_flags was a field of struct sock. */
+struct sock___old {
+	unsigned long sk_flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned long sk_flags_of(const struct sock *sk)
+{
+	if (bpf_core_field_exists(struct sock___old, sk_flags))
+		return BPF_CORE_READ((struct sock___old *)sk, sk_flags);
+	return BPF_CORE_READ(sk, __sk_common.skc_flags);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -67,9 +84,13 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 
 	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV || newstate == TCP_ESTABLISHED) {
 		struct birth *b = bpf_map_lookup_elem(&births, &key);
-		if (b)
+		if (b) {
+			if (newstate == TCP_ESTABLISHED)
+				b->seen |= SEEN_ESTABLISHED;
 			return 0;
+		}
 		struct birth nb = {};
+		nb.seen = newstate == TCP_SYN_SENT ? SEEN_SYN_SENT : newstate == TCP_ESTABLISHED ? SEEN_ESTABLISHED : 0;
 		nb.ts_ns = bpf_ktime_get_ns();
 		if (newstate == TCP_SYN_SENT)
 			whoami(&nb);
@@ -78,8 +99,11 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	}
 	if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
 		struct birth *b = bpf_map_lookup_elem(&births, &key);
-		if (b && b->pid == 0)
-			whoami(b);
+		if (b) {
+			b->seen |= SEEN_FIN_SENT;
+			if (b->pid == 0)
+				whoami(b);
+		}
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
@@ -108,8 +132,19 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	e->ts_ns = now;
 	e->span_ns = now - born.ts_ns;
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	e->tx_bytes = BPF_CORE_READ(tp, bytes_acked);
-	e->rx_bytes = BPF_CORE_READ(tp, bytes_received);
+	/* bytes_acked and bytes_received count sequence space: the SYN of an active open and a FIN
+	 * each take one. Count data only: drop our SYN once acked, our FIN once acked (everything
+	 * written is acked), and the peer's FIN once received (tcp_fin sets SOCK_DONE). */
+	__u64 tx = BPF_CORE_READ(tp, bytes_acked);
+	__u64 rx = BPF_CORE_READ(tp, bytes_received);
+	if ((born.seen & (SEEN_SYN_SENT | SEEN_ESTABLISHED)) == (SEEN_SYN_SENT | SEEN_ESTABLISHED) && tx > 0)
+		tx--;
+	if ((born.seen & SEEN_FIN_SENT) && tx > 0 && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		tx--;
+	if ((sk_flags_of(sk) & (1UL << SOCK_DONE)) && rx > 0)
+		rx--;
+	e->tx_bytes = tx;
+	e->rx_bytes = rx;
 	e->pid = born.pid;
 	e->family = family;
 	e->lport = lport;

@@ -71,7 +71,8 @@ function portList(text: string, what: string): number[] {
 }
 
 export function parseTcplifeArgs(argv: string[]): TcplifeOptions {
-  const a = parseArgs(argv, FLAGS);
+  // The shared parser reads "-4" as a number: spell BCC's -4/-6 as the long flags.
+  const a = parseArgs(argv.map((x) => (x === '-4' ? '--ipv4' : x === '-6' ? '--ipv6' : x)), FLAGS);
   if (a.positionals.length) throw badArgs(`unexpected argument '${a.positionals[0]}' (see --help)`);
   if (has(a, 'ipv4') && has(a, 'ipv6')) throw badArgs('-4 and -6 exclude each other');
   const filters: TcplifeFilters = {};

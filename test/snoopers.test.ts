@@ -1,0 +1,487 @@
+// The snoopers (execsnoop, threadsnoop, exitsnoop, opensnoop, tcplife) against workloads with a
+// known ground truth: exact thread counts, exact argv, exact errno, exact TCP bytes, and a burst
+// where every event is delivered or counted as lost (delivered + lost == generated, exactly).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BPFKIT, compileC, kernelTest, leftoverPrograms, runTool, sleep, startGatedChild, startTool } from './helpers.js';
+import { decodeExitCode, exitCodeText } from '../src/tools/exitsnoop/exitsnoop.js';
+import { formatIPv6 } from '../src/tools/tcplife/tcplife.js';
+import { openFlagNames } from '../src/tools/opensnoop/opensnoop.js';
+import { parseRingbufMb } from '../src/tools/execsnoop/snoop.js';
+import { parseTcplifeArgs } from '../src/tools/tcplife/index.js';
+import { argsText, parseExecsnoopArgs } from '../src/tools/execsnoop/index.js';
+
+type Rec = Record<string, unknown>;
+const ndjson = (s: string): Rec[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+const summaryOf = (recs: Rec[]) => recs.find((r) => r.summary)?.summary as { events: number; lost: number } | undefined;
+const PREFIXES = ['execsnoop', 'threadsnoop', 'exitsnoop', 'opensnoop', 'tcplife'];
+function assertNoLeftovers(): void {
+  for (const p of PREFIXES) assert.deepEqual(leftoverPrograms(p), [], `${p} programs left loaded`);
+}
+
+// ---------- no kernel
+
+test('exit codes decode as BCC prints them', () => {
+  assert.equal(exitCodeText(0), '0');
+  assert.equal(exitCodeText(7 << 8), 'code 7');
+  assert.equal(exitCodeText(9), 'signal 9 (KILL)');
+  assert.equal(exitCodeText(11 | 0x80), 'signal 11 (SEGV), core dumped');
+  assert.deepEqual(decodeExitCode(15), { signal: 15, signalName: 'SIGTERM', coreDumped: false });
+});
+
+test('IPv6 formatting and open flag names', () => {
+  const b = (hex: string) => Buffer.from(hex, 'hex');
+  assert.equal(formatIPv6(b('00000000000000000000000000000001')), '::1');
+  assert.equal(formatIPv6(b('20010db8000000000000000000000001')), '2001:db8::1');
+  assert.equal(formatIPv6(b('00000000000000000000ffff7f000001')), '::ffff:127.0.0.1');
+  assert.equal(formatIPv6(b('20010db8000100000000000000000001')), '2001:db8:1::1');
+  assert.equal(openFlagNames(0), 'O_RDONLY');
+  assert.equal(openFlagNames(0o2000000 | 0o100 | 0o1000 | 1), 'O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC');
+  assert.equal(openFlagNames(0o20200000 | 2), 'O_RDWR|O_TMPFILE');
+});
+
+test('argument parsing: bad values are BAD_ARGS', () => {
+  assert.throws(() => parseRingbufMb('3'), /power of two/);
+  assert.equal(parseRingbufMb(undefined), 8);
+  assert.throws(() => parseTcplifeArgs(['-4', '-6']), /exclude/);
+  assert.throws(() => parseTcplifeArgs(['-L', '1,2,3,4,5,6,7,8,9']), /at most 8/);
+  assert.deepEqual(parseTcplifeArgs(['-L', '80,443', '-p', '1']).filters, { tgid: 1, localPorts: [80, 443] });
+  assert.throws(() => parseExecsnoopArgs(['--max-args', '0']), /out of range/);
+  assert.equal(argsText({ argv: ['a', 'b c'], truncated: true } as never, true), '"a" "b c" ...');
+});
+
+test('CLI: nonexistent PID and bad flags exit 2 without a stack trace', kernelTest(), async () => {
+  for (const args of [['opensnoop', '-p', '999999999'], ['threadsnoop', '-p', '4194000'], ['tcplife', '-4', '-6'], ['execsnoop', '--bogus']]) {
+    const r = await runTool(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
+// ---------- threadsnoop
+
+// Waits for a line on stdin, then creates exactly N short-lived threads, 10 at a time.
+const THREADS = `
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static void *work(void *a) { usleep(1000); return a; }
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]);
+  char buf[8];
+  if (read(0, buf, sizeof buf) <= 0) return 1;
+  for (int i = 0; i < n; i += 10) {
+    pthread_t t[10];
+    int k = n - i < 10 ? n - i : 10;
+    for (int j = 0; j < k; j++) if (pthread_create(&t[j], 0, work, 0)) return 2;
+    for (int j = 0; j < k; j++) pthread_join(t[j], 0);
+  }
+  return 0;
+}
+`;
+
+test('threadsnoop: exactly 200 short-lived threads, each created and exiting once', kernelTest(), async () => {
+  const N = 200;
+  const child = startGatedChild(compileC(THREADS, ['-pthread']), [String(N)]);
+  const pid = child.proc.pid!;
+  const tool = startTool(['threadsnoop', '-p', String(pid), '--json']);
+  await tool.ready;
+  child.go();
+  assert.equal(await child.exited, 0);
+  await sleep(300);
+  const run = await tool.stop('SIGINT');
+  assert.equal(run.code, 0, run.stderr);
+  assertNoLeftovers();
+  const recs = ndjson(run.stdout);
+  const news = recs.filter((r) => r.event === 'new');
+  const exits = recs.filter((r) => r.event === 'exit');
+  assert.equal(news.length, N);
+  assert.equal(exits.length, N);
+  assert.ok(recs.filter((r) => r.event).every((r) => r.pid === pid));
+  assert.ok(news.every((r) => r.ptid === pid), 'created by the main thread');
+  const tids = new Set(news.map((r) => r.tid));
+  assert.equal(tids.size, N);
+  assert.deepEqual(new Set(exits.map((r) => r.tid)), tids);
+  // Each thread sleeps 1 ms: its lifetime is at least that, and far below the whole run.
+  for (const e of exits) assert.ok((e.lifetime_ms as number) >= 1 && (e.lifetime_ms as number) < 5000, `lifetime ${e.lifetime_ms}`);
+  assert.deepEqual(summaryOf(recs), { events: 2 * N, lost: 0 });
+
+  // Text mode, creations only: header and 200 NEW lines.
+  const child2 = startGatedChild(compileC(THREADS, ['-pthread']), [String(N)]);
+  const tool2 = startTool(['threadsnoop', '-p', String(child2.proc.pid), '--no-exits']);
+  await tool2.ready;
+  child2.go();
+  assert.equal(await child2.exited, 0);
+  await sleep(300);
+  const run2 = await tool2.stop('SIGINT');
+  assert.equal(run2.code, 0, run2.stderr);
+  const lines = run2.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^TIME\(ms\) +EVENT PID +TID +PTID +COMM +LIFE\(ms\)$/);
+  assert.equal(lines.slice(1).filter((l) => new RegExp(`^\\d+ +NEW +${child2.proc.pid} `).test(l)).length, N);
+  assert.equal(lines.length, N + 1);
+  assertNoLeftovers();
+});
+
+// ---------- execsnoop
+
+test('execsnoop: full argv, PPID, failed exec with ENOENT, argument limit', kernelTest(), async () => {
+  const token = `tok${process.pid}x${Date.now()}`;
+  const tool = startTool(['execsnoop', '--json']);
+  await tool.ready;
+  const argv = ['/bin/true', 'alpha', 'beta gamma', '', `--token=${token}`, 'ünïcode'];
+  assert.equal(spawnSync(argv[0]!, argv.slice(1)).status, 0);
+  const missing = `/nonexistent-${token}/prog`;
+  assert.equal((spawnSync(missing, ['one', token]).error as NodeJS.ErrnoException | undefined)?.code, 'ENOENT');
+  const many = Array.from({ length: 30 }, (_, i) => `a${i}-${token}`);
+  assert.equal(spawnSync('/bin/true', many).status, 0);
+  await sleep(300);
+  const run = await tool.stop('SIGINT');
+  assert.equal(run.code, 0, run.stderr);
+  assertNoLeftovers();
+  const recs = ndjson(run.stdout).filter((r) => Array.isArray(r.argv) && (r.argv as string[]).some((a) => a.includes(token)));
+  const ok = recs.filter((r) => (r.argv as string[])[0] === '/bin/true' && (r.argv as string[])[1] === 'alpha');
+  assert.equal(ok.length, 1, run.stdout);
+  assert.deepEqual(ok[0]!.argv, argv);
+  assert.equal(ok[0]!.ret, 0);
+  assert.equal(ok[0]!.pcomm, 'true');
+  assert.equal(ok[0]!.ppid, process.pid);
+  assert.equal(ok[0]!.truncated, false);
+  const failed = recs.filter((r) => r.ret !== 0);
+  assert.ok(failed.length >= 1, 'the failed exec is reported');
+  for (const f of failed) {
+    assert.equal(f.errno, 'ENOENT');
+    assert.equal(f.ret, -2);
+    assert.deepEqual(f.argv, [missing, 'one', token]);
+  }
+  const long = recs.filter((r) => (r.argv as string[])[1] === many[0]);
+  assert.equal(long.length, 1);
+  assert.deepEqual(long[0]!.argv, ['/bin/true', ...many.slice(0, 19)]);
+  assert.equal(long[0]!.truncated, true);
+
+  // Text mode with -x: only failures, BCC's columns, errno name in RET.
+  const tool2 = startTool(['execsnoop', '-x']);
+  await tool2.ready;
+  spawnSync('/bin/true', [token]);
+  spawnSync(missing, ['two', token]);
+  await sleep(300);
+  const run2 = await tool2.stop('SIGINT');
+  assert.equal(run2.code, 0, run2.stderr);
+  const lines = run2.stdout.split('\n');
+  assert.match(lines[0]!, /^PCOMM +PID +PPID +RET ARGS$/);
+  const mine = lines.filter((l) => l.includes(token));
+  assert.ok(mine.length >= 1);
+  for (const l of mine) assert.match(l, new RegExp(`^\\S+ +\\d+ +${process.pid} +ENOENT ${missing} two ${token}$`));
+  assertNoLeftovers();
+});
+
+// ---------- exitsnoop
+
+const EXITER = `
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  char buf[8];
+  if (read(0, buf, sizeof buf) <= 0) return 1;
+  if (argc > 2) pause();
+  return atoi(argv[1]);
+}
+`;
+
+test('exitsnoop: exit code 7 and a SIGKILL, with PPID and age', kernelTest(), async () => {
+  const bin = compileC(EXITER);
+  const a = startGatedChild(bin, ['7']);
+  const b = startGatedChild(bin, ['0', 'wait']);
+  const tool = startTool(['exitsnoop', '--json']);
+  await tool.ready;
+  await sleep(200);
+  a.go();
+  b.go();
+  assert.equal(await a.exited, 7);
+  b.proc.kill('SIGKILL');
+  await b.exited;
+  await sleep(300);
+  const run = await tool.stop('SIGINT');
+  assert.equal(run.code, 0, run.stderr);
+  assertNoLeftovers();
+  const recs = ndjson(run.stdout);
+  const ra = recs.filter((r) => r.pid === a.proc.pid);
+  const rb = recs.filter((r) => r.pid === b.proc.pid);
+  assert.equal(ra.length, 1);
+  assert.equal(rb.length, 1);
+  assert.equal(ra[0]!.exit_code, 7);
+  assert.equal(ra[0]!.signal, null);
+  assert.equal(ra[0]!.ppid, process.pid);
+  assert.equal(ra[0]!.tid, a.proc.pid);
+  assert.ok((ra[0]!.age_s as number) >= 0.2 && (ra[0]!.age_s as number) < 30, `age ${ra[0]!.age_s}`);
+  assert.equal(rb[0]!.signal, 'SIGKILL');
+  assert.equal(rb[0]!.exit_code, null);
+
+  // -x text: the failed exit shows "code 3", a clean exit does not show.
+  const c = startGatedChild(bin, ['3']);
+  const d = startGatedChild(bin, ['0']);
+  const tool2 = startTool(['exitsnoop', '-x']);
+  await tool2.ready;
+  c.go();
+  d.go();
+  await c.exited;
+  await d.exited;
+  await sleep(300);
+  const run2 = await tool2.stop('SIGINT');
+  assert.match(run2.stdout.split('\n')[0]!, /^PCOMM +PID +PPID +TID +AGE\(s\) EXIT_CODE$/);
+  assert.match(run2.stdout, new RegExp(`^\\S+ +${c.proc.pid} +${process.pid} +${c.proc.pid} +\\d+\\.\\d\\d code 3$`, 'm'));
+  assert.doesNotMatch(run2.stdout, new RegExp(`^\\S+ +${d.proc.pid} `, 'm'));
+  assertNoLeftovers();
+});
+
+// ---------- opensnoop
+
+const OPENER = `
+#include <fcntl.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  char buf[8];
+  if (read(0, buf, sizeof buf) <= 0) return 1;
+  int fd = open("/dev/null", O_RDONLY);
+  if (fd < 0 || open(argv[1], O_RDONLY | O_CLOEXEC) >= 0) return 2;
+  if (openat(AT_FDCWD, argv[1], O_WRONLY | O_CREAT, 0644) >= 0) return 3;
+  return 0;
+}
+`;
+
+test('opensnoop -x: a failed open with ENOENT, and -p filters in the kernel', kernelTest(), async () => {
+  const missing = `/nonexistent-bpfkit-${process.pid}/file`;
+  const child = startGatedChild(compileC(OPENER), [missing]);
+  const tool = startTool(['opensnoop', '-x', '-p', String(child.proc.pid)]);
+  await tool.ready;
+  child.go();
+  assert.equal(await child.exited, 0);
+  await sleep(200);
+  const run = await tool.stop('SIGINT');
+  assert.equal(run.code, 0, run.stderr);
+  assertNoLeftovers();
+  const lines = run.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^PID +COMM +FD ERR +PATH$/);
+  const pid = child.proc.pid!;
+  assert.deepEqual(lines.slice(1).map((l) => l.replace(/ +/g, ' ')), [
+    `${pid} w-${compileName(OPENER)} -1 ENOENT ${missing}`,
+    `${pid} w-${compileName(OPENER)} -1 ENOENT ${missing}`,
+  ]);
+
+  // JSON without -x: the successful open, then both failures with flags and mode.
+  const child2 = startGatedChild(compileC(OPENER), [missing]);
+  const tool2 = startTool(['opensnoop', '--json', '-p', String(child2.proc.pid)]);
+  await tool2.ready;
+  child2.go();
+  assert.equal(await child2.exited, 0);
+  await sleep(200);
+  const run2 = await tool2.stop('SIGINT');
+  const recs = ndjson(run2.stdout);
+  const opens = recs.filter((r) => r.path);
+  assert.deepEqual(opens.map((r) => [r.path, r.errno, r.flag_names]), [
+    ['/dev/null', null, 'O_RDONLY'],
+    [missing, 'ENOENT', 'O_RDONLY|O_CLOEXEC'],
+    [missing, 'ENOENT', 'O_WRONLY|O_CREAT'],
+  ]);
+  assert.equal(typeof opens[0]!.fd, 'number');
+  assert.equal(opens[2]!.mode, '0644');
+  assert.deepEqual(summaryOf(recs), { events: 3, lost: 0 });
+  assertNoLeftovers();
+});
+
+/** The comm of a compileC binary: its file name (w-<hash>), cut to 15 characters. */
+function compileName(src: string): string {
+  return compileC(src).replace(/^.*\/w-/, '').slice(0, 13);
+}
+
+// ---------- burst: delivered + lost == generated
+
+// Waits for a line on stdin, then THREADS threads fail open(PATH) as fast as they can for SECONDS
+// (several threads so that the workload gets its share of a busy machine); prints the number of
+// calls and the elapsed time.
+const BURST = `
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+static double secs;
+static const char *path;
+struct res { long n; double el; };
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static double t0;
+static void *run(void *arg) {
+  struct res *r = arg;
+  for (;;) {
+    for (int i = 0; i < 1000; i++, r->n++) if (open(path, O_RDONLY) >= 0) exit(2);
+    r->el = now() - t0;
+    if (r->el >= secs) return 0;
+  }
+}
+int main(int argc, char **argv) {
+  secs = atof(argv[1]);
+  path = argv[2];
+  int k = atoi(argv[3]);
+  char buf[8];
+  if (read(0, buf, sizeof buf) <= 0) return 1;
+  pthread_t t[64];
+  struct res r[64] = {{0}};
+  t0 = now();
+  for (int i = 0; i < k; i++) pthread_create(&t[i], 0, run, &r[i]);
+  long n = 0;
+  double el = 0;
+  for (int i = 0; i < k; i++) { pthread_join(t[i], 0); n += r[i].n; if (r[i].el > el) el = r[i].el; }
+  printf("%ld %.6f\\n", n, el);
+  return 0;
+}
+`;
+
+test('burst: >= 200,000 opens/s for 5 s, every event delivered or counted as lost', kernelTest(), async () => {
+  const missing = `/nonexistent-bpfkit-burst-${process.pid}`;
+  const child = startGatedChild(compileC(BURST, ['-pthread']), ['5', missing, '4']);
+  const outFile = join(tmpdir(), `bpfkit-burst-${process.pid}.txt`);
+  const fd = openSync(outFile, 'w');
+  try {
+    // stdout to a file: millions of lines need not pass through this test's memory.
+    const tool = spawn(process.execPath, [BPFKIT, 'opensnoop', '-x', '-p', String(child.proc.pid), '--ringbuf', '4'], {
+      env: { ...process.env, BPFKIT_READY: '1' }, stdio: ['ignore', fd, 'pipe'],
+    });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      tool.stderr!.on('data', (d) => { stderr += d; if (stderr.includes('BPFKIT_READY')) resolve(); });
+      tool.on('close', () => reject(new Error(`exited before ready: ${stderr}`)));
+    });
+    const done = new Promise<number | null>((r) => tool.on('close', (code) => r(code)));
+    child.go();
+    assert.equal(await child.exited, 0);
+    const [generated, elapsed] = child.stdout().trim().split(' ').map(Number) as [number, number];
+    await sleep(500);
+    tool.kill('SIGINT');
+    assert.equal(await done, 0, stderr);
+    const text = readFileSync(outFile, 'utf8');
+    let delivered = 0;
+    let lost = 0;
+    const suffix = ` ENOENT  ${missing}`;
+    for (const line of text.split('\n')) {
+      if (line.endsWith(suffix)) delivered++;
+      const m = /^Lost (\d+) events/.exec(line);
+      if (m) lost += Number(m[1]);
+    }
+    const rate = generated / elapsed;
+    console.log(`burst: generated ${generated} in ${elapsed.toFixed(2)} s (${Math.round(rate)}/s), delivered ${delivered}, lost ${lost}, output ${(statSync(outFile).size / 1e6).toFixed(0)} MB`);
+    assert.ok(elapsed >= 5, `ran ${elapsed} s`);
+    assert.ok(rate >= 200_000, `only ${Math.round(rate)} events/s generated`);
+    assert.equal(delivered + lost, generated);
+  } finally {
+    closeSync(fd);
+    rmSync(outFile, { force: true });
+  }
+  assertNoLeftovers();
+});
+
+// ---------- tcplife
+
+// Waits for a line on stdin, then one loopback connection per family (127.0.0.1, ::1): the client
+// sends C bytes, the server answers S bytes, the client closes first, then the server.
+const TCP = `
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static char buf[1 << 20];
+static int xfer(int fd, long n, int out) {
+  while (n > 0) {
+    long k = out ? write(fd, buf, n < (long)sizeof buf ? n : (long)sizeof buf) : read(fd, buf, n < (long)sizeof buf ? n : (long)sizeof buf);
+    if (k <= 0) return -1;
+    n -= k;
+  }
+  return 0;
+}
+static int one(int family, long c, long s) {
+  struct sockaddr_storage ss; socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  if (family == AF_INET) { struct sockaddr_in *a = (void *)&ss; a->sin_family = AF_INET; a->sin_addr.s_addr = htonl(INADDR_LOOPBACK); len = sizeof *a; }
+  else { struct sockaddr_in6 *a = (void *)&ss; a->sin6_family = AF_INET6; a->sin6_addr = in6addr_loopback; len = sizeof *a; }
+  int l = socket(family, SOCK_STREAM, 0);
+  if (l < 0 || bind(l, (void *)&ss, len) || listen(l, 1) || getsockname(l, (void *)&ss, &len)) return -1;
+  int cl = socket(family, SOCK_STREAM, 0);
+  if (connect(cl, (void *)&ss, len)) return -1;
+  int sv = accept(l, 0, 0);
+  if (sv < 0 || xfer(cl, c, 1) || xfer(sv, c, 0) || xfer(sv, s, 1) || xfer(cl, s, 0)) return -1;
+  int port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+  close(cl);
+  char x;
+  if (read(sv, &x, 1) != 0) return -1;
+  close(sv);
+  close(l);
+  return port;
+}
+int main(int argc, char **argv) {
+  char g[8];
+  if (read(0, g, sizeof g) <= 0) return 1;
+  int p4 = one(AF_INET, atol(argv[1]), atol(argv[2]));
+  int p6 = one(AF_INET6, atol(argv[3]), atol(argv[4]));
+  if (p4 < 0 || p6 < 0) return 2;
+  printf("%d %d\\n", p4, p6);
+  return 0;
+}
+`;
+
+test('tcplife: exact bytes both ways of a loopback connection (IPv4 and IPv6), PID, ports', kernelTest(), async () => {
+  const [C4, S4, C6, S6] = [1234567, 777, 5, 99];
+  const child = startGatedChild(compileC(TCP), [C4, S4, C6, S6].map(String));
+  const pid = child.proc.pid!;
+  const tool = startTool(['tcplife', '--json', '-p', String(pid)]);
+  await tool.ready;
+  child.go();
+  assert.equal(await child.exited, 0);
+  const [p4, p6] = child.stdout().trim().split(' ').map(Number) as [number, number];
+  await sleep(500);
+  const run = await tool.stop('SIGINT');
+  assert.equal(run.code, 0, run.stderr);
+  assertNoLeftovers();
+  const conns = ndjson(run.stdout).filter((r) => r.laddr);
+  const pick = (fam: string, port: number, side: 'server' | 'client') =>
+    conns.filter((r) => r.family === fam && (side === 'server' ? r.lport === port : r.rport === port));
+  const cases: Array<[string, number, string, number, number]> = [['ipv4', p4, '127.0.0.1', C4, S4], ['ipv6', p6, '::1', C6, S6]];
+  for (const [fam, port, addr, c, s] of cases) {
+    const client = pick(fam, port, 'client');
+    const server = pick(fam, port, 'server');
+    assert.equal(client.length, 1, `${fam} client: ${run.stdout}`);
+    assert.equal(server.length, 1, `${fam} server: ${run.stdout}`);
+    assert.deepEqual([client[0]!.tx_bytes, client[0]!.rx_bytes], [c, s], `${fam} client bytes`);
+    assert.deepEqual([server[0]!.tx_bytes, server[0]!.rx_bytes], [s, c], `${fam} server bytes`);
+    for (const r of [client[0]!, server[0]!]) {
+      assert.equal(r.pid, pid);
+      assert.equal(r.laddr, addr);
+      assert.equal(r.raddr, addr);
+      assert.ok((r.ms as number) >= 0 && (r.ms as number) < 10_000);
+    }
+    assert.equal(client[0]!.lport, server[0]!.rport);
+  }
+  assert.equal(conns.length, 4);
+
+  // Text mode with -L: BCC's columns, whole KB.
+  const child2 = startGatedChild(compileC(TCP), [C4, S4, C6, S6].map(String));
+  const tool2 = startTool(['tcplife', '-p', String(child2.proc.pid), '-4']);
+  await tool2.ready;
+  child2.go();
+  assert.equal(await child2.exited, 0);
+  const [q4] = child2.stdout().trim().split(' ').map(Number) as [number];
+  await sleep(500);
+  const run2 = await tool2.stop('SIGINT');
+  const lines = run2.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^PID +COMM +LADDR +LPORT RADDR +RPORT +TX_KB +RX_KB MS$/);
+  assert.equal(lines.length, 3, run2.stdout);
+  const kb = Math.floor(C4 / 1024);
+  assert.ok(lines.some((l) => new RegExp(`^${child2.proc.pid} +\\S+ +127\\.0\\.0\\.1 +\\d+ 127\\.0\\.0\\.1 +${q4} +${kb} +0 [\\d.]+$`).test(l)), run2.stdout);
+  assert.ok(lines.some((l) => new RegExp(`^${child2.proc.pid} +\\S+ +127\\.0\\.0\\.1 +${q4} 127\\.0\\.0\\.1 +\\d+ +0 +${kb} [\\d.]+$`).test(l)), run2.stdout);
+  assertNoLeftovers();
+});
