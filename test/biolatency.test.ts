@@ -1,0 +1,122 @@
+// biolatency against a child doing exactly K direct 4 KiB writes and K reads on a loop-device
+// ext4: the histograms count exactly the I/Os the kernel's disk statistics count.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { compileC, kernelTest, leftoverPrograms, runTool, startGatedChild, startTool } from './helpers.js';
+import { diskStat, makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
+
+interface Hist { disk?: string; major?: number; minor?: number; flags?: string; total: number; buckets: Array<{ low: number; high: number; count: number }> }
+interface Rec { unit: string; histograms: Hist[] }
+const parse = (stdout: string): Rec[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+
+let fs: LoopFs | undefined;
+const isRoot = process.getuid?.() === 0;
+before(() => { if (isRoot) fs = makeLoopFs(); });
+after(() => fs?.cleanup());
+
+const K = 150;
+let fileNo = 0;
+
+/** Run biolatency ARGS while the child does K direct writes + K reads; return output and disk stat deltas. */
+async function traced(args: string[], k = K) {
+  const bin = compileC(STORAGE_WORKLOAD);
+  const file = join(fs!.dir, `lat-${fileNo++}`);
+  execFileSync('fallocate', ['-l', String(k * 4096), file]);
+  const child = startGatedChild(bin, ['dio', file, String(k)]);
+  const tool = startTool(['biolatency', ...args]);
+  await tool.ready;
+  const s0 = diskStat(fs!.name);
+  child.go();
+  assert.equal(await child.exited, 0);
+  const s1 = diskStat(fs!.name);
+  const run = await tool.stop('SIGINT');
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(leftoverPrograms('biolat_'), []);
+  return { run, reads: s1.reads - s0.reads, writes: s1.writes - s0.writes };
+}
+
+const total = (recs: Rec[], pred: (h: Hist) => boolean = () => true) =>
+  recs.flatMap((r) => r.histograms).filter(pred).reduce((a, h) => a + h.total, 0);
+
+test('biolatency -d LOOP counts exactly the I/Os of the disk (2K from the child)', kernelTest(), async () => {
+  const { run, reads, writes } = await traced(['-d', fs!.name, '--json']);
+  const recs = parse(run.stdout);
+  assert.equal(reads + writes, 2 * K, `disk stat: ${reads} reads, ${writes} writes`);
+  assert.equal(total(recs), 2 * K, run.stdout);
+  for (const h of recs.flatMap((r) => r.histograms)) {
+    assert.equal(h.buckets.reduce((a, b) => a + b.count, 0), h.total);
+    for (const b of h.buckets) assert.ok(b.high >= b.low && (b.low === 0 || b.high === 2 * b.low - 1), JSON.stringify(b));
+  }
+  assert.equal(recs[0]!.unit, 'usecs');
+});
+
+test('biolatency -D: one histogram per disk; the loop device\'s holds exactly its I/Os', kernelTest(), async () => {
+  const { run, reads, writes } = await traced(['-D', '--json']);
+  const recs = parse(run.stdout);
+  const mine = (h: Hist) => h.disk === fs!.name && h.major === fs!.major && h.minor === fs!.minor;
+  assert.equal(total(recs, mine), reads + writes, run.stdout);
+  assert.ok(reads + writes >= 2 * K);
+});
+
+test('biolatency -F -d LOOP: K in write histograms, K in read histograms', kernelTest(), async () => {
+  const { run, reads, writes } = await traced(['-F', '-d', fs!.name, '--json']);
+  const recs = parse(run.stdout);
+  assert.equal(writes, K);
+  assert.equal(reads, K);
+  assert.equal(total(recs, (h) => /(^|-)Write$/.test(h.flags ?? '')), K, run.stdout);
+  assert.equal(total(recs, (h) => /(^|-)Read$/.test(h.flags ?? '')), K, run.stdout);
+  // Direct I/O writes are synchronous requests.
+  assert.ok(recs.flatMap((r) => r.histograms).some((h) => /Sync-.*Write$|Sync-Write$/.test(h.flags ?? '')), run.stdout);
+});
+
+test('biolatency -Q -d LOOP: queued time included, same number of I/Os', kernelTest(), async () => {
+  const { run, reads, writes } = await traced(['-Q', '-d', fs!.name, '--json', '--verbose']);
+  assert.equal(total(parse(run.stdout)), reads + writes);
+  assert.equal(reads + writes, 2 * K);
+  assert.match(run.stderr, /biolatency: from tp_btf\/block_io_start \(queue \+ device time\)/);
+});
+
+test('biolatency text: BCC layout, counts add up, -m -T', kernelTest(), async () => {
+  const { run } = await traced(['-d', fs!.name, '-T'], 64);
+  const out = run.stdout;
+  assert.match(out, /^Tracing block device I\/O\.\.\. Hit Ctrl-C to end\.$/m);
+  assert.match(out, /^\d\d:\d\d:\d\d$/m);
+  assert.match(out, /^ {5}usecs {15}: count {5}distribution$/m);
+  const rows = [...out.matchAll(/^ {0,9}(\d+) -> (\d+) +: (\d+) +\|(\**) *\|$/gm)];
+  assert.ok(rows.length > 0, out);
+  assert.equal(rows.reduce((a, m) => a + Number(m[3]), 0), 128);
+  const max = Math.max(...rows.map((m) => Number(m[3])));
+  for (const m of rows) {
+    assert.equal(m[4]!.length, Math.floor((40 * Number(m[3])) / max), m[0]);
+    assert.equal(m[0]!.length, 10 + 4 + 10 + 3 + 8 + 2 + 40 + 1, `line width: ${m[0]}`);
+  }
+  assert.equal(rows[0]![1], '0');
+  assert.equal(rows[0]![2], '1');
+  const ms = await traced(['-d', fs!.name, '-m'], 16);
+  assert.match(ms.run.stdout, /^ {5}msecs {15}: count {5}distribution$/m);
+});
+
+test('biolatency -i style: interval and count stop by themselves', kernelTest(), async () => {
+  const run = await runTool(['biolatency', '--json', '0.3', '3'], { timeoutMs: 20_000 });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(parse(run.stdout).length, 3);
+  assert.deepEqual(leftoverPrograms('biolat_'), []);
+});
+
+test('biolatency bad input: one-line error, exit 2', kernelTest(), async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['biolatency', '-D', '-F'], /^bpfkit biolatency: can only use one of -D and -F$/],
+    [['biolatency', '-d', 'nosuchdisk'], /^bpfkit biolatency: -d: no such disk 'nosuchdisk'/],
+    [['biolatency', '-1'], /^bpfkit biolatency: interval: must be > 0, got -1$/],
+    [['biolatency', '1', 'x'], /^bpfkit biolatency: count: 'x' is not an integer$/],
+  ];
+  for (const [args, pattern] of cases) {
+    const run = await runTool(args);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr.trimEnd(), pattern);
+  }
+  assert.deepEqual(leftoverPrograms('biolat_'), []);
+});
