@@ -36,7 +36,8 @@ async function main() {
   rows.push(['bpfkit syscount -L', await under(() => startBpfkit(['syscount', '-L']))]);
   if (existsSync('/usr/sbin/syscount')) {
     ensureTracefs();
-    const lt = (args: string[]) => startBackground('/usr/sbin/syscount', args, (o) => o.includes('Tracing'));
+    // stdbuf: its banner must not sit in a stdio buffer (it tells us the programs are attached).
+    const lt = (args: string[]) => startBackground('stdbuf', ['-oL', '/usr/sbin/syscount', ...args], (o) => o.includes('Tracing'));
     try {
       rows.push(['libbpf-tools syscount', await under(() => lt([]))]);
       rows.push(['libbpf-tools syscount -L', await under(() => lt(['-L']))]);
