@@ -174,6 +174,15 @@ for (const variant of ['prog_nopie', 'prog_pie'] as const) {
         assert.ok(frames.every((f) => f.offset === 0 && f.kind === 'user'));
         assert.equal(frames[0]!.module, join(dir, variant));
         assert.equal(frames[4]!.module, join(dir, 'libhot.so'));
+        // Labels for the renderers: root first, kernel frames suffixed.
+        const k = KernelSymbols.parse('ffffffff81000000 T _stext\nffffffff81000100 T do_work\n');
+        const labels = new Symbolizer({ kernel: k }).stackLabels({
+          pid: r.pid, comm: 'prog', user: [r.addrs.get('alpha_function')! + 1n, r.addrs.get('gamma_function')! + 5n],
+          kernel: [0xffffffff81000104n, 0xffffffff81000010n],
+        });
+        assert.deepEqual(labels, ['prog', 'gamma_function', 'alpha_function', '_stext_[k]', 'do_work_[k]']);
+        // Memoized frames are the same answers.
+        assert.deepEqual(sym.symbolizeUser(r.pid, addrs).map((f) => f.name), names);
         // Inside a function: offset from its start.
         const [mid] = sym.symbolizeUser(r.pid, [r.addrs.get('gamma_function')! + 3n]);
         assert.equal(mid!.name, 'gamma_function');
@@ -394,7 +403,7 @@ describe('kernel symbols', () => {
     assert.deepEqual(k.lookup(0xffffffffc0001104n), { name: 'ext4_other', module: 'ext4', address: 0xffffffffc0001100n, offset: 4 });
     assert.equal(k.lookup(0xffffffffc0002008n)?.module, 'bpf');
     assert.equal(k.lookup(0xffffffff80000000n), undefined);
-    const sym = new Symbolizer({ kernel: k });
+    const sym = new Symbolizer({ kernel: k, addresses: true });
     const frames = sym.symbolizeKernel([0xffffffff81000200n, 0xffffffff81000200n, 0x1234n]);
     assert.equal(frames[0]!.name, 'do_work');
     assert.equal(frames[1]!.name, 'helper_one'); // return address: looked up at addr-1

@@ -3,7 +3,7 @@
 // 100 MB binary costs the size of its symbol and string tables, not its size.
 
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { SymbolTable, type RawSymbol } from './symtab.js';
+import { SymbolCollector, SymbolTable } from './symtab.js';
 
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
@@ -171,7 +171,7 @@ export class ElfFile {
 
     this.buildId = this.readBuildId(src);
 
-    const syms: RawSymbol[] = [];
+    const syms = new SymbolCollector();
     const used: string[] = [];
     const hasSymtab = this.sections.some((s) => s.type === SHT_SYMTAB && s.size > 0);
     for (const sec of this.sections) {
@@ -186,9 +186,7 @@ export class ElfFile {
       if (existsSync(dbg)) {
         try {
           const d = ElfFile.open(dbg, { debugLookup: false });
-          for (let i = 0; i < d.symbols.size; i++) {
-            syms.push({ addr: d.symbols.starts[i]!, size: d.symbols.ends[i]! - d.symbols.starts[i]!, name: d.symbols.names[i]! });
-          }
+          syms.addTable(d.symbols, 1);
           source += `+${dbg}`;
         } catch {
           // A broken debug file is ignored.
@@ -270,24 +268,30 @@ export class ElfFile {
   }
 }
 
-function collectSymbols(src: ByteSource, sections: Section[], sec: Section, out: RawSymbol[]): void {
+function collectSymbols(src: ByteSource, sections: Section[], sec: Section, out: SymbolCollector): void {
   const strSec = sections[sec.link];
   if (!strSec || strSec.type === SHT_NOBITS) return;
   const entsize = sec.entsize >= 24 ? sec.entsize : 24;
   const data = src.read(sec.offset, sec.size);
   const strs = src.read(strSec.offset, strSec.size);
+  // Names stay in the string table until a lookup needs one.
+  const names = out.source((off) => cstr(strs, off));
   const n = Math.floor(sec.size / entsize);
+  out.reserve(n);
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (let i = 1; i < n; i++) {
     const o = i * entsize;
     const info = data[o + 4]!;
     const type = info & 0xf;
-    const bind = info >> 4;
-    const shndx = data.readUInt16LE(o + 6);
+    if (type !== STT_FUNC && type !== STT_GNU_IFUNC && type !== STT_NOTYPE) continue;
+    const shndx = dv.getUint16(o + 6, true);
     if (shndx === SHN_UNDEF) continue;
-    const value = num(data.readBigUInt64LE(o + 8));
+    // 64-bit fields as two 32-bit halves (exact below 2^53, no BigInt per symbol).
+    const value = dv.getUint32(o + 8, true) + dv.getUint32(o + 12, true) * 0x100000000;
     if (value === 0) continue;
-    const size = num(data.readBigUInt64LE(o + 16));
-    let bound: number | undefined;
+    const size = dv.getUint32(o + 16, true) + dv.getUint32(o + 20, true) * 0x100000000;
+    if (type === STT_NOTYPE && size === 0) continue;
+    let bound = Infinity;
     if (shndx < SHN_LORESERVE) {
       const owner = sections[shndx];
       if (owner) {
@@ -295,18 +299,14 @@ function collectSymbols(src: ByteSource, sections: Section[], sec: Section, out:
         bound = owner.addr + owner.size;
       }
     }
-    if (type === STT_FUNC || type === STT_GNU_IFUNC) {
-      // accepted with any size
-    } else if (type === STT_NOTYPE) {
-      if (size === 0) continue;
-    } else continue;
-    const nameOff = data.readUInt32LE(o);
+    const nameOff = dv.getUint32(o, true);
     if (nameOff === 0 || nameOff >= strs.length) continue;
-    const name = cstr(strs, nameOff);
-    if (name === '' || name.startsWith('$')) continue; // ARM mapping symbols
+    const c0 = strs[nameOff];
+    if (c0 === 0 || c0 === 0x24 /* '$': ARM mapping symbols */) continue;
+    const bind = info >> 4;
     // Prefer GLOBAL, then WEAK, then LOCAL; typed over untyped.
     const rank = (bind === 1 ? 0 : bind === 2 ? 2 : 4) + (type === STT_NOTYPE ? 1 : 0);
-    out.push({ addr: value, size, name, rank, bound });
+    out.add(value, size, names, nameOff, rank, bound);
   }
 }
 

@@ -2,7 +2,7 @@
 // address, so they fit exactly in a double) and binary search.
 
 import { readFileSync } from 'node:fs';
-import { SymbolTable, type RawSymbol } from './symtab.js';
+import { SymbolCollector, SymbolTable } from './symtab.js';
 import type { Frame } from './types.js';
 
 export const KERNEL_MODULE = 'kernel';
@@ -98,12 +98,14 @@ export class KernelSymbols {
         bLo = los[i]!;
       }
     }
-    const raw: RawSymbol[] = new Array(n);
+    const raw = new SymbolCollector();
+    const src = raw.source((i) => names[i]!);
+    raw.reserve(n);
     let maxRel = 0;
     for (let i = 0; i < n; i++) {
       const rel = (his[i]! - bHi) * 0x100000000 + (los[i]! - bLo);
       if (rel > maxRel) maxRel = rel;
-      raw[i] = { addr: rel, size: 0, name: names[i]!, tag: mods[i]! };
+      raw.add(rel, 0, src, i, 0, Infinity, mods[i]!);
     }
     const base = (BigInt(bHi) << 32n) | BigInt(bLo);
     const limit = maxRel + 0x10000; // the last symbol may extend at most 64 KiB
@@ -137,9 +139,8 @@ export class KernelSymbols {
    * reported offset stays relative to the original address.
    */
   frame(addr: bigint, lookupAddr: bigint = addr): Frame {
-    const hex = '0x' + addr.toString(16);
     const s = this.lookup(lookupAddr);
-    if (!s) return { name: '[unknown]', module: KERNEL_MODULE, kind: 'kernel', addr: hex };
-    return { name: s.name, module: s.module, offset: Number(addr - s.address), kind: 'kernel', addr: hex };
+    if (!s) return { name: '[unknown]', module: KERNEL_MODULE, kind: 'kernel' };
+    return { name: s.name, module: s.module, offset: Number(addr - s.address), kind: 'kernel' };
   }
 }

@@ -11,6 +11,7 @@ import { ElfFile } from './elf.js';
 import { KernelSymbols } from './kallsyms.js';
 import { PerfMap } from './perfmap.js';
 import { findMapping, isFileMapping, parseMaps, type Mapping } from './procmaps.js';
+import { buildStack, type LabelOptions } from './frames.js';
 import type { Frame } from './types.js';
 
 export interface SymbolizerOptions {
@@ -23,6 +24,8 @@ export interface SymbolizerOptions {
    * Default true.
    */
   returnAddresses?: boolean;
+  /** Set `Frame.addr` (the address in hex) on every frame. Default false. */
+  addresses?: boolean;
   /** Read /tmp/perf-PID.map JIT maps. Default true. */
   perfMaps?: boolean;
   /** Shared ELF cache (e.g. across several Symbolizers). */
@@ -78,18 +81,23 @@ export interface ProcessSnapshot {
   exited: boolean;
   /** Last time a missing or stale JIT map was looked for (ms). */
   perfMapCheckedAt?: number;
+  /** Resolved frames by address (key: addr * 2 + 1 when looked up at addr - 1). */
+  memo: Map<number, Frame>;
 }
 
 /** snapshotProcess() without `force` reuses a snapshot younger than this. */
 const REFRESH_INTERVAL_MS = 1000;
 /** An unresolved frame triggers a refresh (maps, JIT map) at most this often per process. */
 const MIN_REFRESH_MS = 50;
+/** Memoized frames per process. */
+const MEMO_LIMIT = 1 << 18;
 
 export class Symbolizer {
   private kernelSyms?: KernelSymbols;
   private readonly kallsymsPath: string;
   private readonly returnAddresses: boolean;
   private readonly usePerfMaps: boolean;
+  private readonly withAddresses: boolean;
   readonly elfCache: ElfCache;
   private readonly proc: string;
   private readonly procs = new Map<number, ProcessSnapshot>();
@@ -103,6 +111,7 @@ export class Symbolizer {
     this.kallsymsPath = opts.kallsymsPath ?? '/proc/kallsyms';
     this.returnAddresses = opts.returnAddresses ?? true;
     this.usePerfMaps = opts.perfMaps ?? true;
+    this.withAddresses = opts.addresses ?? false;
     this.elfCache = opts.elfCache ?? new ElfCache();
     this.proc = opts.procRoot ?? '/proc';
   }
@@ -119,6 +128,17 @@ export class Symbolizer {
     return this.kernelSyms;
   }
 
+  /**
+   * One sample's stack as root-first labels for the renderers (folded, flame graph, speedscope):
+   * `[comm, user root .. user leaf, kernel root .. kernel_leaf_[k]]`. Stacks are leaf first, as BPF
+   * returns them; either may be missing or empty.
+   */
+  stackLabels(sample: { pid: number; comm: string; user?: readonly bigint[]; kernel?: readonly bigint[] }, opts: LabelOptions = {}): string[] {
+    const user = sample.user && sample.user.length ? this.symbolizeUser(sample.pid, sample.user) : [];
+    const kernel = sample.kernel && sample.kernel.length ? this.symbolizeKernel(sample.kernel) : [];
+    return buildStack(sample.comm, user, kernel, opts);
+  }
+
   /** Re-reads kallsyms (modules or BPF programs loaded since the first kernel lookup). */
   refreshKernel(): void {
     this.kernelSyms = undefined;
@@ -129,7 +149,9 @@ export class Symbolizer {
     const out: Frame[] = new Array(addrs.length);
     for (let i = 0; i < addrs.length; i++) {
       const a = addrs[i]!;
-      out[i] = k.frame(a, this.returnAddresses && i > 0 && a > 0n ? a - 1n : a);
+      const f = k.frame(a, this.returnAddresses && i > 0 && a > 0n ? a - 1n : a);
+      if (this.withAddresses) f.addr = '0x' + a.toString(16);
+      out[i] = f;
     }
     return out;
   }
@@ -152,7 +174,7 @@ export class Symbolizer {
       return false;
     }
     const foreignMountNs = this.isForeignMountNs(pid);
-    const snap: ProcessSnapshot = { pid, maps, foreignMountNs, takenAt: Date.now(), exited: false };
+    const snap: ProcessSnapshot = { pid, maps, foreignMountNs, takenAt: Date.now(), exited: false, memo: new Map() };
     for (const m of maps) {
       if (!m.perms.includes('x') || !isFileMapping(m)) continue;
       if (m.deleted || foreignMountNs) this.elfFor(snap, m); // load now, while /proc/PID still exists
@@ -187,7 +209,7 @@ export class Symbolizer {
 
   /**
    * Symbolizes a user stack of a process. `addrs` is leaf first, as BPF returns stacks; the result
-   * has one frame per address, in the same order.
+   * has one frame per address, in the same order. Frames may be shared between calls: read-only.
    */
   symbolizeUser(pid: number, addrs: readonly bigint[]): Frame[] {
     let snap = this.procs.get(pid);
@@ -195,7 +217,7 @@ export class Symbolizer {
       if (!this.snapshotProcess(pid)) {
         // Gone before any snapshot: only a JIT map left on disk can still help.
         const path = this.usePerfMaps ? `/tmp/perf-${pid}.map` : undefined;
-        const dead: ProcessSnapshot = { pid, maps: [], foreignMountNs: false, takenAt: Date.now(), exited: true };
+        const dead: ProcessSnapshot = { pid, maps: [], foreignMountNs: false, takenAt: Date.now(), exited: true, memo: new Map() };
         if (path && exists(path)) {
           dead.perfMapPath = path;
           dead.perfMap = loadPerfMap(path);
@@ -208,10 +230,15 @@ export class Symbolizer {
     const out: Frame[] = new Array(addrs.length);
     for (let i = 0; i < addrs.length; i++) {
       const a = addrs[i]!;
-      const hex = '0x' + a.toString(16);
       const addr = Number(a);
       const look = this.returnAddresses && i > 0 && addr > 0 ? addr - 1 : addr;
-      let f = this.resolveUser(snap, addr, look, hex);
+      const key = addr * 2 + (look === addr ? 0 : 1);
+      const known = snap.memo.get(key);
+      if (known) {
+        out[i] = known;
+        continue;
+      }
+      let f = this.resolveUser(snap, addr, look);
       if (!refreshed && (f.kind === 'unknown' || (f.kind === 'jit' && f.module.startsWith('[')))) {
         // A library loaded or JIT code written since the snapshot: refresh once per call.
         refreshed = true;
@@ -229,14 +256,17 @@ export class Symbolizer {
             }
           }
         }
-        f = this.resolveUser(snap, addr, look, hex);
+        f = this.resolveUser(snap, addr, look);
       }
+      if (this.withAddresses) f.addr = '0x' + a.toString(16);
+      // Unresolved frames are not memoized: a later refresh may resolve them.
+      if (f.kind !== 'unknown' && !(f.kind === 'jit' && f.module.startsWith('[')) && snap.memo.size < MEMO_LIMIT) snap.memo.set(key, f);
       out[i] = f;
     }
     return out;
   }
 
-  private resolveUser(snap: ProcessSnapshot, addr: number, look: number, hex: string): Frame {
+  private resolveUser(snap: ProcessSnapshot, addr: number, look: number): Frame {
     const m = findMapping(snap.maps, look) ?? findMapping(snap.maps, addr);
     if (m && isFileMapping(m)) {
       const fileOff = addr - m.start + m.offset;
@@ -246,14 +276,14 @@ export class Symbolizer {
         const vaddr = elf.fileOffsetToVaddr(fileOff) ?? fileOff;
         const lookVaddr = elf.fileOffsetToVaddr(lookOff) ?? lookOff;
         const s = elf.lookup(lookVaddr);
-        if (s) return { name: s.name, module: m.path, offset: vaddr - s.start, kind: 'user', addr: hex };
-        const jit = this.perfMapLookup(snap, addr, look, hex);
+        if (s) return { name: s.name, module: m.path, offset: vaddr - s.start, kind: 'user' };
+        const jit = this.perfMapLookup(snap, addr, look);
         if (jit) return jit;
-        return { name: `${basename(m.path)}+0x${vaddr.toString(16)}`, module: m.path, offset: vaddr, kind: 'unknown', addr: hex };
+        return { name: `${basename(m.path)}+0x${vaddr.toString(16)}`, module: m.path, offset: vaddr, kind: 'unknown' };
       }
-      return { name: `${basename(m.path)}+0x${fileOff.toString(16)}`, module: m.path, offset: fileOff, kind: 'unknown', addr: hex };
+      return { name: `${basename(m.path)}+0x${fileOff.toString(16)}`, module: m.path, offset: fileOff, kind: 'unknown' };
     }
-    const jit = this.perfMapLookup(snap, addr, look, hex);
+    const jit = this.perfMapLookup(snap, addr, look);
     if (jit) return jit;
     if (m && m.path === '[vdso]') {
       const vdso = this.loadVdso();
@@ -261,25 +291,25 @@ export class Symbolizer {
       if (vdso) {
         const s = vdso.lookup((vdso.fileOffsetToVaddr(look - m.start) ?? look - m.start));
         const vaddr = vdso.fileOffsetToVaddr(off) ?? off;
-        if (s) return { name: s.name, module: '[vdso]', offset: vaddr - s.start, kind: 'user', addr: hex };
+        if (s) return { name: s.name, module: '[vdso]', offset: vaddr - s.start, kind: 'user' };
       }
-      return { name: `[vdso]+0x${off.toString(16)}`, module: '[vdso]', offset: off, kind: 'unknown', addr: hex };
+      return { name: `[vdso]+0x${off.toString(16)}`, module: '[vdso]', offset: off, kind: 'unknown' };
     }
     if (m) {
       const label = m.path === '' ? '[anon]' : m.path;
       const off = addr - m.start;
       // Executable anonymous memory without a JIT map entry is almost always JIT code.
-      return { name: `${label}+0x${off.toString(16)}`, module: label, offset: off, kind: m.perms.includes('x') ? 'jit' : 'unknown', addr: hex };
+      return { name: `${label}+0x${off.toString(16)}`, module: label, offset: off, kind: m.perms.includes('x') ? 'jit' : 'unknown' };
     }
-    return { name: '[unknown]', module: '[unknown]', kind: 'unknown', addr: hex };
+    return { name: '[unknown]', module: '[unknown]', kind: 'unknown' };
   }
 
-  private perfMapLookup(snap: ProcessSnapshot, addr: number, look: number, hex: string): Frame | undefined {
+  private perfMapLookup(snap: ProcessSnapshot, addr: number, look: number): Frame | undefined {
     const pm = snap.perfMap;
     if (!pm) return undefined;
     const s = pm.lookup(look);
     if (!s) return undefined;
-    return { name: s.name, module: basename(pm.path), offset: addr - s.start, kind: 'jit', addr: hex };
+    return { name: s.name, module: basename(pm.path), offset: addr - s.start, kind: 'jit' };
   }
 
   private elfFor(snap: ProcessSnapshot, m: Mapping): ElfFile | null {

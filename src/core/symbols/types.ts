@@ -17,7 +17,7 @@ export interface Frame {
   offset?: number;
   /** Optional extra: kind of frame (always set by Symbolizer). */
   kind?: FrameKind;
-  /** Optional extra: the original address, in hex (always set by Symbolizer). */
+  /** Optional extra: the original address, in hex (set by Symbolizer with `addresses: true`). */
   addr?: string;
 }
 
