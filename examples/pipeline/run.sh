@@ -36,17 +36,19 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+LAB_DIR="$(realpath -m "$LAB_DIR")"  # absolute: commands run from other directories
 export LAB_DIR PG_PORT REDIS_PORT BATCH_SIZE PRODUCER_RATE SLOT STREAM
 export PYTHONDONTWRITEBYTECODE=1  # keep __pycache__ out of the source tree
 
 log() { echo "pipeline: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-pid_of() {  # pid from a pid file, only if that process still exists
+pid_of() {  # pid from pid file $1 if that process runs and its command line has $2
   local f="$1" pid
   [ -f "$f" ] || return 1
   pid="$(head -n1 "$f" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" && echo "$pid"
+  # The command-line check keeps a stale pid file from naming an unrelated process.
+  [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" && grep -qaF -- "$2" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
 alive() {  # a zombie counts as gone: it waits for init (not us) to reap it
@@ -87,13 +89,13 @@ do_stop() {
   local pid
   # Upstream first so that nothing writes into a component that is already gone.
   for name in producer loader; do
-    if pid="$(pid_of "$LAB_DIR/$name.pid")"; then stop_pid "$name" "$pid"; fi
+    if pid="$(pid_of "$LAB_DIR/$name.pid" "$name.py")"; then stop_pid "$name" "$pid"; fi
   done
-  if pid="$(pid_of "$LAB_DIR/pgdata/postmaster.pid")"; then
+  if pid="$(pid_of "$LAB_DIR/pgdata/postmaster.pid" "$LAB_DIR/pgdata")"; then
     as_postgres "$PG_BIN/pg_ctl" stop -D "$LAB_DIR/pgdata" -m fast -w -t 20 >/dev/null 2>&1 || stop_pid postgres "$pid"
     wait_gone "$pid" 50 || true
   fi
-  if pid="$(pid_of "$LAB_DIR/redis.pid")"; then stop_pid redis "$pid"; fi
+  if pid="$(pid_of "$LAB_DIR/redis.pid" redis-server)"; then stop_pid redis "$pid"; fi
   rm -f "$LAB_DIR"/*.pid
 }
 

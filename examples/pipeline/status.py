@@ -36,13 +36,18 @@ def read_json(name):
         return None
 
 
-def read_pid(path):
+def read_pid(path, expected):
+    """PID from a pid file, if that process runs and its command line contains `expected`."""
     try:
         with open(path) as f:
             pid = int(f.readline().strip())
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ValueError, IndexError):
         return None
-    return pid if os.path.exists(f"/proc/{pid}") else None
+    return pid if state != "Z" and expected in cmdline else None
 
 
 def tcp_counters(ports):
@@ -138,10 +143,10 @@ def main():
         print(json.dumps({"running": False, "labDir": LAB_DIR}) if as_json else f"no lab in {LAB_DIR}")
         return 1
     pids = {
-        "producer": read_pid(os.path.join(LAB_DIR, "producer.pid")),
-        "loader": read_pid(os.path.join(LAB_DIR, "loader.pid")),
-        "postgres": read_pid(os.path.join(LAB_DIR, "pgdata", "postmaster.pid")),
-        "redis": read_pid(os.path.join(LAB_DIR, "redis.pid")),
+        "producer": read_pid(os.path.join(LAB_DIR, "producer.pid"), "producer.py"),
+        "loader": read_pid(os.path.join(LAB_DIR, "loader.pid"), "loader.py"),
+        "postgres": read_pid(os.path.join(LAB_DIR, "pgdata", "postmaster.pid"), os.path.join(LAB_DIR, "pgdata")),
+        "redis": read_pid(os.path.join(LAB_DIR, "redis.pid"), "redis-server"),
     }
     running = all(pids.values())
     prod_rate = load_rate = None
