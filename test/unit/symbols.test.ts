@@ -403,6 +403,7 @@ describe('kernel symbols', () => {
     assert.deepEqual(k.lookup(0xffffffffc0001104n), { name: 'ext4_other', module: 'ext4', address: 0xffffffffc0001100n, offset: 4 });
     assert.equal(k.lookup(0xffffffffc0002008n)?.module, 'bpf');
     assert.equal(k.lookup(0xffffffff80000000n), undefined);
+    assert.equal(k.lookup(0xffffffff81000400n + 0x200000n), undefined); // far past the last core symbol
     const sym = new Symbolizer({ kernel: k, addresses: true });
     const frames = sym.symbolizeKernel([0xffffffff81000200n, 0xffffffff81000200n, 0x1234n]);
     assert.equal(frames[0]!.name, 'do_work');

@@ -17,6 +17,7 @@ export interface KernelSymbol {
 }
 
 // Only text symbols (types t, T, w, W) are kept, as perf does.
+const MAX_EXTENT = 1 << 20;
 
 export class KernelSymbols {
   private readonly table: SymbolTable;
@@ -105,7 +106,9 @@ export class KernelSymbols {
     for (let i = 0; i < n; i++) {
       const rel = (his[i]! - bHi) * 0x100000000 + (los[i]! - bLo);
       if (rel > maxRel) maxRel = rel;
-      raw.add(rel, 0, src, i, 0, Infinity, mods[i]!);
+      // kallsyms has no sizes: a symbol ends at the next one, and never spans more than MAX_EXTENT
+      // (the gap between the kernel image and module space would otherwise belong to one symbol).
+      raw.add(rel, 0, src, i, 0, rel + MAX_EXTENT, mods[i]!);
     }
     const base = (BigInt(bHi) << 32n) | BigInt(bLo);
     const limit = maxRel + 0x10000; // the last symbol may extend at most 64 KiB
