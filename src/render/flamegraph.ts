@@ -93,6 +93,12 @@ export function renderFlameGraph(input: Iterable<StackCount>, opts: FlameGraphOp
   if (opts.subtitle) out.push(`<text id="subtitle" x="${width / 2}" y="44" text-anchor="middle" fill="#555">${esc(opts.subtitle)}</text>`);
   out.push(`<text id="unzoom" class="btn hide" x="${xpad}" y="24">Reset Zoom</text>`);
   out.push(`<text id="search" class="btn" x="${width - xpad}" y="24" text-anchor="end">Search</text>`);
+  // A search box for browsers (viewers without foreignObject support show just the Search button).
+  out.push(
+    `<foreignObject x="${width - xpad - 110 - 170}" y="8" width="170" height="24">` +
+      `<input xmlns="http://www.w3.org/1999/xhtml" id="q" type="search" placeholder="search (regexp), Enter" ` +
+      `style="width:160px;font:12px ${FONT};padding:1px 4px"/></foreignObject>`,
+  );
   out.push(`<text id="matched" x="${width - xpad}" y="${height - 12}" text-anchor="end"> </text>`);
   out.push(`<text id="details" x="${xpad}" y="${height - 12}"> </text>`);
   // Legend.
@@ -273,11 +279,20 @@ const SCRIPT = `
   }
   function resetSearch() {
     term = null;
+    if (qbox && qbox.value) qbox.value = '';
     for (var i = 0; i < F.length; i++) F[i].g.classList.remove('match');
     matchedText.textContent = ' ';
     searchBtn.textContent = 'Search';
   }
+  var qbox = document.getElementById('q');
+  if (qbox && qbox.addEventListener) {
+    qbox.addEventListener('keydown', function (e) {
+      if (e.key === 'Enter') { if (qbox.value) search(qbox.value); else resetSearch(); }
+      else if (e.key === 'Escape') { qbox.value = ''; resetSearch(); }
+    });
+  }
   function askSearch() {
+    if (qbox && qbox.value && term !== qbox.value) { search(qbox.value); return; }
     var t = window.prompt('Search for a frame (regular expression, e.g. ^ext4_ or tcp_):', term || '');
     if (t) search(t);
   }

@@ -297,6 +297,14 @@ describe('flame graph SVG', () => {
     assert.equal(s.byId('matched')!.textContent, `Matched: ${((100 * 75) / TOTAL).toFixed(2)}% (75 samples)`);
     s.fg.search('read');
     assert.equal(s.byId('matched')!.textContent, `Matched: ${((100 * 30) / TOTAL).toFixed(2)}% (30 samples)`);
+    // The search box: Enter searches its value, Escape clears.
+    const q = s.byId('q')!;
+    q.value = 'inner';
+    (q.listeners.keydown ?? []).forEach((fn) => fn({ key: 'Enter', target: q, preventDefault() {} }));
+    assert.equal(s.byId('matched')!.textContent, `Matched: ${((100 * 65) / TOTAL).toFixed(2)}% (65 samples)`);
+    (q.listeners.keydown ?? []).forEach((fn) => fn({ key: 'Escape', target: q, preventDefault() {} }));
+    assert.equal(s.byId('matched')!.textContent, ' ');
+    assert.equal(s.byId('search')!.textContent, 'Search');
     // Hover shows the details line.
     s.svg.dispatch('mouseover', s.frame('io').el.querySelector('rect')!);
     assert.equal(s.byId('details')!.textContent, `io (30 samples, ${((100 * 30) / TOTAL).toFixed(2)}%)`);
