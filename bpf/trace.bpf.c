@@ -13,10 +13,13 @@
 /* libbpf 1.1 has no PT_REGS_PARM6_CORE_SYSCALL */
 #if defined(__TARGET_ARCH_x86)
 #define TRACE_PARM6(regs) BPF_CORE_READ(regs, r9)
+#define TRACE_PARM6_DIRECT(regs) ((regs)->r9)
 #elif defined(__TARGET_ARCH_arm64)
 #define TRACE_PARM6(regs) BPF_CORE_READ((const struct user_pt_regs *)(regs), regs[5])
+#define TRACE_PARM6_DIRECT(regs) (((const struct user_pt_regs *)(regs))->regs[5])
 #else
 #define TRACE_PARM6(regs) 0
+#define TRACE_PARM6_DIRECT(regs) 0
 #endif
 
 const volatile __u32 filter_tgid = 0;
@@ -30,6 +33,7 @@ const volatile bool filter_syscalls = false;
 const volatile __u8 syscall_wanted[TRACE_MAX_SYSCALLS] = {};
 const volatile __u8 syscall_noreturn[TRACE_MAX_SYSCALLS] = {};
 const volatile struct trace_copy_op ops[TRACE_MAX_SYSCALLS][TRACE_MAX_OPS] = {};
+const volatile __u8 op_count[TRACE_MAX_SYSCALLS] = {};   /* ops used per syscall */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -122,8 +126,19 @@ static __noinline void do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exi
 		return;
 	const volatile struct trace_copy_op *op = &ops[nr][i];
 	__u8 kind = op->kind;
-	if (kind == TRACE_COPY_NONE || (bool)op->at_exit != at_exit)
+	__u8 when = op->at_exit;
+	__u32 fault = 1u << (TRACE_F_FAULT_SHIFT + i);
+	if (kind == TRACE_COPY_NONE)
 		return;
+	if (at_exit) {
+		if (!(when & TRACE_OP_EXIT)) {
+			if (!(when & TRACE_OP_RETRY) || !(e->flags & fault))
+				return;
+			e->flags &= ~fault;
+		}
+	} else if (when & TRACE_OP_EXIT) {
+		return;
+	}
 	__u32 a = op->arg, la = op->len_arg;
 	if (a > 5 || la > 5)
 		return;
@@ -172,10 +187,11 @@ static __noinline void do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exi
 			got = n;
 	}
 	if (got <= 0) {
-		e->flags |= 1u << (TRACE_F_FAULT_SHIFT + i);
+		e->flags |= fault;
 		return;
 	}
 	e->lens[i] = got;
+	e->offs[i] = off;
 	e->data_len = off + got;
 }
 
@@ -199,10 +215,12 @@ static __always_inline int on_enter(struct pt_regs *regs, long nr, bool hash)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!wanted_task(id))
 		return 0;
-	char comm[TASK_COMM_LEN];
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (!comm_matches(comm))
-		return 0;
+	if (filter_comm) {
+		char comm[TASK_COMM_LEN];
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!comm_matches(comm))
+			return 0;
+	}
 	struct trace_rec *e = slot(hash, true);
 	if (!e) {
 		count(TRACE_CNT_LOST_SLOT);
@@ -216,16 +234,32 @@ static __always_inline int on_enter(struct pt_regs *regs, long nr, bool hash)
 	e->tid = (__u32)id;
 	e->data_len = 0;
 	e->flags = 0;
-	__builtin_memcpy(e->comm, comm, sizeof(comm));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__builtin_memset(e->lens, 0, sizeof(e->lens));
-	e->args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	e->args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	e->args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	e->args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	e->args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	e->args[5] = TRACE_PARM6(regs);
-	for (__u32 i = 0; i < TRACE_MAX_OPS; i++)
+	__builtin_memset(e->offs, 0, sizeof(e->offs));
+	if (hash) {
+		/* raw_tp: regs is an untrusted pointer, read through bpf_probe_read_kernel */
+		e->args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		e->args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		e->args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		e->args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		e->args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+		e->args[5] = TRACE_PARM6(regs);
+	} else {
+		/* tp_btf: regs is a trusted BTF pointer, read directly (CO-RE relocated) */
+		e->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+		e->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+		e->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+		e->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+		e->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+		e->args[5] = TRACE_PARM6_DIRECT(regs);
+	}
+	__u32 nops = op_count[nr];
+	for (__u32 i = 0; i < TRACE_MAX_OPS; i++) {
+		if (i >= nops)
+			break;
 		do_op(e, nr, i, false);
+	}
 	if (syscall_noreturn[nr]) {
 		/* exit/exit_group never reach sys_exit: report them now. */
 		e->active = 0;
@@ -263,8 +297,14 @@ static __always_inline int on_exit(long ret, bool hash)
 	e->ret = ret;
 	e->dur_ns = dur;
 	__u32 nr = e->nr;
-	for (__u32 i = 0; i < TRACE_MAX_OPS; i++)
+	if (nr >= TRACE_MAX_SYSCALLS)
+		goto out;
+	__u32 nops = op_count[nr];
+	for (__u32 i = 0; i < TRACE_MAX_OPS; i++) {
+		if (i >= nops)
+			break;
 		do_op(e, nr, i, true);
+	}
 	send(e);
 out:
 	if (hash) {

@@ -22,13 +22,18 @@ enum trace_copy_kind {
 /* One copy of user memory: from args[arg], at entry or at exit. Set per syscall in .rodata. */
 struct trace_copy_op {
 	__u8 kind;
-	__u8 at_exit;
+	__u8 at_exit;            /* TRACE_OP_EXIT, TRACE_OP_RETRY */
 	__u8 arg;
 	__u8 len_arg;
 	__u16 max;
 	__u8 mult;
 	__u8 shift;
 };
+
+/* trace_copy_op.at_exit bits */
+#define TRACE_OP_EXIT 1          /* copy at exit (results) instead of at entry */
+#define TRACE_OP_RETRY 2         /* input: if the entry copy faulted (page not present), copy again at
+                                  * exit, when the syscall itself has faulted the page in */
 
 /* event flags */
 #define TRACE_F_NORETURN 1       /* exit/exit_group: emitted at entry, no return value */
@@ -49,7 +54,8 @@ struct trace_rec {
 	__u16 data_len;
 	__u16 active;            /* entry seen, exit pending (not sent) */
 	__u32 flags;
-	__u16 lens[TRACE_MAX_OPS];  /* bytes copied by op i (into data, in op order) */
+	__u16 lens[TRACE_MAX_OPS];  /* bytes copied by op i */
+	__u16 offs[TRACE_MAX_OPS];  /* where in data op i's bytes are */
 	char comm[TASK_COMM_LEN];
 	__u8 data[TRACE_DATA];
 };

@@ -81,6 +81,10 @@ export const native = {
   close: libc.func('int close(int fd)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)'),
   mount: libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+  // ring buffer pages mapped into JS (src/core/ringbuf.ts)
+  mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)'),
+  munmap: libc.func('int munmap(void *addr, size_t len)'),
+  getpagesize: libc.func('int getpagesize(void)'),
 };
 
 /** errno of the last native call (libbpf 1.x reports errors through errno and negative returns). */
@@ -101,4 +105,6 @@ export const decodeU32 = (ptr: Ptr, offset: number): number => koffi.decode(ptr,
 export const encodeBytes = (ptr: Ptr, offset: number, bytes: Uint8Array): void =>
   koffi.encode(ptr, offset, koffi.array('uint8', bytes.length), Array.from(bytes));
 export const pollFd = (fd: number, cb: () => void) => koffi.node.poll(fd, { readable: true }, () => cb());
+/** The numeric address of a native pointer (mmap's MAP_FAILED is 2^64 - 1). */
+export const addressOf = (p: Ptr): bigint => (p === null || p === undefined ? 0n : BigInt(koffi.address(p)));
 export const isNull = (p: Ptr): boolean => p === null || p === undefined || koffi.address(p) === 0n;

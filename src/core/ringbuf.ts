@@ -1,48 +1,132 @@
-// BPF ring buffer consumed on Node's event loop: libbpf's epoll fd is watched with koffi's poll
-// and drained with ring_buffer__consume, so no thread blocks and events arrive in order.
-import { native, registerSample, unregister, view, isNull, lastErrno, pollFd, type Ptr } from './libbpf.js';
+// BPF ring buffer consumed on Node's event loop. The ring's pages are mapped into this process
+// (consumer page read-write, producer page and data read-only, data mapped twice back to back
+// so that a record never wraps) and records are read straight from that memory in JS: no native
+// call and no FFI callback per record, which is what kept libbpf's ring_buffer__consume path
+// below ~150k records/s. The map's fd is watched with koffi's poll (level-triggered: readable
+// while the producer is ahead), so no thread blocks and records arrive in order.
+import { native, view, addressOf, pollFd, lastErrno, type Ptr } from './libbpf.js';
 import { BpfkitError } from './errors.js';
 import type { BpfMap } from './maps.js';
 
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const MAP_FAILED = (1n << 64n) - 1n;
+const BUSY = 0x80000000;
+const DISCARD = 0x40000000;
+const HDR = 8;
+/** Publish the consumer position at least every this many records (frees room for the producer). */
+const PUBLISH_EVERY = 256;
+
+function mapOrThrow(len: number, prot: number, fd: number, offset: number, what: string): Ptr {
+  const p = native.mmap(null, len, prot, MAP_SHARED, fd, offset);
+  if (addressOf(p) === MAP_FAILED || addressOf(p) === 0n) {
+    throw new BpfkitError('LIBBPF', `cannot map ring buffer ${what} (errno ${lastErrno()})`);
+  }
+  return p;
+}
+
 export class RingBufferReader {
-  private rb: Ptr;
-  private cb: unknown;
+  private consPtr: Ptr = null;
+  private prodPtr: Ptr = null;
+  private readonly page: number;
+  private readonly size: number;
+  private readonly mask: number;
+  private cons!: BigInt64Array;       // [consumer_pos]
+  private prod!: BigInt64Array;       // [producer_pos]
+  private hdr!: Int32Array;           // record headers (the data area, as 32-bit words)
+  private data!: Buffer;              // the data area, twice
   private poller: { close(): void } | undefined;
+  private closed = false;
+  private consuming = false;
+  /** Records delivered so far. */
+  delivered = 0;
 
   /** `onEvent` gets a view valid only during the call: copy what you keep. */
-  constructor(map: BpfMap, onEvent: (data: Buffer) => void) {
-    this.cb = registerSample((_ctx: Ptr, data: Ptr, size: number) => {
-      onEvent(Buffer.from(view(data, size)));
-      return 0;
-    });
-    this.rb = native.ring_buffer__new(map.fd, this.cb, null, null);
-    if (isNull(this.rb)) {
-      unregister(this.cb);
-      throw new BpfkitError('LIBBPF', `cannot open ring buffer ${map.name} (errno ${lastErrno()})`);
+  constructor(map: BpfMap, private onEvent: (data: Buffer) => void) {
+    const fd = map.fd;
+    this.page = native.getpagesize() as number;
+    this.size = map.maxEntries;
+    if (this.size <= 0 || (this.size & (this.size - 1)) !== 0) throw new BpfkitError('LIBBPF', `ring buffer ${map.name}: size ${this.size} is not a power of two`);
+    this.mask = this.size - 1;
+    try {
+      this.consPtr = mapOrThrow(this.page, PROT_READ | PROT_WRITE, fd, 0, `${map.name} consumer page`);
+      this.prodPtr = mapOrThrow(this.page + 2 * this.size, PROT_READ, fd, this.page, `${map.name} data`);
+    } catch (err) {
+      this.unmap();
+      throw err;
     }
-    const fd = native.ring_buffer__epoll_fd(this.rb) as number;
-    this.poller = pollReadable(fd, () => this.consume());
+    this.cons = new BigInt64Array(view(this.consPtr, 8));
+    const all = view(this.prodPtr, this.page + 2 * this.size);
+    this.prod = new BigInt64Array(all, 0, 1);
+    this.hdr = new Int32Array(all, this.page, (2 * this.size) / 4);
+    this.data = Buffer.from(all, this.page, 2 * this.size);
+    const h = pollFd(fd, () => this.consume());
+    this.poller = { close: () => h.close() };
   }
 
-  /** Drain everything available now (also call before reading final results). */
+  /**
+   * Deliver the records committed when the call starts (also call before reading final
+   * results). Bounded, so that a producer that never pauses cannot starve the event loop: the
+   * poll callback runs again while the producer is ahead. Returns the count.
+   */
   consume(): number {
-    if (this.rb === null) return 0;
-    return native.ring_buffer__consume(this.rb) as number;
+    if (this.closed || this.consuming) return 0;
+    this.consuming = true;
+    let n = 0;
+    try {
+      // Positions stay below 2^53 for years of traffic: plain numbers are exact.
+      let cons = Number(Atomics.load(this.cons, 0));
+      const prod = Number(Atomics.load(this.prod, 0));
+      let unpublished = 0;
+      while (cons < prod) {
+        const off = cons & this.mask;
+        const word = Atomics.load(this.hdr, off >> 2) >>> 0;
+        if (word & BUSY) break; // reserved, not committed yet
+        const len = word & ~(BUSY | DISCARD) >>> 0;
+        if (!(word & DISCARD)) {
+          n++;
+          this.onEvent(this.data.subarray(off + HDR, off + HDR + len));
+        }
+        cons += (len + HDR + 7) & ~7;
+        if (++unpublished >= PUBLISH_EVERY) {
+          Atomics.store(this.cons, 0, BigInt(cons));
+          unpublished = 0;
+        }
+      }
+      Atomics.store(this.cons, 0, BigInt(cons));
+    } finally {
+      this.consuming = false;
+    }
+    this.delivered += n;
+    return n;
+  }
+
+  /** Consume until nothing committed is left (after the producers stopped). */
+  drain(): number {
+    let total = 0;
+    for (let n = this.consume(); n > 0; n = this.consume()) total += n;
+    return total;
   }
 
   close(): void {
+    if (this.closed) return;
     this.poller?.close();
     this.poller = undefined;
-    if (this.rb !== null) {
-      this.consume();
-      native.ring_buffer__free(this.rb);
-      this.rb = null;
-      unregister(this.cb);
-    }
+    this.drain();
+    this.closed = true;
+    this.unmap();
   }
-}
 
-function pollReadable(fd: number, cb: () => void): { close(): void } {
-  const h = pollFd(fd, cb);
-  return { close: () => h.close() };
+  private unmap(): void {
+    // drop the views before the memory goes away
+    this.cons = new BigInt64Array(1);
+    this.prod = new BigInt64Array(1);
+    this.hdr = new Int32Array(2);
+    this.data = Buffer.alloc(0);
+    if (this.consPtr !== null) native.munmap(this.consPtr, this.page);
+    if (this.prodPtr !== null) native.munmap(this.prodPtr, this.page + 2 * this.size);
+    this.consPtr = null;
+    this.prodPtr = null;
+  }
 }

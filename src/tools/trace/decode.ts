@@ -93,7 +93,7 @@ export const NORETURN = ['exit', 'exit_group'];
 
 // ---- copy ops (mirror of struct trace_copy_op in bpf/trace.h) ----
 export const COPY = { NONE: 0, FIXED: 1, STR: 2, ARGLEN: 3, RETLEN: 4, LENPTR: 5 } as const;
-export interface CopyOp { kind: number; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number }
+export interface CopyOp { kind: number; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number; retry?: boolean }
 export const MAX_OPS = 8;
 export const DATA_BUDGET = 512;
 export const PATH_MAX_COPY = 256;
@@ -116,6 +116,8 @@ export interface Plan {
 function op(kind: number, atExit: boolean, arg: number, max: number, lenArg = 0, mult = 1, shift = 0): CopyOp {
   return { kind, atExit, arg, lenArg, max, mult, shift };
 }
+/** An input the kernel reads but never changes: if its page was not present at entry, copy it at exit. */
+const input = (o: CopyOp): CopyOp => ({ ...o, retry: true });
 
 export function planFor(nr: number, name: string, strsize: number): Plan {
   const spec = SPECS[name];
@@ -123,12 +125,12 @@ export function planFor(nr: number, name: string, strsize: number): Plan {
   const exit: Array<[number, CopyOp]> = [];
   spec?.args.forEach((t, i) => {
     switch (t) {
-      case 'path': entry.push([i, op(COPY.STR, false, i, PATH_MAX_COPY)]); break;
+      case 'path': entry.push([i, input(op(COPY.STR, false, i, PATH_MAX_COPY))]); break;
       // write/sendto: the data at entry, its length in the next argument
-      case 'bufin': entry.push([i, op(COPY.ARGLEN, false, i, strsize, i + 1)]); break;
+      case 'bufin': entry.push([i, input(op(COPY.ARGLEN, false, i, strsize, i + 1))]); break;
       // read/recvfrom: the data at exit, as much as the call returned
       case 'bufout': exit.push([i, op(COPY.RETLEN, true, i, strsize)]); break;
-      case 'saddrin': entry.push([i, op(COPY.ARGLEN, false, i, SOCKADDR_MAX, i + 1)]); break;
+      case 'saddrin': entry.push([i, input(op(COPY.ARGLEN, false, i, SOCKADDR_MAX, i + 1))]); break;
       case 'saddrout': exit.push([i, op(COPY.LENPTR, true, i, SOCKADDR_MAX, i + 1)]); break;
       case 'timeval': case 'timespec': case 'futex_timeout': entry.push([i, op(COPY.FIXED, false, i, 16)]); break;
       case 'fdset':
@@ -137,9 +139,9 @@ export function planFor(nr: number, name: string, strsize: number): Plan {
         break;
       case 'pollfds': exit.push([i, op(COPY.ARGLEN, true, i, POLLFD_MAX * 8, i + 1, 8)]); break;
       case 'epevents': exit.push([i, op(COPY.RETLEN, true, i, EPEVENT_MAX * 12, 0, 12)]); break;
-      case 'epevent': entry.push([i, op(COPY.FIXED, false, i, 12)]); break;
+      case 'epevent': entry.push([i, input(op(COPY.FIXED, false, i, 12))]); break;
       case 'msghdr': entry.push([i, op(COPY.FIXED, false, i, 56)]); break;
-      case 'cloneargs': entry.push([i, op(COPY.ARGLEN, false, i, 88, i + 1)]); break;
+      case 'cloneargs': entry.push([i, input(op(COPY.ARGLEN, false, i, 88, i + 1))]); break;
       default: break;
     }
   });
@@ -442,7 +444,13 @@ export function formatResult(r: TraceRecord, plan: Plan): string {
 export function formatCall(r: TraceRecord, plan: Plan): string {
   const spec = plan.spec;
   let args: string;
-  if (spec) args = spec.args.map((t, i) => formatArg(t, i, r, plan)).join(', ');
+  if (spec) {
+    let types = spec.args;
+    // open/openat: the mode only matters with O_CREAT or O_TMPFILE (strace leaves it out too)
+    const flagsArg = plan.name === 'open' ? 1 : plan.name === 'openat' ? 2 : -1;
+    if (flagsArg >= 0 && (Number(r.args[flagsArg]! & 0xffffffffn) & 0o20000100) === 0) types = types.slice(0, -1);
+    args = types.map((t, i) => formatArg(t, i, r, plan)).join(', ');
+  }
   else args = r.args.map(hex).join(', ');
   return `${plan.name}(${args}) = ${formatResult(r, plan)}`;
 }

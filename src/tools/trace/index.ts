@@ -1,6 +1,6 @@
 // `bpfkit trace`: strace-style syscall lines (decoded arguments, result, duration) from eBPF,
 // without stopping the traced threads.
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { ToolCommand, ToolContext } from '../../cli/command.js';
 import { parseArgs, has, last, parseIntArg, parsePositive, type FlagSpec } from '../../cli/args.js';
 import { sleepOrAbort } from '../../cli/runtime.js';
@@ -108,6 +108,17 @@ export function parseTraceArgs(argv: string[]): TraceOptions {
   };
 }
 
+/** The process exited (no /proc entry, or a zombie waiting for its parent). */
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
 /** CLOCK_MONOTONIC ns (bpf_ktime_get_ns) -> wall-clock ms. */
 function wallClock(): (ns: bigint) => number {
   const offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -191,26 +202,27 @@ export const command: ToolCommand = {
       ctx.ready();
       const deadline = opts.durationS !== undefined ? Date.now() + opts.durationS * 1000 : Infinity;
       let reportedLost = 0;
+      const reportLost = (lost: number, before: number): number => {
+        if (lost <= before) return before;
+        flush();
+        ctx.out(opts.json
+          ? JSON.stringify({ type: 'lost', lost: lost - before, total_lost: lost }) + '\n'
+          : `--- lost ${lost - before} events (ring buffer full; total ${lost}) ---\n`);
+        return lost;
+      };
       for (;;) {
         const wait = Math.min(250, deadline - Date.now());
         if (wait <= 0) break;
         if (!(await sleepOrAbort(wait, ctx.signal))) break;
-        if (f.tgid !== undefined && !existsSync(`/proc/${f.tgid}`)) break;
-        if (f.tid !== undefined && !existsSync(`/proc/${f.tid}`)) break;
-        const lost = session.counters().lost;
-        if (lost > reportedLost) {
-          session.drain();
-          flush();
-          ctx.out(opts.json
-            ? JSON.stringify({ type: 'lost', lost: lost - reportedLost, total_lost: lost }) + '\n'
-            : `--- lost ${lost - reportedLost} events (ring buffer full; total ${lost}) ---\n`);
-          reportedLost = lost;
-        }
+        if (f.tgid !== undefined && gone(f.tgid)) break;
+        if (f.tid !== undefined && gone(f.tid)) break;
+        reportedLost = reportLost(session.counters().lost, reportedLost);
       }
       session.detach();
       const c = session.counters();
       session.drain();
       flush();
+      reportLost(c.lost, reportedLost);
       if (opts.json) {
         ctx.out(JSON.stringify({ type: 'summary', events, sent: c.sent, lost: c.lost, lost_ringbuf: c.lostRingbuf, lost_no_slot: c.lostSlot, hooks: session.hooks }) + '\n');
       } else {

@@ -27,6 +27,8 @@ export interface TraceFilters {
 export interface TraceCounters { sent: number; lostRingbuf: number; lostSlot: number; lost: number }
 
 const MAX_SYSCALLS = 1024;
+const OP_EXIT = 1;
+const OP_RETRY = 2;
 const CNT_SENT = 0;
 const CNT_LOST_RINGBUF = 1;
 const CNT_LOST_SLOT = 2;
@@ -70,6 +72,7 @@ export class TraceSession {
       const opView = obj.struct('trace_copy_op');
       const wanted = Buffer.alloc(MAX_SYSCALLS);
       const noreturn = Buffer.alloc(MAX_SYSCALLS);
+      const opCount = Buffer.alloc(MAX_SYSCALLS);
       const ops = Buffer.alloc(MAX_SYSCALLS * MAX_OPS * opView.size);
       const names = f.syscalls ? f.syscalls.map((nr) => ({ nr, name: syscallName(nr) })) : allSyscalls();
       for (const { nr, name } of names) {
@@ -78,10 +81,11 @@ export class TraceSession {
         session.plans[nr] = plan;
         wanted[nr] = 1;
         if (NORETURN.includes(name)) noreturn[nr] = 1;
+        opCount[nr] = plan.ops.length;
         plan.ops.forEach((o, i) => {
           const base = (nr * MAX_OPS + i) * opView.size;
           ops.writeUInt8(o.kind, base + opView.field('kind').offset);
-          ops.writeUInt8(o.atExit ? 1 : 0, base + opView.field('at_exit').offset);
+          ops.writeUInt8((o.atExit ? OP_EXIT : 0) | (o.retry ? OP_RETRY : 0), base + opView.field('at_exit').offset);
           ops.writeUInt8(o.arg, base + opView.field('arg').offset);
           ops.writeUInt8(o.lenArg, base + opView.field('len_arg').offset);
           ops.writeUInt16LE(o.max, base + opView.field('max').offset);
@@ -104,6 +108,7 @@ export class TraceSession {
         syscall_wanted: wanted,
         syscall_noreturn: noreturn,
         ops,
+        op_count: opCount,
       });
       if (hooks === 'tp_btf') {
         obj.selectPrograms(['trace_enter_btf', 'trace_exit_btf']);
@@ -115,7 +120,7 @@ export class TraceSession {
       obj.map('trace_events').setMaxEntries(mb * 1024 * 1024);
       obj.load();
       const rec = obj.struct('trace_rec');
-      for (const k of ['ts_ns', 'dur_ns', 'ret', 'args', 'tgid', 'tid', 'nr', 'data_len', 'flags', 'lens', 'comm', 'data']) {
+      for (const k of ['ts_ns', 'dur_ns', 'ret', 'args', 'tgid', 'tid', 'nr', 'data_len', 'flags', 'lens', 'offs', 'comm', 'data']) {
         session.off[k] = rec.field(k).offset;
       }
       session.dataOff = rec.field('data').offset;
@@ -142,19 +147,16 @@ export class TraceSession {
     const flags = b.readUInt32LE(o.flags!);
     const plan = this.planOf(nr);
     const chunks: Array<Buffer | 'fault' | null> = [];
-    let at = this.dataOff;
     for (let i = 0; i < plan.ops.length; i++) {
       const len = b.readUInt16LE(o.lens! + 2 * i);
+      const at = this.dataOff + b.readUInt16LE(o.offs! + 2 * i);
       if (flags & (1 << (8 + i))) chunks.push('fault');
       else if (len === 0) chunks.push(null);
       else {
         const end = Math.min(at + len, b.length);
-        let chunk = Buffer.from(b.subarray(at, end));
-        // strings: the kernel copies the terminating NUL
-        if (plan.ops[i]!.kind === 2 && chunk.length > 0 && chunk[chunk.length - 1] === 0) chunk = chunk.subarray(0, chunk.length - 1);
-        chunks.push(chunk);
+        // (strings keep the NUL the kernel copied: without it, the path was longer than the copy)
+        chunks.push(Buffer.from(b.subarray(at, end)));
       }
-      at += len;
     }
     const commEnd = b.indexOf(0, o.comm!);
     return {
@@ -182,7 +184,7 @@ export class TraceSession {
 
   /** Deliver everything in the ring buffer now. */
   drain(): void {
-    this.reader?.consume();
+    this.reader?.drain();
   }
 
   /** Kernel-side counters, summed over CPUs. */
