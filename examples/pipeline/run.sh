@@ -36,6 +36,10 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+for v in BATCH_SIZE PG_PORT REDIS_PORT; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
+done
+[[ "$PRODUCER_RATE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: PRODUCER_RATE must be a number, not '$PRODUCER_RATE'" >&2; exit 2; }
 LAB_DIR="$(realpath -m "$LAB_DIR")"  # absolute: commands run from other directories
 export LAB_DIR PG_PORT REDIS_PORT BATCH_SIZE PRODUCER_RATE SLOT STREAM
 export PYTHONDONTWRITEBYTECODE=1  # keep __pycache__ out of the source tree
@@ -125,6 +129,8 @@ wait_for() {  # wait up to $2 seconds for the command in "${@:3}" to succeed
 do_start() {
   [ "$(id -u)" = 0 ] || die "start needs root (apt-get, runuser postgres)"
   do_stop
+  # A start that fails half way must not leave components running.
+  trap 'if [ $? -ne 0 ]; then log "start failed, stopping what was started"; do_stop; fi' EXIT
   ensure_packages
   # Every start begins from an empty state dir, except for the pristine cluster that
   # initdb made the first time (copying it is much faster than initdb; 1 MB WAL
@@ -181,6 +187,7 @@ EOF
   # Each service writes its counter file once it is connected and running.
   wait_for loader 10 test -s "$LAB_DIR/loader.count"
   wait_for producer 10 test -s "$LAB_DIR/producer.count"
+  trap - EXIT
   log "started in $LAB_DIR: producer $PRODUCER_RATE rows/s, loader batch size $BATCH_SIZE, postgres :$PG_PORT, redis :$REDIS_PORT"
 }
 
