@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
+  canDemangle, demangleAll, demangleStacks, isMangled,
   ElfFile, KernelSymbols, PerfMap, Symbolizer, buildStack, frameLabel, parseMaps, readMaps, SymbolTable,
 } from '../../src/core/symbols/index.js';
 
@@ -448,5 +449,20 @@ describe('frame labels and stacks', () => {
     assert.deepEqual(buildStack('x;y', user, kernel), ['x:y', 'main', 'leaf_fn', 'do_work_[k]']);
     assert.equal(frameLabel({ name: 'f', module: '/lib/libc.so.6', offset: 16, kind: 'user' }, { module: true, offset: true }), 'f+0x10 (libc.so.6)');
     assert.equal(frameLabel({ name: 'js', module: 'perf-1.map', kind: 'jit' }), 'js_[j]');
+  });
+});
+
+describe('demangling', () => {
+  test('C++ names through c++filt, batch, with suffixes kept', (t) => {
+    assert.equal(isMangled('_ZN3foo3barEv'), true);
+    assert.equal(isMangled('main'), false);
+    assert.equal(isMangled('_start'), false);
+    if (!canDemangle()) return t.skip('c++filt not installed');
+    const m = demangleAll(['_ZN3foo3barEv', 'main', '_ZN3foo3barEv']);
+    assert.equal(m.get('_ZN3foo3barEv'), 'foo::bar()');
+    assert.equal(m.get('main'), 'main');
+    const out = demangleStacks([{ stack: ['app', '_ZN3foo3barEi_[j]', '_ZNSt6vectorIiSaIiEE9push_backERKi+0x10 (libx.so)', 'do_work_[k]'], count: 3 }]);
+    assert.deepEqual(out[0]!.stack, ['app', 'foo::bar(int)_[j]', 'std::vector<int, std::allocator<int> >::push_back(int const&)+0x10 (libx.so)', 'do_work_[k]']);
+    assert.equal(out[0]!.count, 3);
   });
 });
