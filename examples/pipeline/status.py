@@ -172,6 +172,8 @@ def main():
         "redis": {"pid": pids["redis"], "port": cfg["redisPort"], "stream": cfg["stream"]},
         "lag": {"bytes": samples[-1][2] if samples else None, "trend": lag_trend,
                 "bytesPerSec": r(lag_per_sec)},
+        # The change log grows faster than the loader drains it: the loader is the bottleneck.
+        "bottleneck": "loader" if lag_trend == "growing" else None,
     }
     if as_json:
         print(json.dumps(out))
@@ -187,6 +189,7 @@ def main():
           f"postgres->loader {show(out['loader']['tcpFromPostgresBytesPerSec'])} B/s, "
           f"loader->redis {show(out['loader']['tcpToRedisBytesPerSec'])} B/s")
     print(f"  slot lag  {show(out['lag']['bytes'])} bytes, {show(lag_trend)} ({show(r(lag_per_sec))} bytes/s)")
+    print(f"  bottleneck {show(out['bottleneck'])}")
     return 0 if running else 1
 
 
