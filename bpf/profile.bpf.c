@@ -1,12 +1,12 @@
 // profile: sample on-CPU stacks from a perf event (cpu-clock or cycles) and count them in the
-// kernel: stacks go to a stack-trace map (deduplicated by the kernel), samples to a hash keyed by
-// {pid, user stack id, kernel stack id, comm}. Filters are read-only constants set before load.
+// kernel. Stacks are stored once in a hash keyed by a 64-bit hash of their addresses (unlike a
+// BPF stack-trace map, whose buckets collide and lose stacks long before it is full); samples are
+// counted in a hash keyed by {pid, user stack, kernel stack, comm}. Filters are read-only
+// constants set before load.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "profile.h"
-
-#define EFAULT 14
 
 const volatile __u32 filter_npids = 0;
 const volatile __u32 filter_pids[PROFILE_MAX_FILTER] = {};
@@ -17,11 +17,12 @@ const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool notify_new_pids = false;
 
+/* Preallocated: perf_event programs may run in NMI context (hardware events). */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384); /* --stack-storage-size */
-	__type(key, __u32);
-	__uint(value_size, PROFILE_MAX_STACK_DEPTH * sizeof(__u64));
+	__type(key, __u64);
+	__type(value, struct profile_stack);
 } profile_stacks SEC(".maps");
 
 struct {
@@ -37,6 +38,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct profile_stats);
 } profile_stat SEC(".maps");
+
+/* Per-CPU scratch space for one stack (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct profile_stack);
+} profile_scratch SEC(".maps");
 
 /* Processes already announced to user space (so each is announced once). */
 struct {
@@ -62,6 +71,41 @@ static __always_inline bool in_list(__u32 v, const volatile __u32 *list, __u32 n
 	return false;
 }
 
+/* Walk one stack into scratch, store it under its hash; returns the hash or NONE/MISSED. */
+static __always_inline __u64 store_stack(void *ctx, __u64 flags, __u64 *missed)
+{
+	__u32 zero = 0;
+	struct profile_stack *buf = bpf_map_lookup_elem(&profile_scratch, &zero);
+	if (!buf)
+		return PROFILE_STACK_MISSED;
+	/* Fills the rest of the buffer with zeros. */
+	long n = bpf_get_stack(ctx, buf->ips, sizeof(buf->ips), flags);
+	if (n < 0) {
+		(*missed)++;
+		return PROFILE_STACK_MISSED;
+	}
+	__u32 depth = n / sizeof(__u64);
+	if (depth == 0)
+		return PROFILE_STACK_NONE;
+	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a over the addresses */
+	for (int i = 0; i < PROFILE_MAX_STACK_DEPTH; i++) {
+		if (i >= depth)
+			break;
+		h ^= buf->ips[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 29;
+	if (h <= PROFILE_STACK_MISSED)
+		h += 2;
+	if (bpf_map_lookup_elem(&profile_stacks, &h))
+		return h;
+	if (bpf_map_update_elem(&profile_stacks, &h, buf, BPF_NOEXIST) == 0 ||
+	    bpf_map_lookup_elem(&profile_stacks, &h)) /* another CPU stored it meanwhile */
+		return h;
+	(*missed)++;
+	return PROFILE_STACK_MISSED;
+}
+
 SEC("perf_event")
 int profile_sample(struct bpf_perf_event_data *ctx)
 {
@@ -83,12 +127,8 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 
 	struct profile_key key = { .pid = tgid };
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	key.user_stack_id = user_stacks ? bpf_get_stackid(ctx, &profile_stacks, BPF_F_USER_STACK) : -EFAULT;
-	key.kernel_stack_id = kernel_stacks ? bpf_get_stackid(ctx, &profile_stacks, 0) : -EFAULT;
-	if (key.user_stack_id < 0 && key.user_stack_id != -EFAULT)
-		st->user_missed++;
-	if (key.kernel_stack_id < 0 && key.kernel_stack_id != -EFAULT)
-		st->kernel_missed++;
+	key.user_stack = user_stacks ? store_stack(ctx, BPF_F_USER_STACK, &st->user_missed) : PROFILE_STACK_NONE;
+	key.kernel_stack = kernel_stacks ? store_stack(ctx, 0, &st->kernel_missed) : PROFILE_STACK_NONE;
 
 	__u64 *count = bpf_map_lookup_elem(&profile_counts, &key);
 	if (count) {

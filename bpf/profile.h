@@ -6,19 +6,29 @@
 #define PROFILE_MAX_STACK_DEPTH 127  /* PERF_MAX_STACK_DEPTH */
 #define PROFILE_TASK_COMM_LEN 16
 
+/* Stack ids in profile_key: a 64-bit hash of the stack's addresses (key of profile_stacks), or: */
+#define PROFILE_STACK_NONE 0         /* no stack: not collected (-U/-K), kernel thread, user mode */
+#define PROFILE_STACK_MISSED 1       /* there was a stack but it could not be stored (map full) */
+
 /* One distinct (process, user stack, kernel stack) seen on CPU; the counts map holds its samples. */
 struct profile_key {
 	__u32 pid;             /* tgid */
-	__s32 user_stack_id;   /* id in the stack map, or a negative errno (-EFAULT: no stack) */
-	__s32 kernel_stack_id;
+	__u32 pad;
+	__u64 user_stack;
+	__u64 kernel_stack;
 	char comm[PROFILE_TASK_COMM_LEN];
+};
+
+/* A stack, leaf first, zero-terminated when shorter than PROFILE_MAX_STACK_DEPTH. */
+struct profile_stack {
+	__u64 ips[PROFILE_MAX_STACK_DEPTH];
 };
 
 /* Sampling statistics, one per CPU (per-CPU array, index 0). */
 struct profile_stats {
 	__u64 samples;         /* samples that passed the filters */
 	__u64 dropped;         /* counts map full: sample lost */
-	__u64 user_missed;     /* user stack not stored (stack map full or hash collision) */
+	__u64 user_missed;     /* user stack not stored (stacks map full, or unwinding failed) */
 	__u64 kernel_missed;   /* kernel stack not stored */
 };
 

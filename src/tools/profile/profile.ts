@@ -16,7 +16,8 @@ import { PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
 /** Must match PROFILE_MAX_FILTER / PROFILE_MAX_STACK_DEPTH in bpf/profile.h. */
 export const MAX_FILTER = 64;
 const MAX_STACK_DEPTH = 127;
-const EFAULT = 14;
+/** PROFILE_STACK_MISSED in bpf/profile.h (0 = PROFILE_STACK_NONE: no stack; above 1: a stack's hash). */
+const STACK_MISSED = 1n;
 
 export type ProfileEvent = 'cpu-clock' | 'cycles';
 
@@ -197,7 +198,7 @@ export class ProfileSession {
         fds.pop();
       }
       const rate = o.period !== undefined ? `every ${o.period} ${event === 'cycles' ? 'cycles' : 'ns'}` : `${o.frequency ?? 49} Hz`;
-      note(`profile: perf_event ${event} sampling ${rate} on CPU ${cpus.join(',')}; stacks in a stack-trace map of ${stackSize}, counts in a hash keyed by pid/stacks/comm`);
+      note(`profile: perf_event ${event} sampling ${rate} on CPU ${cpus.join(',')}; up to ${stackSize} distinct stacks stored by hash, counts in a hash keyed by pid/stacks/comm`);
       const s = new ProfileSession(
         obj,
         obj.map('profile_counts'),
@@ -251,6 +252,8 @@ export class ProfileSession {
 
   /** Read the counts and stacks (sampling continues) and symbolize them. */
   collect(): ProfileResult {
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     this.reader?.consume();
     // Sampling goes on while we read: retry until the totals did not move during the read, so
     // that the counts add up to the reported sample total (exact once sampling has stopped).
@@ -262,25 +265,25 @@ export class ProfileSession {
       stats = after;
       entries = this.counts.entries();
     }
-    const stackCache = new Map<number, bigint[] | null>();
-    const readStack = (id: number): bigint[] | null => {
-      let s = stackCache.get(id);
-      if (s !== undefined) return s;
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(id);
+    const stackCache = new Map<bigint, bigint[] | null>();
+    const readStack = (id: bigint): bigint[] | null => {
+      let st = stackCache.get(id);
+      if (st !== undefined) return st;
+      const key = Buffer.alloc(8);
+      key.writeBigUInt64LE(id);
       const v = this.stacks.lookup(key);
       if (v) {
-        s = [];
+        st = [];
         for (let i = 0; i < MAX_STACK_DEPTH; i++) {
           const a = v.readBigUInt64LE(i * 8);
           if (a === 0n) break;
-          s.push(a);
+          st.push(a);
         }
       } else {
-        s = null;
+        st = null;
       }
-      stackCache.set(id, s);
-      return s;
+      stackCache.set(id, st);
+      return st;
     };
     // Processes that exited: their JIT map may have grown after the last snapshot.
     for (const pid of this.seen) {
@@ -290,20 +293,22 @@ export class ProfileSession {
         try { snap.perfMap = PerfMap.load(snap.perfMapPath); } catch { /* gone */ }
       }
     }
-    const kernelFrames = new Map<number, Frame[]>();
+    const kernelFrames = new Map<bigint, Frame[]>();
     const userFrames = new Map<string, Frame[]>();
+    const uOff = this.keyView.field('user_stack').offset;
+    const kOff = this.keyView.field('kernel_stack').offset;
     const out: ProfileStack[] = [];
     for (const [k, v] of entries) {
       const pid = this.keyView.uint(k, 'pid');
       const comm = this.keyView.str(k, 'comm');
-      const uid = this.keyView.int(k, 'user_stack_id');
-      const kid = this.keyView.int(k, 'kernel_stack_id');
+      const uid = k.readBigUInt64LE(uOff);
+      const kid = k.readBigUInt64LE(kOff);
       const count = Number(v.readBigUInt64LE(0));
       let user: Frame[] | null = null;
       let kernel: Frame[] | null = null;
-      let userMissed = uid < 0 && uid !== -EFAULT;
-      let kernelMissed = kid < 0 && kid !== -EFAULT;
-      if (uid >= 0) {
+      let userMissed = uid === STACK_MISSED;
+      let kernelMissed = kid === STACK_MISSED;
+      if (uid > STACK_MISSED) {
         const key = `${pid}:${uid}`;
         let f = userFrames.get(key);
         if (!f) {
@@ -316,7 +321,7 @@ export class ProfileSession {
         if (f) user = f;
         else userMissed = true;
       }
-      if (kid >= 0) {
+      if (kid > STACK_MISSED) {
         let f = kernelFrames.get(kid);
         if (!f) {
           const addrs = readStack(kid);
@@ -330,6 +335,7 @@ export class ProfileSession {
       }
       out.push({ pid, comm, count, user, kernel, userMissed, kernelMissed });
     }
+    note(`profile: ${entries.length} stacks (${stackCache.size} distinct stacks, ${new Set(out.map((s) => s.pid)).size} processes, ${this.symbolizer.elfCache.size} binaries) read and symbolized in ${(performance.now() - t0).toFixed(0)} ms (${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000).toFixed(0)} ms CPU)`);
     return { stacks: out, stats };
   }
 
