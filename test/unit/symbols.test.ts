@@ -26,7 +26,17 @@ void lib_report(void) {
 const PROG_C = `
 #include <stdio.h>
 #include <unistd.h>
+#include <execinfo.h>
 void lib_report(void);
+__attribute__((noinline)) void level3(void) {
+  void *b[32];
+  int n = backtrace(b, 32);
+  printf("stack");
+  for (int i = 0; i < n; i++) printf(" %p", b[i]);
+  printf("\\n");
+}
+__attribute__((noinline)) void level2(void) { level3(); __asm__ volatile(""); }
+__attribute__((noinline)) void level1(void) { level2(); __asm__ volatile(""); }
 __attribute__((noinline)) int alpha_function(int x) { return x * 3 + 1; }
 __attribute__((noinline)) static int beta_static(int x) { return x ^ 0x55; }
 __attribute__((noinline)) int gamma_function(int x) { int s = 0; for (int i = 0; i < x; i++) s += alpha_function(i); return s; }
@@ -37,6 +47,7 @@ int main(void) {
   printf("main %p\\n", (void *)&main);
   lib_report();
   printf("value %d\\n", gamma_function(3) + beta_static(2));
+  level1();
   printf("ready\\n");
   fflush(stdout);
   sleep(120);
@@ -51,12 +62,15 @@ interface Running {
   child: ChildProcess;
   pid: number;
   addrs: Map<string, bigint>;
+  /** A real leaf-first stack of return addresses (backtrace() in level3). */
+  stack: bigint[];
 }
 
 async function run(path: string): Promise<Running> {
   const child = spawn(path, [], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const addrs = new Map<string, bigint>();
+  let stack: bigint[] = [];
   const rl = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
@@ -64,11 +78,12 @@ async function run(path: string): Promise<Running> {
     rl.on('line', (line) => {
       const m = /^(\w+) (0x[0-9a-f]+)$/.exec(line);
       if (m) addrs.set(m[1]!, BigInt(m[2]!));
+      if (line.startsWith('stack ')) stack = line.slice(6).split(' ').map((x) => BigInt(x));
       if (line === 'ready') resolve();
     });
   });
   child.removeAllListeners('exit');
-  return { child, pid: child.pid!, addrs };
+  return { child, pid: child.pid!, addrs, stack };
 }
 
 async function stop(r: Running): Promise<void> {
@@ -175,6 +190,10 @@ for (const variant of ['prog_nopie', 'prog_pie'] as const) {
         assert.ok(frames.every((f) => f.offset === 0 && f.kind === 'user'));
         assert.equal(frames[0]!.module, join(dir, variant));
         assert.equal(frames[4]!.module, join(dir, 'libhot.so'));
+        // A real stack of return addresses, leaf first.
+        const real = new Symbolizer().symbolizeUser(r.pid, r.stack).map((f) => f.name);
+        assert.deepEqual(real.slice(0, 4), ['level3', 'level2', 'level1', 'main'], real.join(' < '));
+        assert.ok(real.slice(4).some((n) => /libc_start/.test(n)), real.join(' < '));
         // Labels for the renderers: root first, kernel frames suffixed.
         const k = KernelSymbols.parse('ffffffff81000000 T _stext\nffffffff81000100 T do_work\n');
         const labels = new Symbolizer({ kernel: k }).stackLabels({
