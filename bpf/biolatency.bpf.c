@@ -19,7 +19,7 @@ const volatile __u32 target_dev = 0;
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BIOLAT_MAX_ENTRIES);
-	__type(key, struct request *);
+	__type(key, __u64); /* struct request *: a u64 copy (6.1's verifier loses a spilled BTF pointer's type) */
 	__type(value, __u64);
 } start SEC(".maps");
 
@@ -50,7 +50,8 @@ static __always_inline void stamp(struct request *rq, bool only_if_new)
 	if (!wanted(rq))
 		return;
 	__u64 ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&start, &rq, &ts, only_if_new ? BPF_NOEXIST : BPF_ANY);
+	__u64 id = (__u64)rq;
+	bpf_map_update_elem(&start, &id, &ts, only_if_new ? BPF_NOEXIST : BPF_ANY);
 }
 
 /* -Q: the I/O's start (new kernels), or its insertion into the queue (older ones). */
@@ -113,11 +114,12 @@ int BPF_PROG(biolat_rq_complete, struct request *rq, blk_status_t error, unsigne
 	/* Only the final completion of a request counts (a request may complete in parts). */
 	if (nr_bytes < rq->__data_len)
 		return 0;
-	__u64 *tsp = bpf_map_lookup_elem(&start, &rq);
+	__u64 id = (__u64)rq;
+	__u64 *tsp = bpf_map_lookup_elem(&start, &id);
 	if (!tsp)
 		return 0;
 	__u64 delta = bpf_ktime_get_ns() - *tsp;
-	bpf_map_delete_elem(&start, &rq);
+	bpf_map_delete_elem(&start, &id);
 	if ((__s64)delta < 0)
 		return 0;
 	delta /= in_ms ? 1000000 : 1000;

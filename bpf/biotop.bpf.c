@@ -15,21 +15,21 @@ const volatile __u32 filter_tgid = 0;
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BIOTOP_MAX_ENTRIES);
-	__type(key, struct request *);
+	__type(key, __u64); /* struct request * */
 	__type(value, struct biotop_who);
 } who_by_rq SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BIOTOP_MAX_ENTRIES);
-	__type(key, struct bio *);
+	__type(key, __u64); /* struct bio * */
 	__type(value, struct biotop_who);
 } who_by_bio SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BIOTOP_MAX_ENTRIES);
-	__type(key, struct request *);
+	__type(key, __u64); /* struct request * */
 	__type(value, __u64);
 } issue_ns SEC(".maps");
 
@@ -40,7 +40,9 @@ struct {
 	__type(value, struct biotop_value);
 } counts SEC(".maps");
 
-static __always_inline int record_who(void *map, void *key)
+/* Map keys are the pointers' values copied to a u64: older verifiers (6.1) lose the type of
+ * a BTF pointer spilled to the stack, and the program still needs to dereference it. */
+static __always_inline int record_who(void *map, __u64 key)
 {
 	struct biotop_who who = {};
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -49,27 +51,28 @@ static __always_inline int record_who(void *map, void *key)
 		return 0;
 	who.pid = tgid;
 	bpf_get_current_comm(who.comm, sizeof(who.comm));
-	bpf_map_update_elem(map, key, &who, BPF_ANY);
+	bpf_map_update_elem(map, &key, &who, BPF_ANY);
 	return 0;
 }
 
 SEC("tp_btf/block_io_start")
 int BPF_PROG(biotop_io_start, struct request *rq)
 {
-	return record_who(&who_by_rq, &rq);
+	return record_who(&who_by_rq, (__u64)rq);
 }
 
 /* Older kernels: remember the bio's submitter; the request takes it over at issue. */
 SEC("tp_btf/block_bio_queue")
 int BPF_PROG(biotop_bio_queue, struct bio *bio)
 {
-	return record_who(&who_by_bio, &bio);
+	return record_who(&who_by_bio, (__u64)bio);
 }
 
 static __always_inline void on_issue(struct request *rq)
 {
 	__u64 ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&issue_ns, &rq, &ts, BPF_ANY);
+	__u64 id = (__u64)rq;
+	bpf_map_update_elem(&issue_ns, &id, &ts, BPF_ANY);
 }
 
 SEC("tp_btf/block_rq_issue")
@@ -82,10 +85,11 @@ int BPF_PROG(biotop_rq_issue, struct request *rq)
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(biotop_rq_issue_bio, struct request *rq)
 {
-	struct bio *bio = rq->bio;
+	__u64 bio = (__u64)rq->bio;
+	__u64 id = (__u64)rq;
 	struct biotop_who *who = bpf_map_lookup_elem(&who_by_bio, &bio);
 	if (who) {
-		bpf_map_update_elem(&who_by_rq, &rq, who, BPF_ANY);
+		bpf_map_update_elem(&who_by_rq, &id, who, BPF_ANY);
 		bpf_map_delete_elem(&who_by_bio, &bio);
 	}
 	on_issue(rq);
@@ -95,7 +99,8 @@ int BPF_PROG(biotop_rq_issue_bio, struct request *rq)
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
 {
-	__u64 *tsp = bpf_map_lookup_elem(&issue_ns, &rq);
+	__u64 id = (__u64)rq;
+	__u64 *tsp = bpf_map_lookup_elem(&issue_ns, &id);
 	if (!tsp)
 		return 0; /* issued before we attached */
 	__u64 delta = bpf_ktime_get_ns() - *tsp;
@@ -103,7 +108,7 @@ int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigne
 	bool final = nr_bytes >= rq->__data_len;
 
 	struct biotop_key key = {};
-	struct biotop_who *who = bpf_map_lookup_elem(&who_by_rq, &rq);
+	struct biotop_who *who = bpf_map_lookup_elem(&who_by_rq, &id);
 	if (who) {
 		key.pid = who->pid;
 		__builtin_memcpy(key.comm, who->comm, sizeof(key.comm));
@@ -132,8 +137,8 @@ int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigne
 	}
 out:
 	if (final) {
-		bpf_map_delete_elem(&issue_ns, &rq);
-		bpf_map_delete_elem(&who_by_rq, &rq);
+		bpf_map_delete_elem(&issue_ns, &id);
+		bpf_map_delete_elem(&who_by_rq, &id);
 	}
 	return 0;
 }

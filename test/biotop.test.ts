@@ -122,22 +122,26 @@ modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
 D=$(mktemp -d)
 truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
 DEV=$(losetup -f --show $D/img); mkdir $D/mnt; mount -o commit=300 $DEV $D/mnt
+fallocate -l ${k * 4096} $D/mnt/f
 echo "DEVNUM=$(cat /sys/class/block/\${DEV#/dev/}/dev)"
-BPFKIT_READY=1 node dist/src/cli/main.js biotop --verbose -C -r 1000 --json 600 > $D/out 2> $D/err &
+BPFKIT_READY=1 timeout 200 node dist/src/cli/main.js biotop --verbose -C -r 1000 --json 600 > $D/out 2> $D/err &
 T=$!
-for i in $(seq 1 600); do grep -q BPFKIT_READY $D/err && break; sleep 0.2; done
+for i in $(seq 1 600); do grep -q BPFKIT_READY $D/err && break; kill -0 $T 2>/dev/null || break; sleep 0.2; done
 ${bin} dio $D/mnt/f ${k} <<< go &
 W=$!
 wait $W
 echo "CHILD=$W"
-kill -INT $T; wait $T || true
-echo "TOOLEXIT=$?"
-grep -c biotop_ /dev/null || true
-bpftool prog show | grep -c biotop_ || true
-cat $D/err | grep -v '^libbpf' | grep -v '^feature' || true
+kill -INT $T || true
+rc=0; wait $T || rc=$?
+echo "TOOLEXIT=$rc"
+sleep 1
+echo "LEFT=$(bpftool prog show | grep -c biotop_ || true)"
+grep -v -e '^libbpf' -e '^feature' $D/err || true
 cat $D/out
 `);
   assert.equal(code, 0, output);
+  assert.match(output, /^TOOLEXIT=0$/m, output);
+  assert.match(output, /^LEFT=0$/m, output);
   assert.match(output, /submitter from tp_btf\/block_bio_queue/, output);
   const child = Number(/^CHILD=(\d+)$/m.exec(output)![1]);
   const [major, minor] = /^DEVNUM=(\d+):(\d+)$/m.exec(output)!.slice(1).map(Number);

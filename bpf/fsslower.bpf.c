@@ -1,0 +1,168 @@
+// fsslower (syscall mode): file system operations slower than a threshold, for one file system
+// type. Works without kprobes/fentry: tp_btf sys_enter/sys_exit, filtered in the kernel to the
+// read/write/open/fsync syscalls; the fd is resolved to its struct file through the task's fd
+// table (CO-RE), the file system type compared with the target's name, and only operations
+// over the threshold reach user space (ring buffer).
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "fsslower.h"
+
+const volatile __u32 filter_tgid = 0;
+const volatile __u64 min_ns = 0;
+const volatile char fs_name[FSSLOWER_FS_LEN] = {};
+const volatile __u8 syscall_kind[FSSLOWER_MAX_SYSCALLS] = {};
+
+/* Puts struct fsslower_event in the object's BTF (user space reads its layout from there). */
+const struct fsslower_event *unused_event __attribute__((unused));
+
+struct op_start {
+	__u64 ts;
+	__u64 offset;
+	struct file *file;
+	__u32 kind;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct op_start);
+} starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+static __always_inline __u32 kind_of(long nr)
+{
+	if (nr < 0 || nr >= FSSLOWER_MAX_SYSCALLS)
+		return FSS_NONE;
+	return syscall_kind[nr];
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	if (fd < 0)
+		return 0;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* The file's file system type is the one traced (compares the names, at most 15 chars). */
+static __always_inline bool fs_matches(struct file *f)
+{
+	char name[FSSLOWER_FS_LEN] = {};
+	const char *p = BPF_CORE_READ(f, f_inode, i_sb, s_type, name);
+	if (!p || bpf_probe_read_kernel_str(name, sizeof(name), p) < 0)
+		return false;
+#pragma unroll
+	for (int i = 0; i < FSSLOWER_FS_LEN; i++) {
+		if (name[i] != fs_name[i])
+			return false;
+		if (!name[i])
+			break;
+	}
+	return true;
+}
+
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define ARG1(regs) ((regs)->di)
+#define ARG4(regs) ((regs)->r10)
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define ARG1(regs) ((regs)->orig_x0)
+#define ARG4(regs) ((regs)->regs[3])
+#endif
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fsslower_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u32 kind = kind_of(nr);
+	if (kind == FSS_NONE)
+		return 0;
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = 0;
+	__u64 offset = 0;
+	if (kind != FSS_OPEN) {
+		f = fd_file(task, ARG1(regs));
+		if (!f || !fs_matches(f))
+			return 0;
+		if (kind == FSS_PREAD || kind == FSS_PWRITE) {
+			long pos = ARG4(regs);
+			/* preadv2/pwritev2 with offset -1 use the file position */
+			offset = pos == -1 ? BPF_CORE_READ(f, f_pos) : pos;
+		} else if (kind != FSS_SYNC) {
+			offset = BPF_CORE_READ(f, f_pos);
+		}
+	}
+	struct op_start *s = bpf_task_storage_get(&starts, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	s->kind = kind;
+	s->file = f;
+	s->offset = offset;
+	s->ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fsslower_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (kind_of(SYSCALL_NR(regs)) == FSS_NONE)
+		return 0;
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct op_start *s = bpf_task_storage_get(&starts, task, 0, 0);
+	if (!s || !s->ts)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 delta = now - s->ts;
+	s->ts = 0;
+	__u32 kind = s->kind;
+	struct file *f = s->file;
+	if (kind == FSS_OPEN) {
+		if (ret < 0)
+			return 0;
+		f = fd_file(task, ret);
+		if (!f || !fs_matches(f))
+			return 0;
+	}
+	if (delta < min_ns)
+		return 0;
+
+	struct fsslower_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	e->end_ns = now;
+	e->delta_ns = delta;
+	e->offset = s->offset;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	switch (kind) {
+	case FSS_READ: case FSS_PREAD: e->type = 'R'; e->size = ret; break;
+	case FSS_WRITE: case FSS_PWRITE: e->type = 'W'; e->size = ret; break;
+	case FSS_OPEN: e->type = 'O'; e->size = 0; break;
+	default: e->type = 'S'; e->size = 0; break;
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (!name || bpf_probe_read_kernel_str(e->file, sizeof(e->file), name) < 0)
+		e->file[0] = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,114 @@
+// fsslower's kernel side. Syscall mode (works everywhere tp_btf and task storage do, including
+// kernels without kprobes/fentry): tp_btf sys_enter/sys_exit for the read/write/open/fsync
+// syscalls, fd -> struct file -> file system type and name resolved in the kernel, events over
+// the threshold through a ring buffer.
+import { readFileSync } from 'node:fs';
+import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
+import { BpfkitError } from '../../core/errors.js';
+import { hasBtfTracepoint, hasRingbuf, hasTaskStorage } from '../../core/features.js';
+import { note } from '../../core/log.js';
+import { RingBufferReader } from '../../core/ringbuf.js';
+import { syscallNumber } from '../../core/syscalls/index.js';
+import type { StructView } from '../../core/btf.js';
+
+export interface FsslowerFilters {
+  fstype: string;
+  minMs: number;
+  tgid?: number;
+}
+
+export interface FsEvent {
+  /** CLOCK_MONOTONIC at completion, microseconds (BCC's ENDTIME_us). */
+  endUs: number;
+  latencyUs: number;
+  pid: number;
+  tid: number;
+  comm: string;
+  type: 'R' | 'W' | 'O' | 'S';
+  bytes: number;
+  offset: number;
+  file: string;
+}
+
+// enum fsslower_kind in bpf/fsslower.h
+const KINDS: Record<string, number> = {
+  read: 1, readv: 1,
+  pread64: 2, preadv: 2, preadv2: 2,
+  write: 3, writev: 3,
+  pwrite64: 4, pwritev: 4, pwritev2: 4,
+  open: 5, openat: 5, openat2: 5, creat: 5,
+  fsync: 6, fdatasync: 6,
+};
+
+/** File system types the kernel knows now (/proc/filesystems). */
+export function knownFilesystems(): string[] {
+  try {
+    return readFileSync('/proc/filesystems', 'utf8').split('\n').map((l) => l.split('\t').pop()!.trim()).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export class FsslowerSession {
+  private reader: RingBufferReader | undefined;
+  private constructor(private obj: BpfObject, private view: StructView) {}
+
+  static start(f: FsslowerFilters, onEvent: (e: FsEvent) => void): FsslowerSession {
+    for (const tp of ['sys_enter', 'sys_exit']) {
+      if (!hasBtfTracepoint(tp)) throw new BpfkitError('NOT_SUPPORTED', `kernel has no BTF for raw_syscalls:${tp} (tp_btf needs Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
+    }
+    if (!hasTaskStorage()) throw new BpfkitError('NOT_SUPPORTED', 'fsslower needs BPF task storage (Linux 5.11+)');
+    if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', 'fsslower needs the BPF ring buffer (Linux 5.8+)');
+    const table = Buffer.alloc(1024);
+    for (const [name, kind] of Object.entries(KINDS)) {
+      const nr = syscallNumber(name);
+      if (nr !== undefined && nr < table.length) table[nr] = kind;
+    }
+    const obj = BpfObject.openFile(bpfObjectPath('fsslower'));
+    try {
+      const fsName = Buffer.alloc(16);
+      fsName.write(f.fstype);
+      obj.setConstants({
+        filter_tgid: f.tgid ?? 0,
+        min_ns: BigInt(Math.round(f.minMs * 1e6)),
+        fs_name: fsName,
+        syscall_kind: table,
+      });
+      obj.selectPrograms(['fsslower_sys_enter', 'fsslower_sys_exit']);
+      obj.load();
+      const view = obj.struct('fsslower_event');
+      const session = new FsslowerSession(obj, view);
+      session.reader = new RingBufferReader(obj.map('events'), (buf) => onEvent(session.decode(buf)));
+      obj.attachAll();
+      note(`fsslower: syscall mode: tp_btf/sys_enter + tp_btf/sys_exit (read/write/open/fsync families), fd resolved to ${f.fstype} files in the kernel; latency = whole syscall`);
+      return session;
+    } catch (err) {
+      obj.close();
+      throw err;
+    }
+  }
+
+  private decode(b: Buffer): FsEvent {
+    const v = this.view;
+    return {
+      endUs: Math.floor(v.uint(b, 'end_ns') / 1000),
+      latencyUs: v.uint(b, 'delta_ns') / 1000,
+      pid: v.uint(b, 'pid'),
+      tid: v.uint(b, 'tid'),
+      comm: v.str(b, 'comm'),
+      type: String.fromCharCode(v.uint(b, 'type')) as FsEvent['type'],
+      bytes: v.int(b, 'size'),
+      offset: v.uint(b, 'offset'),
+      file: v.str(b, 'file'),
+    };
+  }
+
+  /** Deliver every event still in the ring buffer. */
+  flush(): void { this.reader?.consume(); }
+
+  close(): void {
+    this.reader?.close();
+    this.reader = undefined;
+    this.obj.close();
+  }
+}
