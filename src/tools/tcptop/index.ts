@@ -71,7 +71,12 @@ export interface TcptopOptions {
 }
 
 export function parseTcptopArgs(argv: string[]): TcptopOptions {
-  const a = parseArgs(argv, FLAGS);
+  // The generic parser takes "-4" for a (negative) number; here it is a flag (-4, -6, -4C ...).
+  const words = argv.flatMap((w) => {
+    const m = /^-([46])([A-Za-z]*)$/.exec(w);
+    return m ? [m[1] === '4' ? '--ipv4' : '--ipv6', ...(m[2] ? [`-${m[2]}`] : [])] : [w];
+  });
+  const a = parseArgs(words, FLAGS);
   const filters: TcptopFilters = {};
   const pid = last(a, 'pid');
   if (pid !== undefined) filters.tgid = parseIntArg(pid, '-p PID', 1, 4194304);
