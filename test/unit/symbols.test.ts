@@ -198,7 +198,7 @@ for (const variant of ['prog_nopie', 'prog_pie'] as const) {
         const k = KernelSymbols.parse('ffffffff81000000 T _stext\nffffffff81000100 T do_work\n');
         const labels = new Symbolizer({ kernel: k }).stackLabels({
           pid: r.pid, comm: 'prog', user: [r.addrs.get('alpha_function')! + 1n, r.addrs.get('gamma_function')! + 5n],
-          kernel: [0xffffffff81000104n, 0xffffffff81000010n],
+          kernel: [0xffffffff81000104n, 0xffffffff81000010n, 0n, 0n],
         });
         assert.deepEqual(labels, ['prog', 'gamma_function', 'alpha_function', '_stext_[k]', 'do_work_[k]']);
         // Memoized frames are the same answers.

@@ -131,11 +131,14 @@ export class Symbolizer {
   /**
    * One sample's stack as root-first labels for the renderers (folded, flame graph, speedscope):
    * `[comm, user root .. user leaf, kernel root .. kernel_leaf_[k]]`. Stacks are leaf first, as BPF
-   * returns them; either may be missing or empty.
+   * returns them; either may be missing or empty; trailing zero entries (the padding of fixed-size
+   * BPF stack arrays) are dropped.
    */
   stackLabels(sample: { pid: number; comm: string; user?: readonly bigint[]; kernel?: readonly bigint[] }, opts: LabelOptions = {}): string[] {
-    const user = sample.user && sample.user.length ? this.symbolizeUser(sample.pid, sample.user) : [];
-    const kernel = sample.kernel && sample.kernel.length ? this.symbolizeKernel(sample.kernel) : [];
+    const u = trimZeros(sample.user);
+    const k = trimZeros(sample.kernel);
+    const user = u.length ? this.symbolizeUser(sample.pid, u) : [];
+    const kernel = k.length ? this.symbolizeKernel(k) : [];
     return buildStack(sample.comm, user, kernel, opts);
   }
 
@@ -419,6 +422,13 @@ export class Symbolizer {
     }
     return this.vdso;
   }
+}
+
+function trimZeros(a: readonly bigint[] | undefined): readonly bigint[] {
+  if (!a) return [];
+  let n = a.length;
+  while (n > 0 && a[n - 1] === 0n) n--;
+  return n === a.length ? a : a.slice(0, n);
 }
 
 function loadPerfMap(path: string): PerfMap | undefined {
