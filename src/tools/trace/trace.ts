@@ -53,12 +53,17 @@ export class TraceSession {
   private off: Record<string, number> = {};
   private dataOff = 0;
   private links: Link[] = [];
+  private onRecord: (r: TraceRecord) => void = () => {};
 
   private constructor(private obj: BpfObject, readonly hooks: HookSet, private strsize: number) {
     this.counterMap = obj.map('trace_counters');
   }
 
-  static start(f: TraceFilters, onRecord: (r: TraceRecord) => void): TraceSession {
+  /**
+   * Load, attach and start delivering records to `onRecord`. With `read: false` records stay
+   * in the ring buffer until startReading() (benchmarks fill the buffer, then time the drain).
+   */
+  static start(f: TraceFilters, onRecord: (r: TraceRecord) => void, opts: { read?: boolean } = {}): TraceSession {
     if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', 'trace needs the BPF ring buffer (Linux 5.8+)');
     const hooks = chooseHooks();
     if (hooks === 'raw_tp' && process.env.BPFKIT_TRACE_HOOKS !== 'raw_tp') {
@@ -124,8 +129,8 @@ export class TraceSession {
         session.off[k] = rec.field(k).offset;
       }
       session.dataOff = rec.field('data').offset;
-      const s = session;
-      session.reader = new RingBufferReader(obj.map('trace_events'), (data) => onRecord(s.decode(data)));
+      session.onRecord = onRecord;
+      if (opts.read !== false) session.startReading();
       const progs = hooks === 'tp_btf' ? ['trace_enter_btf', 'trace_exit_btf'] : ['trace_enter_raw', 'trace_exit_raw'];
       // exit first: no entry slot is filled before its exit program is there
       for (const name of [progs[1]!, progs[0]!]) session.links.push(obj.program(name).attach());
@@ -138,11 +143,19 @@ export class TraceSession {
     }
   }
 
+  /** Start reading the ring buffer (done by start() unless told otherwise). */
+  startReading(): void {
+    if (!this.reader) this.reader = new RingBufferReader(this.eventsMap, (data) => this.onRecord(this.decode(data)));
+  }
+
+  /** The ring buffer map (benchmarks compare readers on it). */
+  get eventsMap(): BpfMap {
+    return this.obj.map('trace_events');
+  }
+
   /** One ring-buffer record into a TraceRecord (the buffer is only valid during the call). */
   decode(b: Buffer): TraceRecord {
     const o = this.off;
-    const args: bigint[] = new Array(6);
-    for (let i = 0; i < 6; i++) args[i] = b.readBigUInt64LE(o.args! + 8 * i);
     const nr = b.readInt32LE(o.nr!);
     const flags = b.readUInt32LE(o.flags!);
     const plan = this.planOf(nr);
@@ -158,19 +171,11 @@ export class TraceSession {
         chunks.push(Buffer.from(b.subarray(at, end)));
       }
     }
-    const commEnd = b.indexOf(0, o.comm!);
-    return {
-      tsNs: b.readBigUInt64LE(o.ts_ns!),
-      durNs: Number(b.readBigUInt64LE(o.dur_ns!)),
-      ret: b.readBigInt64LE(o.ret!),
-      args,
-      tgid: b.readUInt32LE(o.tgid!),
-      tid: b.readUInt32LE(o.tid!),
-      nr,
-      comm: b.toString('utf8', o.comm!, commEnd < 0 || commEnd > o.comm! + 16 ? o.comm! + 16 : commEnd),
-      noReturn: (flags & 1) !== 0,
-      chunks,
-    };
+    // The fixed part is copied (the ring buffer memory is reused after the call); the 64-bit
+    // fields become BigInts and the comm a string only when someone reads them.
+    const h = Buffer.allocUnsafe(this.dataOff);
+    b.copy(h, 0, 0, this.dataOff);
+    return new Rec(h, o, nr, flags, chunks);
   }
 
   planOf(nr: number): Plan {
@@ -183,8 +188,8 @@ export class TraceSession {
   }
 
   /** Deliver everything in the ring buffer now. */
-  drain(): void {
-    this.reader?.drain();
+  drain(): number {
+    return this.reader?.drain() ?? 0;
   }
 
   /** Kernel-side counters, summed over CPUs. */
@@ -214,5 +219,57 @@ export class TraceSession {
     this.reader?.close();
     this.reader = undefined;
     this.obj.close();
+  }
+}
+
+/** A TraceRecord over a copy of the record's fixed part, decoding fields on first use. */
+class Rec implements TraceRecord {
+  private _args: bigint[] | undefined;
+  private _ret: bigint | undefined;
+  private _comm: string | undefined;
+  readonly noReturn: boolean;
+  constructor(private h: Buffer, private o: Record<string, number>, readonly nr: number, flags: number, readonly chunks: Array<Buffer | 'fault' | null>) {
+    this.noReturn = (flags & 1) !== 0;
+  }
+  get tsNs(): bigint { return this.h.readBigUInt64LE(this.o.ts_ns!); }
+  get durNs(): number {
+    const at = this.o.dur_ns!;
+    return this.h.readUInt32LE(at) + this.h.readUInt32LE(at + 4) * 4294967296;
+  }
+  get ret(): bigint {
+    if (this._ret === undefined) {
+      const at = this.o.ret!;
+      const hi = this.h.readInt32LE(at + 4);
+      const lo = this.h.readUInt32LE(at);
+      // small results (the common case) without BigInt arithmetic
+      this._ret = (hi === 0 || (hi === -1 && lo >= 0x80000000)) ? BigInt(hi === 0 ? lo : lo - 4294967296) : this.h.readBigInt64LE(at);
+    }
+    return this._ret;
+  }
+  get args(): bigint[] {
+    if (!this._args) {
+      const a: bigint[] = new Array(6);
+      const base = this.o.args!;
+      for (let i = 0; i < 6; i++) {
+        const at = base + 8 * i;
+        const hi = this.h.readUInt32LE(at + 4);
+        a[i] = hi === 0 ? BigInt(this.h.readUInt32LE(at)) : this.h.readBigUInt64LE(at);
+      }
+      this._args = a;
+    }
+    return this._args;
+  }
+  get tgid(): number { return this.h.readUInt32LE(this.o.tgid!); }
+  get tid(): number { return this.h.readUInt32LE(this.o.tid!); }
+  get comm(): string {
+    if (this._comm === undefined) {
+      const start = this.o.comm!;
+      const end = this.h.indexOf(0, start);
+      this._comm = this.h.toString('utf8', start, end < 0 || end > start + 16 ? start + 16 : end);
+    }
+    return this._comm;
+  }
+  toJSON(): object {
+    return { tsNs: this.tsNs.toString(), durNs: this.durNs, ret: this.ret.toString(), tgid: this.tgid, tid: this.tid, nr: this.nr, comm: this.comm };
   }
 }
