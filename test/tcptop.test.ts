@@ -317,8 +317,9 @@ test('bad input: one-line error, exit code 2, nothing loaded', kernelTest(), asy
     [['tcptop', '--hooks', 'uprobe'], /^bpfkit tcptop: --hooks: one of tp_btf, fentry, kprobe/],
     [['tcptop', '--hooks', 'kprobe'], /^bpfkit tcptop: --hooks kprobe: this kernel lacks kprobe/],
   ];
-  for (const [args, pattern] of cases) {
-    const run = await runTool(args);
+  const runs = await Promise.all(cases.map(([args]) => runTool(args)));
+  for (const [i, [args, pattern]] of cases.entries()) {
+    const run = runs[i]!;
     const expected = args.includes('kprobe') ? 1 : 2; // NOT_SUPPORTED is not a usage error
     assert.equal(run.code, expected, `${args.join(' ')}: ${run.stderr}`);
     const lines = run.stderr.trimEnd().split('\n');
@@ -332,44 +333,53 @@ test('fallback kernel (6.1, no sock_*_length): fexit by default, kprobes when fo
   const bin = compileC(PAIR);
   const B4 = randomBytes();
   const B6 = randomBytes();
-  // In the guest: for each hook set, start tcptop, wait until attached, run the two transfers,
-  // stop it; print markers around each output so the host can check them.
+  // In the guest: start tcptop twice at once (default choice, and kprobes forced), wait until
+  // both are attached, run the two transfers, stop both; markers around each output.
   const script = `
-for mode in default kprobe; do
-  if [ $mode = default ]; then args=""; else args="--hooks kprobe"; fi
-  BPFKIT_READY=1 node dist/src/cli/main.js tcptop --verbose $args -C --json -r 1000 600 > /tmp/tt.out 2> /tmp/tt.err &
-  t=$!
-  for i in $(seq 1 600); do grep -q BPFKIT_READY /tmp/tt.err && break; kill -0 $t 2>/dev/null || break; sleep 0.2; done
-  echo "== $mode pairs"
-  ${bin} 4 ${B4}
-  ${bin} 6 ${B6}
-  kill -INT $t; wait $t || echo "tcptop exit $?"
-  echo "== $mode verbose"; grep -v '^libbpf' /tmp/tt.err || true
-  echo "== $mode json"; cat /tmp/tt.out
-  echo "== $mode left"; bpftool prog show | grep -c ' name tcptop_' || true
+BPFKIT_READY=1 node dist/src/cli/main.js tcptop --verbose -C --json -r 1000 600 > /tmp/tt.default.out 2> /tmp/tt.default.err &
+d=$!
+BPFKIT_READY=1 node dist/src/cli/main.js tcptop --verbose --hooks kprobe -C --json -r 1000 600 > /tmp/tt.kprobe.out 2> /tmp/tt.kprobe.err &
+k=$!
+for i in $(seq 1 900); do
+  grep -q BPFKIT_READY /tmp/tt.default.err && grep -q BPFKIT_READY /tmp/tt.kprobe.err && break
+  kill -0 $d 2>/dev/null && kill -0 $k 2>/dev/null || break
+  sleep 0.2
 done
+echo "== pairs"
+${bin} 4 ${B4}
+${bin} 6 ${B6}
+echo "== running"; bpftool prog show | grep -c ' name tcptop_' || true
+kill -INT $d $k; wait $d || echo "tcptop exit $?"; wait $k || echo "tcptop --hooks kprobe exit $?"
+for mode in default kprobe; do
+  echo "== $mode verbose"; grep -v '^libbpf' /tmp/tt.$mode.err || true
+  echo "== $mode json"; cat /tmp/tt.$mode.out
+done
+for i in $(seq 1 25); do n=$(bpftool prog show | grep -c ' name tcptop_' || true); [ "$n" = 0 ] && break; sleep 0.2; done
+echo "== left"; echo "$n"
 echo "== end"`;
   const r = await runInKernel(script, 500);
   assert.equal(r.code, 0, r.output);
+  const section = (name: string) => {
+    const m = new RegExp(`== ${name}\\n([\\s\\S]*?)\\n== `).exec(r.output.replace(/\r/g, ''));
+    assert.ok(m, `no ${name} in:\n${r.output}`);
+    return m[1]!;
+  };
+  const pairs = section('pairs').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  assert.equal(pairs.length, 4, section('pairs'));
+  assert.equal(section('running').trim(), '6', 'both tools attached (2 fexit + 4 kprobe programs)');
+  assert.equal(section('left').trim(), '0', 'programs left loaded in the guest');
   for (const mode of ['default', 'kprobe']) {
-    const section = (name: string) => {
-      const m = new RegExp(`== ${mode} ${name}\\n([\\s\\S]*?)\\n== `).exec(r.output);
-      assert.ok(m, `no ${mode} ${name} in:\n${r.output}`);
-      return m[1]!.replace(/\r/g, '');
-    };
-    const verbose = section('verbose');
+    const verbose = section(`${mode} verbose`);
     assert.match(verbose, mode === 'default' ? /tcptop: using fentry: fexit\/tcp_sendmsg \+ fexit\/tcp_recvmsg/ : /tcptop: using kprobe: /, verbose);
     if (mode === 'default') assert.match(verbose, /feature tp_btf:sock_send_length: no/);
-    const pairs = section('pairs').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    assert.equal(pairs.length, 4, section('pairs'));
-    const records = parseJson(section('json').split('\n').filter((l) => l.startsWith('{')).join('\n'));
-    assert.ok(records.length >= 1, section('json'));
+    const json = section(`${mode} json`);
+    const records = parseJson(json.split('\n').filter((l) => l.startsWith('{')).join('\n'));
+    assert.ok(records.length >= 1, json);
     const mk = (family: 4 | 6, bytes: number, first: { sender: number; receiver: number; port: number }, second: { sport: number; received_ok: boolean }): Pair => {
       assert.equal(second.received_ok, true);
       return { family, bytes, ...first, sport: second.sport };
     };
     assertExact(records, mk(4, B4, pairs[0], pairs[1]), `${mode}, IPv4 ${B4} bytes on 6.1`);
     assertExact(records, mk(6, B6, pairs[2], pairs[3]), `${mode}, IPv6 ${B6} bytes on 6.1`);
-    assert.equal(section('left').trim(), '0', `${mode}: programs left loaded`);
   }
 });
