@@ -39,7 +39,7 @@ export interface Edge {
 export interface Verdict {
   service: number;
   comm: string;
-  rule: 'pull-limited consumer' | 'cpu-saturated' | 'disk-bound' | 'cpu-starved';
+  rule: 'pull-limited consumer' | 'cpu-saturated' | 'disk-bound';
   score: number;
   summary: string;
   evidence: string[];
@@ -219,36 +219,39 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
     }
   }
 
-  // Rule: runnable but not running (CPU contention).
-  for (const s of services) {
-    if (s.share.runq >= 0.25 && s.cpuCores > 0.05) {
-      verdicts.push({
-        service: s.id, comm: s.comm, rule: 'cpu-starved', score: 1 + 3 * s.share.runq,
-        summary: `${label(s)} waits for a CPU ${pct(s.share.runq)} of its time: the host's CPUs are contended`,
-        evidence: [`host has ${snap.cpus} CPUs; ${s.comm} uses ${s.cpuCores.toFixed(2)} cores`],
-        next: ['bpfkit profile -F 49 10', 'bpfkit syscount -P -d 10'],
-      });
-    }
+  // Host-level: runnable but not running (CPU contention) is a property of the host, not of
+  // a stage; it is reported as a note so that it cannot hide or fake a stage's verdict.
+  const starved = services.filter((s) => s.share.runq >= 0.25 && s.cpuCores > 0.05).sort((a, b) => b.share.runq - a.share.runq);
+  if (starved.length) {
+    notes.push(`CPU contention: ${starved.slice(0, 5).map((s) => `${label(s)} waits for a CPU ${pct(s.share.runq)} of its time`).join('; ')} (host has ${snap.cpus} CPUs; next: bpfkit profile -F 49 10)`);
   }
 
   // Timed sleepers in the flow graph: a stage that mostly sleeps on a timer paces itself; it is
   // not waiting for I/O (select/poll with no file descriptors is a sleep too).
   for (const s of services) {
     if (s.inBytesPerS + s.outBytesPerS === 0) continue;
-    if (s.sleepShare < 0.25) continue;
+    if (s.sleepShare < 0.1) continue;
     const how = s.share.wait.select_sleep >= s.share.wait.sleep
       ? 'select/poll with no file descriptors and a timeout, which is a sleep, not waiting for I/O'
       : 'nanosleep/clock_nanosleep';
-    notes.push(`${label(s)} is sleeping on a timer ${pct(s.sleepShare)} of its time (${how}); ${pct(s.share.wait.input)} waiting for input, ${pct(s.share.cpu)} on CPU: it paces itself, sending ${fmtRate(s.outBytesPerS)}`);
+    notes.push(`${label(s)} is sleeping on a timer ${pct(s.sleepShare)} of its time (${how}); ${pct(s.share.wait.input)} waiting for input, ${pct(s.share.cpu)} on CPU; it sends ${fmtRate(s.outBytesPerS)}`);
   }
 
   verdicts.sort((a, b) => b.score - a.score);
   let kept = verdicts;
   if (opts.pids?.length) {
+    // The given processes and every local process connected to them through TCP flows.
     const wanted = new Set(opts.pids.map(root));
-    for (const e of edges) {
-      if (typeof e.from === 'number' && wanted.has(e.from) && typeof e.to === 'number') wanted.add(e.to);
-      if (typeof e.to === 'number' && wanted.has(e.to) && typeof e.from === 'number') wanted.add(e.from);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const e of edges) {
+        if (typeof e.from !== 'number' || typeof e.to !== 'number') continue;
+        if (wanted.has(e.from) !== wanted.has(e.to)) {
+          wanted.add(e.from);
+          wanted.add(e.to);
+          grew = true;
+        }
+      }
     }
     kept = verdicts.filter((v) => wanted.has(v.service));
     return finish(W, services.filter((s) => wanted.has(s.id)), edges.filter((e) => wanted.has(e.from as number) || wanted.has(e.to as number)), kept, notes);

@@ -21,7 +21,8 @@ Verdicts come from general rules about saturation and backlog, never from progra
 
 Options:
   -d SECONDS     how long to observe (default 10)
-  -p PID,...     report on these processes and their peers only
+  -p PID,...     report on these processes and the local processes connected to them
+                 through TCP (their pipeline) only
   --json         the report as one JSON object
   --verbose      kernel hooks used, libbpf's log
 `;

@@ -1,0 +1,114 @@
+// diagnose on the pipeline lab (real PostgreSQL, Redis, producer and loader): the lab's own
+// ground truth (its counters and the slot's lag) says which configuration falls behind.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { kernelTest, leftoverPrograms, REPO, runTool } from './helpers.js';
+
+const LAB = join(REPO, 'examples', 'pipeline', 'run.sh');
+// A private lab (directory and ports) so a developer's own lab is not disturbed.
+const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-lab', PG_PORT: '55632', REDIS_PORT: '56579' };
+const root = process.getuid?.() === 0;
+
+interface LabStatus {
+  running: boolean;
+  producer: { pid: number; rowsPerSec: number };
+  loader: { pid: number; changesPerSec: number; batchSize: number };
+  postgres: { pid: number; port: number };
+  redis: { pid: number };
+  lag: { trend: 'growing' | 'stable' };
+}
+
+function lab(...args: string[]): string {
+  const r = spawnSync('bash', [LAB, ...args], { env: ENV, encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`run.sh ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+const status = (seconds = 4): LabStatus => JSON.parse(lab('status', '--json', '--interval', String(seconds))) as LabStatus;
+
+interface Verdict { service: number; comm: string; rule: string; evidence: string[] }
+interface Report { verdicts: Verdict[]; notes: string[]; saturated: boolean; conclusion: string; edges: Array<{ from: number | string; to: number | string; bytesPerS: number; msgsPerS: number }> }
+
+/** diagnose scoped to the lab's pipeline (-p its producer: the producer and all connected to it). */
+async function diagnose(seconds: number, st?: LabStatus): Promise<Report> {
+  const scope = st ? ['-p', String(st.producer.pid)] : [];
+  const run = await runTool(['diagnose', '-d', String(seconds), '--json', ...scope], { timeoutMs: (seconds + 30) * 1000 });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(leftoverPrograms('diagnose_'), []);
+  return JSON.parse(run.stdout) as Report;
+}
+
+/** Bytes the loader received from PostgreSQL's port during `seconds`, measured by tcptop. */
+async function loaderRxFromPostgres(st: LabStatus, seconds: number): Promise<number> {
+  const run = await runTool(['tcptop', '-C', '-p', String(st.loader.pid), '--json', String(seconds), '1'], { timeoutMs: (seconds + 30) * 1000 });
+  assert.equal(run.code, 0, run.stderr);
+  let rx = 0;
+  for (const line of run.stdout.trim().split('\n')) {
+    const rec = JSON.parse(line) as { rows: Array<{ pid: number; rport: number; rx_bytes: number }> };
+    for (const r of rec.rows) if (r.pid === st.loader.pid && r.rport === st.postgres.port) rx += r.rx_bytes;
+  }
+  return rx;
+}
+
+before(() => { if (root) lab('start', '--batch-size', '10'); });
+after(() => { if (root) lab('stop'); });
+
+let rxBatch10 = 0;
+
+test('batch size 10: the lab falls behind and diagnose names the loader, 5 runs of 5', kernelTest(), async () => {
+  const st = status();
+  assert.equal(st.lag.trend, 'growing', 'ground truth: with batch 10 the loader falls behind');
+  for (let i = 0; i < 5; i++) {
+    const report = await diagnose(10, st);
+    const top = report.verdicts[0];
+    assert.ok(top, `run ${i + 1}: no verdict: ${report.conclusion}`);
+    assert.equal(top.service, st.loader.pid, `run ${i + 1}: top suspect ${top.comm} (${top.service}), want loader ${st.loader.pid}`);
+    assert.equal(top.rule, 'pull-limited consumer');
+    assert.ok(top.evidence.some((e) => /request\/response/.test(e) && /postgres/.test(e)), top.evidence.join('\n'));
+    // The flow graph has both directions of the loader's exchange with PostgreSQL.
+    assert.ok(report.edges.some((e) => e.from === st.postgres.pid && e.to === st.loader.pid && e.msgsPerS > 1));
+    assert.ok(report.edges.some((e) => e.from === st.loader.pid && e.to === st.postgres.pid && e.msgsPerS > 1));
+  }
+  rxBatch10 = await loaderRxFromPostgres(st, 5);
+  assert.ok(rxBatch10 > 0);
+});
+
+test('text report: verdict, evidence, next command, and the producer sleeping on a timer', kernelTest(), async () => {
+  const st = status(2);
+  const run = await runTool(['diagnose', '-d', '5', '-p', String(st.producer.pid)], { timeoutMs: 60_000 });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`Verdict: likely bottleneck: loader \\(pid ${st.loader.pid}\\)`));
+  assert.match(run.stdout, new RegExp(`next: bpfkit trace -p ${st.loader.pid}`));
+  // The producer sleeps with select() and no file descriptors: a timed sleep, not I/O.
+  assert.match(run.stdout, new RegExp(`python3 \\(pid ${st.producer.pid}\\) is sleeping on a timer \\d+% of its time \\(select/poll with no file descriptors`));
+});
+
+test('batch size 5000: the lab keeps up, diagnose does not blame the loader, 10x its traffic', kernelTest(), async () => {
+  lab('start', '--batch-size', '5000');
+  const st = status(6);
+  assert.equal(st.loader.batchSize, 5000);
+  assert.equal(st.lag.trend, 'stable', 'ground truth: with batch 5000 the loader keeps up');
+  for (let i = 0; i < 2; i++) {
+    const report = await diagnose(10, st);
+    assert.ok(!report.verdicts.some((v) => v.service === st.loader.pid), `loader named: ${JSON.stringify(report.verdicts)}`);
+  }
+  const rx = await loaderRxFromPostgres(st, 5);
+  assert.ok(rxBatch10 > 0, 'the batch-10 measurement ran first');
+  assert.ok(rx >= 10 * rxBatch10, `loader rx from postgres: ${rx} B with batch 5000 vs ${rxBatch10} B with batch 10`);
+});
+
+test('idle host: nothing is saturated, clean exit', kernelTest(), async () => {
+  lab('stop');
+  const report = await diagnose(3);
+  assert.equal(report.saturated, false, JSON.stringify(report.verdicts));
+  assert.match(report.conclusion, /nothing is saturated/);
+});
+
+test('bad input: one-line errors, exit 2', kernelTest(), async () => {
+  for (const args of [['diagnose', '-d', '0'], ['diagnose', '-p', '999999'], ['diagnose', 'extra']]) {
+    const run = await runTool(args);
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+  }
+});
