@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Loader: copies the database's change log into the transaction log.
 
-Every POLL_INTERVAL seconds (0.05) it takes the next batch of the slot's change log with
+Every POLL_INTERVAL seconds (0.1) it takes the next batch of the slot's change log with
     pg_logical_slot_get_changes(slot, NULL, BATCH_SIZE)
 and appends every row change to a Redis stream (XADD). BATCH_SIZE defaults to 10: the
 story's bottleneck. A poll therefore moves at most one producer transaction (the limit is
 only checked at transaction ends, and the producer commits 10 rows at a time), so the
-loader tops out at about 10 / 0.05 = 200 changes/s whatever the machine, far below what
+loader tops out at about 10 / 0.1 = 100 changes/s whatever the machine, far below what
 the producer writes. With a large batch every poll drains the backlog and it keeps up.
 
 Each batch is handed to a short-lived thread, like the story's loader, which "spawns
@@ -33,7 +33,7 @@ REDIS_PORT = env_int("REDIS_PORT", 56379)
 BATCH_SIZE = env_int("BATCH_SIZE", 10)
 SLOT = os.environ.get("SLOT", "bpfkit_lab")
 STREAM = os.environ.get("STREAM", "txlog")
-POLL_INTERVAL = env_float("POLL_INTERVAL", 0.05)
+POLL_INTERVAL = env_float("POLL_INTERVAL", 0.1)
 STREAM_MAXLEN = env_int("STREAM_MAXLEN", 100000)  # keeps Redis memory bounded
 COUNTER_EVERY = 0.25  # seconds between counter-file writes (keeps syscall noise low)
 

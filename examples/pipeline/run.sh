@@ -5,7 +5,7 @@
 #   run.sh stop   [--lab-dir DIR]
 #   run.sh status [--lab-dir DIR] [--json] [--interval SECONDS]
 #
-# The same settings can come from the environment: BATCH_SIZE (10), PRODUCER_RATE (4000),
+# The same settings can come from the environment: BATCH_SIZE (10), PRODUCER_RATE (3000),
 # LAB_DIR (/tmp/bpfkit-pipeline), PG_PORT (55432), REDIS_PORT (56379).
 set -euo pipefail
 
@@ -14,7 +14,7 @@ PY="${PYTHON:-/usr/bin/python3}"  # Debian's python: python3-psycopg2/python3-re
 PG_BIN=/usr/lib/postgresql/15/bin
 
 BATCH_SIZE="${BATCH_SIZE:-10}"
-PRODUCER_RATE="${PRODUCER_RATE:-4000}"
+PRODUCER_RATE="${PRODUCER_RATE:-3000}"
 LAB_DIR="${LAB_DIR:-/tmp/bpfkit-pipeline}"
 PG_PORT="${PG_PORT:-55432}"
 REDIS_PORT="${REDIS_PORT:-56379}"
