@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "profile.h"
 
 const volatile __u32 filter_npids = 0;
@@ -16,6 +17,8 @@ const volatile bool include_idle = false;
 const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool notify_new_pids = false;
+const volatile bool leaf_fixup = false;        /* user-mode samples (x86_64) */
+const volatile bool leaf_fixup_kernel = false; /* kernel-mode samples: needs bpf_task_pt_regs (5.15) */
 
 /* Preallocated: perf_event programs may run in NMI context (hardware events). */
 struct {
@@ -106,6 +109,49 @@ static __always_inline __u64 store_stack(void *ctx, __u64 flags, __u64 *missed)
 	return PROFILE_STACK_MISSED;
 }
 
+#ifdef __TARGET_ARCH_x86
+/*
+ * Frame-pointer unwinding loses the caller of a function that has no frame of its own (leaf
+ * functions built with -fomit-frame-pointer, glibc's syscall wrappers, any function at its first
+ * instruction): the walk starts at the caller's caller. When the word at the user stack pointer
+ * is an address right after a call instruction and is not already the second frame, it is that
+ * caller. User space inserts it between the leaf and the rest of the stack.
+ */
+static __always_inline __u64 user_leaf_caller(struct bpf_perf_event_data *ctx, __u64 second)
+{
+	__u64 sp;
+	/* User mode: the sampled IP is a user address (kernel addresses have the top bit set; only
+	 * 8-byte reads of the context's registers are allowed, so no look at cs). */
+	if ((__s64)ctx->regs.ip >= 0) {
+		sp = ctx->regs.sp;
+	} else {
+		if (!leaf_fixup_kernel)
+			return 0;
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		if (!regs)
+			return 0;
+		sp = BPF_CORE_READ(regs, sp);
+	}
+	__u64 ret = 0;
+	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
+		return 0;
+	if (ret == second || ret < 4096)
+		return 0;
+	__u8 b[8];
+	if (bpf_probe_read_user(b, sizeof(b), (void *)(ret - 8)) != 0)
+		return 0;
+	if (b[3] == 0xe8)                                          /* call rel32 */
+		return ret;
+	if (b[2] == 0xff && (b[3] == 0x15 || (b[3] & 0xf8) == 0x90)) /* call *disp32(%rip|reg) */
+		return ret;
+	if (b[5] == 0xff && (b[6] & 0xf8) == 0x50)                 /* call *disp8(reg) */
+		return ret;
+	if (b[6] == 0xff && (b[7] & 0xf8) == 0xd0)                 /* call *reg */
+		return ret;
+	return 0;
+}
+#endif
+
 SEC("perf_event")
 int profile_sample(struct bpf_perf_event_data *ctx)
 {
@@ -128,6 +174,14 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	struct profile_key key = { .pid = tgid };
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	key.user_stack = user_stacks ? store_stack(ctx, BPF_F_USER_STACK, &st->user_missed) : PROFILE_STACK_NONE;
+#ifdef __TARGET_ARCH_x86
+	if (leaf_fixup && key.user_stack > PROFILE_STACK_MISSED) {
+		/* The scratch buffer still holds the user stack just stored. */
+		struct profile_stack *buf = bpf_map_lookup_elem(&profile_scratch, &zero);
+		if (buf)
+			key.user_caller = user_leaf_caller(ctx, buf->ips[1]);
+	}
+#endif
 	key.kernel_stack = kernel_stacks ? store_stack(ctx, 0, &st->kernel_missed) : PROFILE_STACK_NONE;
 
 	__u64 *count = bpf_map_lookup_elem(&profile_counts, &key);

@@ -16,6 +16,10 @@ struct profile_key {
 	__u32 pad;
 	__u64 user_stack;
 	__u64 kernel_stack;
+	/* x86_64: the return address at the user stack pointer when it follows a call instruction
+	 * and the frame-pointer walk did not find it: the caller of a leaf function that has no
+	 * frame (or of any function sampled at its first instruction). 0: none. */
+	__u64 user_caller;
 	char comm[PROFILE_TASK_COMM_LEN];
 };
 

@@ -34,6 +34,8 @@ Options:
   --speedscope FILE write a speedscope (https://www.speedscope.app) profile to FILE
   --stack-storage-size SIZE  distinct stacks the kernel can store (default 16384)
   --cycles          sample on hardware CPU cycles instead of cpu-clock (needs a PMU)
+  --no-leaf-caller  do not recover the caller of frameless leaf functions (x86_64), walk
+                    frame pointers only (as perf record -g does)
   --json            NDJSON: one record per stack, then a summary record
   --verbose         show which kernel hooks are used, and libbpf's log
 
@@ -63,6 +65,7 @@ const FLAGS: FlagSpec[] = [
   { key: 'speedscope', long: 'speedscope', value: true },
   { key: 'storage', long: 'stack-storage-size', value: true },
   { key: 'cycles', long: 'cycles' },
+  { key: 'noleaf', long: 'no-leaf-caller' },
   { key: 'json', long: 'json' },
 ];
 
@@ -110,6 +113,7 @@ export function parseProfileArgs(argv: string[]): ProfileCliOptions {
   }
   const storage = last(a, 'storage');
   if (storage !== undefined) s.stackStorageSize = parseIntArg(storage, '--stack-storage-size', 1, 1 << 24);
+  s.leafCaller = !has(a, 'noleaf');
   s.event = (has(a, 'cycles') ? 'cycles' : 'cpu-clock') as ProfileEvent;
   const d = last(a, 'duration');
   if (d !== undefined && a.positionals.length) throw badArgs('give the duration either with -d or as an argument, not both');

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { BpfObject, bpfObjectPath, type BpfProgram } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
-import { hasRingbuf } from '../../core/features.js';
+import { hasKernelFunc, hasRingbuf } from '../../core/features.js';
 import { native, lastErrno } from '../../core/libbpf.js';
 import { note } from '../../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../../core/maps.js';
@@ -37,6 +37,8 @@ export interface ProfileOptions {
   includeIdle?: boolean;
   /** Entries of the stack-trace map (distinct stacks it can hold). Default 16384. */
   stackStorageSize?: number;
+  /** Recover the caller of frameless leaf functions from the user stack pointer (x86_64). Default true. */
+  leafCaller?: boolean;
 }
 
 export interface ProfileStack {
@@ -163,6 +165,8 @@ export class ProfileSession {
     const event = o.event ?? 'cpu-clock';
     const cpus = o.cpus ?? onlineCpus();
     const ringbuf = hasRingbuf();
+    const leaf = (o.leafCaller ?? true) && process.arch === 'x64';
+    const leafKernel = leaf && hasKernelFunc('bpf_task_pt_regs');
     const obj = BpfObject.openFile(bpfObjectPath('profile'));
     const fds: number[] = [];
     try {
@@ -180,7 +184,10 @@ export class ProfileSession {
         user_stacks: !o.kernelOnly,
         kernel_stacks: !o.userOnly,
         notify_new_pids: ringbuf,
+        leaf_fixup: leaf,
+        leaf_fixup_kernel: leafKernel,
       });
+      if (leaf) note(`profile: leaf callers recovered from the user stack pointer in user-mode samples${leafKernel ? ' and in kernel-mode samples (bpf_task_pt_regs)' : ' (not in kernel-mode samples: no bpf_task_pt_regs, Linux < 5.15)'}`);
       const stackSize = o.stackStorageSize ?? 16384;
       obj.map('profile_stacks').setMaxEntries(stackSize);
       obj.map('profile_counts').setMaxEntries(Math.max(40960, stackSize * 2));
@@ -297,6 +304,7 @@ export class ProfileSession {
     const userFrames = new Map<string, Frame[]>();
     const uOff = this.keyView.field('user_stack').offset;
     const kOff = this.keyView.field('kernel_stack').offset;
+    const cOff = this.keyView.field('user_caller').offset;
     const out: ProfileStack[] = [];
     for (const [k, v] of entries) {
       const pid = this.keyView.uint(k, 'pid');
@@ -309,10 +317,13 @@ export class ProfileSession {
       let userMissed = uid === STACK_MISSED;
       let kernelMissed = kid === STACK_MISSED;
       if (uid > STACK_MISSED) {
-        const key = `${pid}:${uid}`;
+        const caller = k.readBigUInt64LE(cOff);
+        const key = `${pid}:${uid}:${caller}`;
         let f = userFrames.get(key);
         if (!f) {
-          const addrs = readStack(uid);
+          let addrs = readStack(uid);
+          // The caller of a frameless leaf (found by the BPF side) goes right after the leaf.
+          if (addrs && caller !== 0n) addrs = [addrs[0]!, caller, ...addrs.slice(1)];
           if (addrs) {
             f = this.symbolizer.symbolizeUser(pid, addrs);
             userFrames.set(key, f);
