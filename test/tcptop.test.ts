@@ -9,7 +9,8 @@ import { formatIPv6 } from '../src/tools/tcptop/addr.js';
 import { parseTcptopArgs, renderText, sortRows, type TcptopOptions } from '../src/tools/tcptop/index.js';
 import type { ConnRow } from '../src/tools/tcptop/tcptop.js';
 
-// pair FAMILY BYTES [gate]: parent "tt_send" sends exactly BYTES to a forked child "tt_recv".
+// pair FAMILY BYTES [gate]: parent "tt_send" sends exactly BYTES to a forked child "tt_recv"
+// that reads them with plain reads, MSG_WAITALL receives and MSG_PEEK peeks mixed.
 const PAIR = `#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,8 +43,18 @@ int main(int argc, char **argv) {
     close(ls);
     static char buf[1 << 17];
     long got = 0; ssize_t n; int i = 0;
-    /* Varying read sizes: partial reads must add up too. */
-    while ((n = read(c, buf, (i++ % 3) == 0 ? 1000 : sizeof buf)) > 0) got += n;
+    /* Varying reads: small ones, MSG_WAITALL ones (the kernel sleeps inside them, midway),
+     * and peeks, which do not consume data and must not be counted. */
+    for (;;) {
+      switch (i++ % 4) {
+      case 0: n = read(c, buf, 1000); break;
+      case 1: n = recv(c, buf, sizeof buf, MSG_WAITALL); break;
+      case 2: n = recv(c, buf, 4096, MSG_PEEK); if (n > 0) continue; break;
+      default: n = read(c, buf, sizeof buf);
+      }
+      if (n <= 0) break;
+      got += n;
+    }
     close(c);
     return got == total ? 0 : 1;
   }
