@@ -166,6 +166,30 @@ describe('SymbolTable', () => {
     assert.equal(t.lookup(0xfff), undefined);
   });
 
+  test('sorting and lookups match a reference on random tables (addresses up to 2^52)', () => {
+    let seed = 99;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (const span of [2 ** 20, 2 ** 36, 2 ** 52]) {
+      const syms = [];
+      for (let i = 0; i < 5000; i++) {
+        const addr = Math.floor(rnd() * span) + 1;
+        syms.push({ addr, size: 1 + Math.floor(rnd() * 64), name: `s${i}`, rank: Math.floor(rnd() * 3) });
+        if (i % 50 === 0) syms.push({ addr, size: 8, name: `dup${i}`, rank: 5 }); // loses to any rank < 5
+      }
+      const t = new SymbolTable(syms.map((x) => ({ ...x })));
+      for (let i = 1; i < t.size; i++) assert.ok(t.starts[i - 1]! < t.starts[i]!);
+      const ref = [...syms].sort((a, b) => a.addr - b.addr || a.rank - b.rank || b.size - a.size);
+      const firstAt = new Map<number, (typeof syms)[number]>();
+      for (const x of ref) if (!firstAt.has(x.addr)) firstAt.set(x.addr, x);
+      assert.equal(t.size, firstAt.size);
+      for (let k = 0; k < 300; k++) {
+        const x = ref[Math.floor(rnd() * ref.length)]!;
+        const want = firstAt.get(x.addr)!;
+        assert.equal(t.lookup(x.addr)?.name, want.name);
+      }
+    }
+  });
+
   test('nested symbols: an address after an inner symbol resolves to the outer one', () => {
     const t = new SymbolTable([
       { addr: 0x1000, size: 0x100, name: 'outer' },

@@ -90,6 +90,49 @@ export class SymbolCollector {
   }
 }
 
+/**
+ * Indices 0..count-1 ordered by address (stable LSD radix sort on 16-bit digits of the integer
+ * address; digits that are the same for every entry are skipped). Non-integer or negative addresses
+ * do not occur (symbol values, relative kernel addresses).
+ */
+function sortByAddress(addr: Float64Array, count: number): Uint32Array {
+  let order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (count < 2) return order;
+  let tmp = new Uint32Array(count);
+  const digits = new Uint16Array(count);
+  const counts = new Uint32Array(65536);
+  for (let pass = 0; pass < 4; pass++) {
+    // Digit `pass` of each address (bits 16*pass .. 16*pass+15).
+    const div = 2 ** (16 * pass);
+    let first = -1;
+    let same = true;
+    counts.fill(0);
+    for (let i = 0; i < count; i++) {
+      const d = Math.floor(addr[i]! / div) % 65536;
+      digits[i] = d;
+      counts[d]!++;
+      if (first < 0) first = d;
+      else if (d !== first) same = false;
+    }
+    if (same) continue;
+    let sum = 0;
+    for (let d = 0; d < 65536; d++) {
+      const c = counts[d]!;
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let k = 0; k < count; k++) {
+      const i = order[k]!;
+      tmp[counts[digits[i]!]!++] = i;
+    }
+    const t = order;
+    order = tmp;
+    tmp = t;
+  }
+  return order;
+}
+
 /** How far a size-0 symbol may extend when no next symbol bounds it. */
 const DEFAULT_OPEN_END = 1 << 20;
 
@@ -124,17 +167,21 @@ export class SymbolTable {
       c.addList(input);
     }
     const { addr, size, rank } = c;
-    const order = new Uint32Array(c.count);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    order.sort((a, b) => addr[a]! - addr[b]! || rank[a]! - rank[b]! || size[b]! - size[a]!);
-    // Deduplicate identical start addresses: keep the first (best rank, then largest size).
-    const keep = new Uint32Array(order.length);
-    const keptSize = new Float64Array(order.length);
+    const order = sortByAddress(addr, c.count);
+    // One entry per start address: best rank, then largest size; a size-0 winner takes the size of a
+    // sized duplicate.
+    const keep = new Uint32Array(c.count);
+    const keptSize = new Float64Array(c.count);
     let n = 0;
     for (let k = 0; k < order.length; k++) {
       const i = order[k]!;
       if (n > 0 && addr[keep[n - 1]!] === addr[i]) {
-        if (keptSize[n - 1] === 0 && size[i]! > 0) keptSize[n - 1] = size[i]!;
+        const j = keep[n - 1]!;
+        const sz = keptSize[n - 1]!;
+        if (rank[i]! < rank[j]! || (rank[i] === rank[j] && size[i]! > size[j]!)) {
+          keep[n - 1] = i;
+          keptSize[n - 1] = size[i]! > 0 ? size[i]! : sz;
+        } else if (sz === 0 && size[i]! > 0) keptSize[n - 1] = size[i]!;
         continue;
       }
       keep[n] = i;
