@@ -2,6 +2,7 @@
 // build id, and function symbols from .symtab and .dynsym. Only the parts needed are read (pread), so a
 // 100 MB binary costs the size of its symbol and string tables, not its size.
 
+import { isAscii } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { SymbolCollector, SymbolTable } from './symtab.js';
 
@@ -274,8 +275,16 @@ function collectSymbols(src: ByteSource, sections: Section[], sec: Section, out:
   const entsize = sec.entsize >= 24 ? sec.entsize : 24;
   const data = src.read(sec.offset, sec.size);
   const strs = src.read(strSec.offset, strSec.size);
-  // Names stay in the string table until a lookup needs one.
-  const names = out.source((off) => cstr(strs, off));
+  // Names stay in the string table until a lookup needs one. An all-ASCII table (the usual case) is
+  // turned into one string once, and names are cheap slices of it.
+  let names: number;
+  if (isAscii(strs)) {
+    const all = strs.toString('latin1');
+    names = out.source((off) => {
+      const end = all.indexOf('\0', off);
+      return all.slice(off, end < 0 ? all.length : end);
+    });
+  } else names = out.source((off) => cstr(strs, off));
   const n = Math.floor(sec.size / entsize);
   out.reserve(n);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
