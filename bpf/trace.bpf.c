@@ -34,6 +34,9 @@ const volatile __u8 syscall_wanted[TRACE_MAX_SYSCALLS] = {};
 const volatile __u8 syscall_noreturn[TRACE_MAX_SYSCALLS] = {};
 const volatile struct trace_copy_op ops[TRACE_MAX_SYSCALLS][TRACE_MAX_OPS] = {};
 const volatile __u8 op_count[TRACE_MAX_SYSCALLS] = {};   /* ops used per syscall */
+/* Wake the reader only when unread data crosses this many bytes (0: on every record, as the
+ * ring buffer does by default); user space also reads on a short timer. */
+const volatile __u64 wakeup_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -200,7 +203,14 @@ static __always_inline void send(struct trace_rec *e)
 	__u64 size = offsetof(struct trace_rec, data) + (e->data_len & (TRACE_DATA - 1));
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&trace_events, e, size, 0) == 0)
+	__u64 flags = 0;
+	if (wakeup_bytes) {
+		/* one wakeup when the backlog crosses the threshold, none per record: a wakeup per
+		 * record costs the traced thread more than the record itself */
+		__u64 avail = bpf_ringbuf_query(&trace_events, BPF_RB_AVAIL_DATA);
+		flags = (avail < wakeup_bytes && avail + size + 8 >= wakeup_bytes) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&trace_events, e, size, flags) == 0)
 		count(TRACE_CNT_SENT);
 	else
 		count(TRACE_CNT_LOST_RINGBUF);
@@ -266,6 +276,10 @@ static __always_inline int on_enter(struct pt_regs *regs, long nr, bool hash)
 		e->flags |= TRACE_F_NORETURN;
 		if (!failed_only && !min_dur_ns)
 			send(e);
+		if (hash) {
+			__u32 tid = (__u32)id;
+			bpf_map_delete_elem(&trace_inflight, &tid);
+		}
 		return 0;
 	}
 	e->active = 1;

@@ -27,6 +27,7 @@ export interface TraceFilters {
 export interface TraceCounters { sent: number; lostRingbuf: number; lostSlot: number; lost: number }
 
 const MAX_SYSCALLS = 1024;
+const READ_INTERVAL_MS = 50;
 const OP_EXIT = 1;
 const OP_RETRY = 2;
 const CNT_SENT = 0;
@@ -54,6 +55,7 @@ export class TraceSession {
   private dataOff = 0;
   private links: Link[] = [];
   private onRecord: (r: TraceRecord) => void = () => {};
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(private obj: BpfObject, readonly hooks: HookSet, private strsize: number) {
     this.counterMap = obj.map('trace_counters');
@@ -114,6 +116,8 @@ export class TraceSession {
         syscall_noreturn: noreturn,
         ops,
         op_count: opCount,
+        // wake the reader at 1/8 of the buffer; below that, the READ_INTERVAL_MS timer reads
+        wakeup_bytes: BigInt(((f.bufferMb ?? 8) * 1024 * 1024) / 8),
       });
       if (hooks === 'tp_btf') {
         obj.selectPrograms(['trace_enter_btf', 'trace_exit_btf']);
@@ -145,7 +149,12 @@ export class TraceSession {
 
   /** Start reading the ring buffer (done by start() unless told otherwise). */
   startReading(): void {
-    if (!this.reader) this.reader = new RingBufferReader(this.eventsMap, (data) => this.onRecord(this.decode(data)));
+    if (this.reader) return;
+    this.reader = new RingBufferReader(this.eventsMap, (data) => this.onRecord(this.decode(data)));
+    // The kernel side wakes us only when the backlog is large (see wakeup_bytes): read the rest
+    // on a short timer, so a quiet process's calls still show within READ_INTERVAL_MS.
+    this.timer = setInterval(() => this.reader?.consume(), READ_INTERVAL_MS);
+    this.timer.unref();
   }
 
   /** The ring buffer map (benchmarks compare readers on it). */
@@ -216,6 +225,7 @@ export class TraceSession {
 
   close(): void {
     this.detach();
+    clearInterval(this.timer);
     this.reader?.close();
     this.reader = undefined;
     this.obj.close();
