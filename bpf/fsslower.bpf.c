@@ -73,6 +73,30 @@ static __always_inline bool fs_matches(struct file *f)
 	return true;
 }
 
+static __always_inline void emit(__u32 kind, __u64 now, __u64 delta, long ret, __u64 offset, struct file *f)
+{
+	struct fsslower_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	__u64 id = bpf_get_current_pid_tgid();
+	e->end_ns = now;
+	e->delta_ns = delta;
+	e->offset = offset;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	switch (kind) {
+	case FSS_READ: case FSS_PREAD: e->type = 'R'; e->size = ret; break;
+	case FSS_WRITE: case FSS_PWRITE: e->type = 'W'; e->size = ret; break;
+	case FSS_OPEN: e->type = 'O'; e->size = 0; break;
+	default: e->type = 'S'; e->size = 0; break;
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (!name || bpf_probe_read_kernel_str(e->file, sizeof(e->file), name) < 0)
+		e->file[0] = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
 #if defined(__TARGET_ARCH_x86)
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define ARG1(regs) ((regs)->di)
@@ -142,26 +166,74 @@ int BPF_PROG(fsslower_sys_exit, struct pt_regs *regs, long ret)
 	if (delta < min_ns)
 		return 0;
 
-	struct fsslower_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
+	emit(kind, now, delta, ret, s->offset, f);
+	return 0;
+}
+
+/*
+ * Kprobe mode (kernels with kprobes): the file system's own functions (ext4_file_read_iter,
+ * ext4_file_write_iter, ext4_file_open, ext4_sync_file or their xfs/btrfs/... equivalents,
+ * attached by name from user space); the latency is that of the file system function.
+ * Entries by thread in a hash (task storage is not available to kprobes everywhere).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct op_start);
+} kp_starts SEC(".maps");
+
+static __always_inline int kp_enter(__u32 kind, struct file *f, __u64 offset)
+{
 	__u64 id = bpf_get_current_pid_tgid();
-	e->end_ns = now;
-	e->delta_ns = delta;
-	e->offset = s->offset;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	switch (kind) {
-	case FSS_READ: case FSS_PREAD: e->type = 'R'; e->size = ret; break;
-	case FSS_WRITE: case FSS_PWRITE: e->type = 'W'; e->size = ret; break;
-	case FSS_OPEN: e->type = 'O'; e->size = 0; break;
-	default: e->type = 'S'; e->size = 0; break;
-	}
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-	if (!name || bpf_probe_read_kernel_str(e->file, sizeof(e->file), name) < 0)
-		e->file[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	if (filter_tgid && (id >> 32) != filter_tgid)
+		return 0;
+	__u32 tid = (__u32)id;
+	struct op_start s = { .ts = bpf_ktime_get_ns(), .offset = offset, .file = f, .kind = kind };
+	bpf_map_update_elem(&kp_starts, &tid, &s, BPF_ANY);
+	return 0;
+}
+
+SEC("kprobe")
+int BPF_KPROBE(fsslower_kp_read, struct kiocb *iocb)
+{
+	return kp_enter(FSS_READ, BPF_CORE_READ(iocb, ki_filp), BPF_CORE_READ(iocb, ki_pos));
+}
+
+SEC("kprobe")
+int BPF_KPROBE(fsslower_kp_write, struct kiocb *iocb)
+{
+	return kp_enter(FSS_WRITE, BPF_CORE_READ(iocb, ki_filp), BPF_CORE_READ(iocb, ki_pos));
+}
+
+SEC("kprobe")
+int BPF_KPROBE(fsslower_kp_open, struct inode *inode, struct file *file)
+{
+	return kp_enter(FSS_OPEN, file, 0);
+}
+
+SEC("kprobe")
+int BPF_KPROBE(fsslower_kp_sync, struct file *file)
+{
+	return kp_enter(FSS_SYNC, file, 0);
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(fsslower_kp_exit, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct op_start *s = bpf_map_lookup_elem(&kp_starts, &tid);
+	if (!s)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 delta = now - s->ts;
+	struct op_start copy = *s;
+	bpf_map_delete_elem(&kp_starts, &tid);
+	if (copy.kind == FSS_OPEN && ret < 0)
+		return 0;
+	if (delta < min_ns)
+		return 0;
+	emit(copy.kind, now, delta, ret, copy.offset, copy.file);
 	return 0;
 }
 

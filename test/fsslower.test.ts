@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileC, kernelTest, leftoverPrograms, runTool, startGatedChild, startTool } from './helpers.js';
+import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
 import { makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
 
 interface Ev { comm: string; pid: number; type: string; bytes: number; offset: number; latency_us: number; file: string; end_us: number }
@@ -126,4 +126,40 @@ test('fsslower bad input: one-line error, exit 2', kernelTest(), async () => {
     assert.match(run.stderr.trimEnd(), pattern);
   }
   assert.deepEqual(leftoverPrograms('fsslower_'), []);
+});
+
+test('ext4slower on Linux 6.1 (kprobes): kprobe mode on ext4\'s own functions, same operations', kernelTest(), async () => {
+  const bin = compileC(STORAGE_WORKLOAD);
+  const { code, output } = await runInKernel(`
+M=/var/cache/run-in-kernel/debian-6.1/tree
+KV=$(ls $M/lib/modules)
+modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
+D=$(mktemp -d)
+truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
+DEV=$(losetup -f --show $D/img); mkdir $D/mnt $D/shm; mount -o commit=300 $DEV $D/mnt; mount -t tmpfs tmpfs $D/shm
+mkfifo $D/go
+${bin} fs $D/mnt/vmfile ${N} $D/shm/vmfile < $D/go > /dev/null &
+W=$!
+exec 3> $D/go
+BPFKIT_READY=1 timeout 200 node dist/src/cli/main.js ext4slower --verbose -p $W --json 0 > $D/out 2> $D/err &
+T=$!
+for i in $(seq 1 600); do grep -q BPFKIT_READY $D/err && break; kill -0 $T 2>/dev/null || break; sleep 0.2; done
+echo go >&3
+rc=0; wait $W || rc=$?
+echo "CHILDEXIT=$rc"
+kill -INT $T || true
+rc=0; wait $T || rc=$?
+echo "TOOLEXIT=$rc"
+sleep 1
+echo "LEFT=$(bpftool prog show | grep -c fsslower_ || true)"
+grep -v -e '^libbpf' -e '^feature' $D/err || true
+cat $D/out
+`);
+  assert.equal(code, 0, output);
+  assert.match(output, /^CHILDEXIT=0$/m, output);
+  assert.match(output, /^TOOLEXIT=0$/m, output);
+  assert.match(output, /^LEFT=0$/m, output);
+  assert.match(output, /fsslower: kprobe mode: kprobe\+kretprobe on ext4_file_read_iter, ext4_file_write_iter, ext4_file_open, ext4_sync_file/, output);
+  const evs = parse(output.split('\n').filter((l) => l.startsWith('{')).join('\n')).filter((e) => e.file === 'vmfile');
+  assert.deepEqual(evs.map(({ type, bytes, offset, file }) => ({ type, bytes, offset, file })), expected('vmfile'), output);
 });

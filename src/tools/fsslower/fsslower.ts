@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
-import { hasBtfTracepoint, hasRingbuf, hasTaskStorage } from '../../core/features.js';
+import { hasBtfTracepoint, hasKprobes, hasRingbuf, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
@@ -40,6 +40,31 @@ const KINDS: Record<string, number> = {
   fsync: 6, fdatasync: 6,
 };
 
+/** The file system's own functions (kprobe mode): read_iter, write_iter, open, fsync. */
+const FS_FUNCS: Record<string, [string, string, string, string]> = {
+  ext4: ['ext4_file_read_iter', 'ext4_file_write_iter', 'ext4_file_open', 'ext4_sync_file'],
+  xfs: ['xfs_file_read_iter', 'xfs_file_write_iter', 'xfs_file_open', 'xfs_file_fsync'],
+  btrfs: ['btrfs_file_read_iter', 'btrfs_file_write_iter', 'btrfs_file_open', 'btrfs_sync_file'],
+  f2fs: ['f2fs_file_read_iter', 'f2fs_file_write_iter', 'f2fs_file_open', 'f2fs_sync_file'],
+  nfs: ['nfs_file_read', 'nfs_file_write', 'nfs_file_open', 'nfs_file_fsync'],
+};
+
+/** Which of these kernel functions exist now (modules included), from /proc/kallsyms. */
+function kernelFunctionsPresent(names: string[]): boolean {
+  let text: string;
+  try { text = readFileSync('/proc/kallsyms', 'utf8'); } catch { return false; }
+  return names.every((n) => new RegExp(`^[0-9a-f]+ [tT] ${n}(\\s|$)`, 'm').test(text));
+}
+
+export type FsslowerMode = 'kprobe' | 'syscall';
+
+/** kprobe mode where kprobes work and the file system's functions are known; else syscall mode. */
+export function chooseFsslowerMode(fstype: string): FsslowerMode {
+  const funcs = FS_FUNCS[fstype];
+  if (funcs && hasKprobes() && kernelFunctionsPresent(funcs)) return 'kprobe';
+  return 'syscall';
+}
+
 /** File system types the kernel knows now (/proc/filesystems). */
 export function knownFilesystems(): string[] {
   try {
@@ -53,12 +78,14 @@ export class FsslowerSession {
   private reader: RingBufferReader | undefined;
   private constructor(private obj: BpfObject, private view: StructView) {}
 
-  static start(f: FsslowerFilters, onEvent: (e: FsEvent) => void): FsslowerSession {
-    for (const tp of ['sys_enter', 'sys_exit']) {
-      if (!hasBtfTracepoint(tp)) throw new BpfkitError('NOT_SUPPORTED', `kernel has no BTF for raw_syscalls:${tp} (tp_btf needs Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
-    }
-    if (!hasTaskStorage()) throw new BpfkitError('NOT_SUPPORTED', 'fsslower needs BPF task storage (Linux 5.11+)');
+  static start(f: FsslowerFilters, onEvent: (e: FsEvent) => void, mode: FsslowerMode = chooseFsslowerMode(f.fstype)): FsslowerSession {
     if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', 'fsslower needs the BPF ring buffer (Linux 5.8+)');
+    if (mode === 'syscall') {
+      for (const tp of ['sys_enter', 'sys_exit']) {
+        if (!hasBtfTracepoint(tp)) throw new BpfkitError('NOT_SUPPORTED', `fsslower needs kprobes or BTF for raw_syscalls:${tp} (tp_btf: Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
+      }
+      if (!hasTaskStorage()) throw new BpfkitError('NOT_SUPPORTED', 'fsslower needs kprobes or BPF task storage (Linux 5.11+)');
+    }
     const table = Buffer.alloc(1024);
     for (const [name, kind] of Object.entries(KINDS)) {
       const nr = syscallNumber(name);
@@ -74,13 +101,25 @@ export class FsslowerSession {
         fs_name: fsName,
         syscall_kind: table,
       });
-      obj.selectPrograms(['fsslower_sys_enter', 'fsslower_sys_exit']);
+      const kprobes = ['fsslower_kp_read', 'fsslower_kp_write', 'fsslower_kp_open', 'fsslower_kp_sync'];
+      if (mode === 'kprobe') obj.selectPrograms([...kprobes, 'fsslower_kp_exit']);
+      else obj.selectPrograms(['fsslower_sys_enter', 'fsslower_sys_exit']);
       obj.load();
       const view = obj.struct('fsslower_event');
       const session = new FsslowerSession(obj, view);
       session.reader = new RingBufferReader(obj.map('events'), (buf) => onEvent(session.decode(buf)));
-      obj.attachAll();
-      note(`fsslower: syscall mode: tp_btf/sys_enter + tp_btf/sys_exit (read/write/open/fsync families), fd resolved to ${f.fstype} files in the kernel; latency = whole syscall`);
+      if (mode === 'kprobe') {
+        const funcs = FS_FUNCS[f.fstype]!;
+        const exit = obj.program('fsslower_kp_exit');
+        funcs.forEach((fn, i) => {
+          obj.program(kprobes[i]!).attachKprobe(fn);
+          exit.attachKprobe(fn, true);
+        });
+        note(`fsslower: kprobe mode: kprobe+kretprobe on ${funcs.join(', ')}; latency = the file system function (open: ${funcs[2]} only, not the path lookup)`);
+      } else {
+        obj.attachAll();
+        note(`fsslower: syscall mode: tp_btf/sys_enter + tp_btf/sys_exit (read/write/open/fsync families), fd resolved to ${f.fstype} files in the kernel; latency = whole syscall`);
+      }
       return session;
     } catch (err) {
       obj.close();
