@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BPFKIT, compileC, kernelTest, leftoverPrograms, runTool, sleep, startGatedChild, startTool } from './helpers.js';
+import { BPFKIT, compileC, kernelTest, leftoverPrograms, runInKernel, runTool, sleep, startGatedChild, startTool } from './helpers.js';
 import { decodeExitCode, exitCodeText } from '../src/tools/exitsnoop/exitsnoop.js';
 import { formatIPv6 } from '../src/tools/tcplife/tcplife.js';
 import { openFlagNames } from '../src/tools/opensnoop/opensnoop.js';
@@ -340,9 +340,10 @@ int main(int argc, char **argv) {
 }
 `;
 
-test('burst: >= 200,000 opens/s for 5 s, every event delivered or counted as lost', kernelTest(), async () => {
+/** One burst under `opensnoop -x -p`: opens generated (and their rate), delivered, reported lost. */
+async function burst(seconds: number, threads: number): Promise<{ generated: number; rate: number; delivered: number; lost: number }> {
   const missing = `/nonexistent-bpfkit-burst-${process.pid}`;
-  const child = startGatedChild(compileC(BURST, ['-pthread']), ['5', missing, '4']);
+  const child = startGatedChild(compileC(BURST, ['-pthread']), [String(seconds), missing, String(threads)]);
   const outFile = join(tmpdir(), `bpfkit-burst-${process.pid}.txt`);
   const fd = openSync(outFile, 'w');
   try {
@@ -359,6 +360,7 @@ test('burst: >= 200,000 opens/s for 5 s, every event delivered or counted as los
     child.go();
     assert.equal(await child.exited, 0);
     const [generated, elapsed] = child.stdout().trim().split(' ').map(Number) as [number, number];
+    assert.ok(elapsed >= seconds, `ran ${elapsed} s`);
     await sleep(500);
     tool.kill('SIGINT');
     assert.equal(await done, 0, stderr);
@@ -373,14 +375,24 @@ test('burst: >= 200,000 opens/s for 5 s, every event delivered or counted as los
     }
     const rate = generated / elapsed;
     console.log(`burst: generated ${generated} in ${elapsed.toFixed(2)} s (${Math.round(rate)}/s), delivered ${delivered}, lost ${lost}, output ${(statSync(outFile).size / 1e6).toFixed(0)} MB`);
-    assert.ok(elapsed >= 5, `ran ${elapsed} s`);
-    assert.ok(rate >= 200_000, `only ${Math.round(rate)} events/s generated`);
-    assert.equal(delivered + lost, generated);
+    return { generated, rate, delivered, lost };
   } finally {
     closeSync(fd);
     rmSync(outFile, { force: true });
   }
-  assertNoLeftovers();
+}
+
+test('burst: >= 200,000 opens/s for 5 s, every event delivered or counted as lost', kernelTest(), async () => {
+  // The accounting must be exact on every attempt. The rate depends on the machine (2 shared
+  // cores): a burst that fell short of 200,000/s is repeated, at most 3 times in all.
+  let best = 0;
+  for (let attempt = 0; attempt < 3 && best < 200_000; attempt++) {
+    const b = await burst(5, 4);
+    assert.equal(b.delivered + b.lost, b.generated, 'delivered + lost == generated');
+    best = Math.max(best, b.rate);
+    assertNoLeftovers();
+  }
+  assert.ok(best >= 200_000, `the workload reached only ${Math.round(best)} opens/s (machine too busy to test the burst)`);
 });
 
 // ---------- tcplife
@@ -484,4 +496,85 @@ test('tcplife: exact bytes both ways of a loopback connection (IPv4 and IPv6), P
   assert.ok(lines.some((l) => new RegExp(`^${child2.proc.pid} +\\S+ +127\\.0\\.0\\.1 +\\d+ 127\\.0\\.0\\.1 +${q4} +${kb} +0 [\\d.]+$`).test(l)), run2.stdout);
   assert.ok(lines.some((l) => new RegExp(`^${child2.proc.pid} +\\S+ +127\\.0\\.0\\.1 +${q4} 127\\.0\\.0\\.1 +\\d+ +0 +${kb} [\\d.]+$`).test(l)), run2.stdout);
   assertNoLeftovers();
+});
+
+// ---------- the second kernel (Debian 6.1): the same hooks must load and give the same exact answers
+
+test('all five snoopers on the 6.1 kernel: exact events from known workloads, nothing left loaded', kernelTest(), async () => {
+  const bins = {
+    opener: compileC(OPENER),
+    exiter: compileC(EXITER),
+    threads: compileC(THREADS, ['-pthread']),
+    tcp: compileC(TCP),
+  };
+  const missing = `/nonexistent-bpfkit-rik-${process.pid}/file`;
+  const tools: Array<[string, string[]]> = [
+    ['open', ['opensnoop', '--json', '-x']],
+    ['exec', ['execsnoop', '--json']],
+    ['exit', ['exitsnoop', '--json']],
+    ['thread', ['threadsnoop', '--json']],
+    ['tcp', ['tcplife', '--json']],
+  ];
+  const script = `
+set +e
+D=$(mktemp -d)
+uname -r > $D/uname
+export BPFKIT_READY=1
+PIDS=""
+${tools.map(([k, args]) => `node ${BPFKIT} ${args.join(' ')} > $D/${k}.out 2> $D/${k}.err & PIDS="$PIDS $!"`).join('\n')}
+for i in $(seq 1 900); do
+  n=$(cat $D/*.err | grep -c BPFKIT_READY || true)
+  [ "$n" = ${tools.length} ] && break
+  sleep 0.2
+done
+echo go | ${bins.opener} ${missing} || echo "opener failed" >> $D/status
+/bin/true rik-arg1 'rik arg2'
+echo go | ${bins.exiter} 5
+echo go | ${bins.threads} 20 || echo "threads failed" >> $D/status
+echo go | ${bins.tcp} 100000 77 5 9 > $D/tcp.ports || echo "tcp failed" >> $D/status
+sleep 1
+kill -INT $PIDS
+for p in $PIDS; do wait $p || echo "exit status $? of $p" >> $D/status; done
+bpftool prog show > $D/progs
+for f in $D/*; do echo "==== $(basename $f)"; cat $f; done
+`;
+  const r = await runInKernel(script, 400);
+  assert.equal(r.code, 0, r.output);
+  const sections = new Map<string, string>();
+  for (const part of r.output.split(/^==== /m).slice(1)) {
+    const nl = part.indexOf('\n');
+    sections.set(part.slice(0, nl).trim(), part.slice(nl + 1));
+  }
+  assert.match(sections.get('uname') ?? '', /^6\.1\./, r.output);
+  assert.equal(sections.get('status'), undefined, r.output);
+  const recs = (k: string) => ndjson(sections.get(`${k}.out`) ?? '');
+  const name = (bin: string) => bin.replace(/^.*\//, '').slice(0, 15);
+
+  const opens = recs('open').filter((x) => x.path === missing);
+  assert.deepEqual(opens.map((x) => [x.errno, x.comm, x.flag_names]), [
+    ['ENOENT', name(bins.opener), 'O_RDONLY|O_CLOEXEC'],
+    ['ENOENT', name(bins.opener), 'O_WRONLY|O_CREAT'],
+  ], sections.get('open.out'));
+  const execs = recs('exec').filter((x) => JSON.stringify(x.argv) === JSON.stringify(['/bin/true', 'rik-arg1', 'rik arg2']));
+  assert.equal(execs.length, 1, sections.get('exec.out'));
+  assert.equal(execs[0]!.ret, 0);
+  const exits = recs('exit').filter((x) => x.pcomm === name(bins.exiter));
+  assert.deepEqual(exits.map((x) => x.exit_code), [5], sections.get('exit.out'));
+  const threads = recs('thread').filter((x) => x.comm === name(bins.threads));
+  assert.equal(threads.filter((x) => x.event === 'new').length, 20, sections.get('thread.out'));
+  assert.equal(threads.filter((x) => x.event === 'exit').length, 20, sections.get('thread.out'));
+  const [p4, p6] = (sections.get('tcp.ports') ?? '').trim().split(' ').map(Number) as [number, number];
+  const conns = recs('tcp').filter((x) => x.pid !== undefined && x.comm === name(bins.tcp));
+  const bytes = (fam: string, port: number, server: boolean) =>
+    conns.filter((x) => x.family === fam && (server ? x.lport === port : x.rport === port)).map((x) => [x.tx_bytes, x.rx_bytes]);
+  assert.deepEqual(bytes('ipv4', p4, false), [[100000, 77]], sections.get('tcp.out'));
+  assert.deepEqual(bytes('ipv4', p4, true), [[77, 100000]]);
+  assert.deepEqual(bytes('ipv6', p6, false), [[5, 9]]);
+  assert.deepEqual(bytes('ipv6', p6, true), [[9, 5]]);
+  for (const k of ['open', 'exec', 'exit', 'thread', 'tcp']) {
+    const s = summaryOf(recs(k));
+    assert.equal(s?.lost, 0, `${k}: ${JSON.stringify(s)}`);
+  }
+  for (const p of PREFIXES) assert.doesNotMatch(sections.get('progs') ?? '', new RegExp(`name ${p.slice(0, 15)}`), 'programs left loaded in the 6.1 kernel');
+  assert.match(sections.get('progs') ?? 'x', /^(|[\s\S]*\n)$/);
 });

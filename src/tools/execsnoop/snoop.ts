@@ -65,7 +65,7 @@ export class SnoopSession {
     }
   }
 
-  /** Start delivering records (each buffer is a copy the callback may keep). */
+  /** Start delivering records (a buffer is valid only during the call: decode, do not keep). */
   start(onRecord: (data: Buffer) => void): void {
     this.reader = new RingBufferReader(this.obj.map('events'), (data) => {
       this.delivered++;
