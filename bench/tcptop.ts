@@ -7,7 +7,7 @@
 // cannot run on this kernel, so there is no comparison with them here.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +116,42 @@ function startTcptop(): Promise<Tool> {
   });
 }
 
+/** run_time_ns and run_cnt of the loaded programs named tcptop_* (kernel.bpf_stats_enabled). */
+function tcptopProgramStats(): { ns: number; runs: number } {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  let ns = 0;
+  let runs = 0;
+  for (const p of JSON.parse(r.stdout) as Array<{ name?: string; run_time_ns?: number; run_cnt?: number }>) {
+    if (p.name?.startsWith('tcptop_')) { ns += p.run_time_ns ?? 0; runs += p.run_cnt ?? 0; }
+  }
+  return { ns, runs };
+}
+
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+/**
+ * One more run under tcptop with the kernel's BPF run-time statistics on (a global switch,
+ * restored right after): the cost of tcptop's programs per event, and how many events one
+ * unit of work causes. Independent of the other load on the machine, unlike the rates.
+ */
+async function programCost(bin: string, args: string[]): Promise<{ nsPerEvent: number; eventsPerUnit: number; cpuRate: number }> {
+  const old = readFileSync(STATS, 'utf8').trim();
+  const tool = await startTcptop();
+  writeFileSync(STATS, '1');
+  try {
+    const before = tcptopProgramStats();
+    const t0 = Date.now();
+    const [wall, cpuRate] = rate(bin, args);
+    const secs = (Date.now() - t0) / 1000;
+    const after = tcptopProgramStats();
+    const runs = after.runs - before.runs;
+    return { nsPerEvent: (after.ns - before.ns) / Math.max(1, runs), eventsPerUnit: runs / (wall * secs), cpuRate };
+  } finally {
+    writeFileSync(STATS, old);
+    await tool.stop();
+  }
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -155,6 +191,11 @@ async function main(): Promise<void> {
       console.log(`    under tcptop  ${f(u).padStart(10)} ${unit}   runs: ${under.map((r) => f(r[k])).join(', ')}`);
       console.log(`    ratio alone/under tcptop: ${(a / u).toFixed(3)}x${k === 0 ? ` (target <= ${w.target.toFixed(2)}x)` : ''}`);
     }
+    const cost = await programCost(bin, w.args);
+    const extra = cost.nsPerEvent * cost.eventsPerUnit * cost.cpuRate / 1e9;
+    console.log(`  tcptop's BPF programs (kernel run-time stats, one run): ${cost.nsPerEvent.toFixed(0)} ns per event, ` +
+      `~${(cost.eventsPerUnit * (w.scale === 1 ? 1 : 1 / w.scale)).toFixed(w.scale === 1 ? 1 : 2)} events per ${w.scale === 1 ? 'round trip' : 'MB'} ` +
+      `(incl. other traffic): +${(extra * 100).toFixed(2)}% CPU for this workload, i.e. ratio ~${(1 + extra).toFixed(3)}x when CPU-bound`);
     console.log('');
   }
 }
