@@ -101,6 +101,32 @@ async function profile(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** CPU time (user + system) of a process or thread so far, in seconds (/proc/ID/stat, clock ticks of 1/100 s). */
+function cpuTime(id: number): number {
+  const stat = readFileSync(`/proc/${id}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * Run profile (no duration) until the workload `id` has used `cpuS` seconds of CPU, then Ctrl-C:
+ * the machine is shared, so a wall-clock duration would give a varying number of samples.
+ * Returns the output and the workload's CPU time while profile ran (at Ctrl-C, and at exit).
+ */
+async function profileCpu(args: string[], id: number, cpuS: number): Promise<{ out: string; cpuAtStop: number; cpuAtExit: number }> {
+  const t = startTool(['profile', ...args], { timeoutMs: 120_000 });
+  await t.ready;
+  const c0 = cpuTime(id);
+  const deadline = Date.now() + 90_000;
+  while (cpuTime(id) - c0 < cpuS && Date.now() < deadline) await sleep(50);
+  const cpuAtStop = cpuTime(id) - c0;
+  const r = await t.stop('SIGINT');
+  const cpuAtExit = cpuTime(id) - c0;
+  assert.equal(r.code, 0, `profile ${args.join(' ')} failed: ${r.stderr}`);
+  noLeftovers();
+  return { out: r.stdout, cpuAtStop, cpuAtExit };
+}
+
 interface JsonStack { type: 'stack'; pid: number; comm: string; count: number; user_stack: string[] | null; kernel_stack: string[] | null }
 interface JsonSummary { type: 'summary'; samples: number; stacks: number; dropped: number }
 function parseJson(text: string): { stacks: JsonStack[]; summary: JsonSummary } {
@@ -167,7 +193,7 @@ test('text and folded order: BCC layout, kernel leaf first, user after --', () =
 test('a C function under main gets >= 80% of the samples, folded order right, exact totals', kernelTest(), async () => {
   const leaf = await startProc(compileC(LEAF_C, FP));
   try {
-    const folded = parseFolded(await profile(['-p', String(leaf.pid), '-F', '99', '-f', '2']));
+    const folded = parseFolded((await profileCpu(['-p', String(leaf.pid), '-F', '99', '-f'], leaf.pid, 1)).out);
     const under = folded.filter((s) => {
       const i = s.stack.indexOf('main');
       return i > 0 && s.stack[i + 1] === 'bpfkit_hot_leaf';
@@ -178,7 +204,7 @@ test('a C function under main gets >= 80% of the samples, folded order right, ex
   }
   const hot = await startProc(compileC(HOT_C, FP));
   try {
-    const folded = parseFolded(await profile(['-p', String(hot.pid), '-F', '99', '-f', '2']));
+    const folded = parseFolded((await profileCpu(['-p', String(hot.pid), '-F', '99', '-f'], hot.pid, 1)).out);
     const total = sum(folded);
     assert.ok(total >= 20, `too few samples: ${total}`);
     for (const s of folded) assert.equal(s.stack[0], hot.proc.spawnfile.split('/').pop()!.slice(0, 15), 'comm first');
@@ -189,7 +215,11 @@ test('a C function under main gets >= 80% of the samples, folded order right, ex
     assert.ok(sum(under) >= 0.8 * total, `main;bpfkit_hot_spin in ${sum(under)} of ${total} samples:\n${folded.map((s) => s.stack.join(';')).join('\n')}`);
 
     // Same process, JSON: the summary's sample total is the sum of the stack counts (nothing lost).
-    const { stacks, summary } = parseJson(await profile(['-p', String(hot.pid), '-F', '99', '--json', '1']));
+    // The number of samples follows the CPU time the process used: 99 per CPU second.
+    const run = await profileCpu(['-p', String(hot.pid), '-F', '99', '--json'], hot.pid, 2);
+    const { stacks, summary } = parseJson(run.out);
+    assert.ok(summary.samples >= 0.7 * 99 * run.cpuAtStop && summary.samples <= 1.3 * 99 * run.cpuAtExit + 5,
+      `${summary.samples} samples for ${run.cpuAtStop}..${run.cpuAtExit} s of CPU at 99 Hz`);
     assert.equal(summary.dropped, 0);
     assert.equal(stacks.reduce((a, s) => a + s.count, 0), summary.samples);
     assert.ok(stacks.every((s) => s.pid === hot.pid));
@@ -207,7 +237,7 @@ test('a sleeping process gets exactly 0 samples; -C excludes other CPUs exactly'
     const folded = parseFolded(out);
     assert.deepEqual(folded.filter((s) => s.stack.includes('bpfkit_hot_spin')), [], `hot process pinned to CPU 1 sampled on CPU 0:\n${out}`);
     assert.deepEqual(folded, [], `samples from a sleeping process or another CPU:\n${out}`);
-    const onCpu1 = parseFolded(await profile(['-p', `${sleeper.pid},${hot.pid}`, '-C', '1', '-f', '-F', '99', '1']));
+    const onCpu1 = parseFolded((await profileCpu(['-p', `${sleeper.pid},${hot.pid}`, '-C', '1', '-f', '-F', '99'], hot.pid, 0.5)).out);
     assert.ok(sum(onCpu1) > 10, 'the pinned process is sampled on its CPU');
     assert.ok(onCpu1.every((s) => s.stack.includes('bpfkit_hot_spin') || s.stack.includes('tick')), 'only the hot process');
   } finally {
@@ -224,7 +254,7 @@ test('-L TID profiles one thread only', kernelTest(), async () => {
     const tidA = Number(/a (\d+)/.exec(p.out())![1]);
     const tidB = Number(/b (\d+)/.exec(p.out())![1]);
     assert.notEqual(tidA, tidB);
-    const a = parseFolded(await profile(['-L', String(tidA), '-f', '-F', '99', '1']));
+    const a = parseFolded((await profileCpu(['-L', String(tidA), '-f', '-F', '99'], tidA, 0.5)).out);
     assert.ok(sum(a) > 10);
     assert.ok(a.every((s) => !s.stack.includes('spin_thread_b')), 'thread B sampled with -L A');
     assert.ok(sum(a.filter((s) => s.stack.includes('spin_thread_a'))) >= 0.8 * sum(a));
@@ -234,7 +264,7 @@ test('-L TID profiles one thread only', kernelTest(), async () => {
 });
 
 test('shared library function of a PIE process that exits before the end is symbolized', kernelTest(), async () => {
-  const dir = join(tmpdir(), 'bpfkit-test-bin', 'profile-so');
+  const dir = join(tmpdir(), 'bpfkit-test-bin', 'profile-so2');
   mkdirSync(dir, { recursive: true });
   const lib = join(dir, 'libbpfkithot.so');
   const bin = join(dir, 'shortlived');
@@ -245,9 +275,8 @@ __attribute__((noinline)) void lib_tick(unsigned long i) { sink ^= i; }
 void bpfkit_lib_spin(unsigned long n) { for (unsigned long i = 0; i < n; i++) { sink += i; if (!(i & 0xffffff)) lib_tick(i); } }
 `);
     writeFileSync(join(dir, 'main.c'), `
-#include <time.h>
 void bpfkit_lib_spin(unsigned long n);
-int main(void) { time_t end = time(0) + 1; while (time(0) <= end) bpfkit_lib_spin(10000000); return 0; }
+int main(void) { for (int k = 0; k < 40; k++) bpfkit_lib_spin(10000000); return 0; }
 `);
     const cc = (args: string[]) => {
       const r = spawnSync('gcc', ['-O1', ...FP, ...args], { encoding: 'utf8' });
@@ -257,13 +286,15 @@ int main(void) { time_t end = time(0) + 1; while (time(0) <= end) bpfkit_lib_spi
     cc(['-pie', '-fPIE', '-o', bin, join(dir, 'main.c'), `-L${dir}`, '-lbpfkithot', `-Wl,-rpath,${dir}`]);
   }
   // System-wide: the tool must notice the new process and snapshot its maps while it runs.
-  const t = startTool(['profile', '-f', '-F', '99', '4']);
+  // Fixed CPU work (~0.4 s); profile stops once the process is gone.
+  const t = startTool(['profile', '-f', '-F', '99'], { timeoutMs: 120_000 });
   await t.ready;
   const child = spawn(bin, [], { stdio: 'ignore' });
   const exited = new Promise((res) => child.on('close', res));
   await exited;
+  await sleep(200);
   assert.ok(existsSync(`/proc/${child.pid}`) === false, 'workload exited before the profile ended');
-  const r = await t.done;
+  const r = await t.stop('SIGINT');
   assert.equal(r.code, 0, r.stderr);
   noLeftovers();
   const mine = parseFolded(r.stdout).filter((s) => s.stack[0] === 'shortlived');
@@ -286,7 +317,7 @@ let s = 0; for (;;) s += bpfkitSpinJs(1e6);
   const node = await startProc(process.execPath, ['--perf-basic-prof', js]);
   try {
     await sleep(300); // let V8 optimize the function
-    const folded = parseFolded(await profile(['-p', String(node.pid), '-F', '99', '-f', '-a', '2']));
+    const folded = parseFolded((await profileCpu(['-p', String(node.pid), '-F', '99', '-f', '-a'], node.pid, 1)).out);
     const js = folded.filter((s) => s.stack.some((f) => /bpfkitSpinJs/.test(f) && f.endsWith('_[j]')));
     assert.ok(sum(js) >= 0.5 * sum(folded), `JS function in ${sum(js)} of ${sum(folded)} samples`);
   } finally {
@@ -298,7 +329,7 @@ let s = 0; for (;;) s += bpfkitSpinJs(1e6);
 test('syscall-heavy process: kernel frames; -U removes them, -K keeps only them', kernelTest(), async () => {
   const p = await startProc(compileC(SYSCALL_C, FP));
   try {
-    const both = parseFolded(await profile(['-p', String(p.pid), '-F', '99', '-f', '-a', '1']));
+    const both = parseFolded((await profileCpu(['-p', String(p.pid), '-F', '99', '-f', '-a'], p.pid, 0.5)).out);
     const withKernel = both.filter((s) => s.stack.some((f) => /^(read_zero|__x64_sys_read|ksys_read|vfs_read)_\[k\]$/.test(f)));
     assert.ok(sum(withKernel) >= 0.3 * sum(both), `kernel read path in ${sum(withKernel)} of ${sum(both)}`);
     // User frames on the root side of the kernel ones: ...;main;read_zero_loop;read;entry_SYSCALL_64...
@@ -310,13 +341,13 @@ test('syscall-heavy process: kernel frames; -U removes them, -K keeps only them'
     });
     assert.equal(sum(rootSide), sum(withKernel), 'user frames root side of kernel frames');
 
-    const u = parseFolded(await profile(['-p', String(p.pid), '-F', '99', '-f', '-a', '-U', '1']));
+    const u = parseFolded((await profileCpu(['-p', String(p.pid), '-F', '99', '-f', '-a', '-U'], p.pid, 0.5)).out);
     assert.ok(sum(u) > 10);
     assert.deepEqual(u.filter((s) => s.stack.some(isKernel)), [], '-U: no kernel frames');
     // glibc's read() has no frame: its caller comes from the leaf-caller recovery.
     assert.ok(sum(u.filter((s) => s.stack.join(';').includes('main;read_zero_loop'))) >= 0.8 * sum(u), '-U: user stacks kept');
 
-    const k = parseFolded(await profile(['-p', String(p.pid), '-F', '99', '-f', '-a', '-K', '1']));
+    const k = parseFolded((await profileCpu(['-p', String(p.pid), '-F', '99', '-f', '-a', '-K'], p.pid, 0.5)).out);
     assert.ok(sum(k) > 10);
     assert.deepEqual(k.filter((s) => s.stack.slice(1).some((f) => !isKernel(f))), [], '-K: only kernel frames');
     assert.ok(sum(k.filter((s) => s.stack.length > 1)) >= 0.3 * sum(k), 'kernel stacks present');
@@ -332,7 +363,7 @@ test('--svg writes a valid flame graph, --speedscope a speedscope file', kernelT
   try {
     const svg = join(dir, 'cpu.svg');
     const ss = join(dir, 'cpu.speedscope.json');
-    const out = await profile(['-p', String(hot.pid), '-F', '99', '--svg', svg, '--speedscope', ss, '1']);
+    const { out } = await profileCpu(['-p', String(hot.pid), '-F', '99', '--svg', svg, '--speedscope', ss], hot.pid, 0.5);
     assert.match(out, /Wrote flame graph to/);
     const text = readFileSync(svg, 'utf8');
     // Well-formed XML (python's parser), root <svg>, the hot function in a frame's text.

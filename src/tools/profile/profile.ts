@@ -11,7 +11,7 @@ import { note } from '../../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../../core/maps.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import type { StructView } from '../../core/btf.js';
-import { PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
+import { demangleAll, isMangled, PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
 
 /** Must match PROFILE_MAX_FILTER / PROFILE_MAX_STACK_DEPTH in bpf/profile.h. */
 export const MAX_FILTER = 64;
@@ -345,6 +345,18 @@ export class ProfileSession {
         else kernelMissed = true;
       }
       out.push({ pid, comm, count, user, kernel, userMissed, kernelMissed });
+    }
+    // C++/Rust names, demangled in one batch (c++filt, when installed), as BCC prints them.
+    const mangled = new Set<string>();
+    for (const fs of userFrames.values()) for (const f of fs) if (f.kind === 'user' && isMangled(f.name)) mangled.add(f.name);
+    if (mangled.size) {
+      const map = demangleAll(mangled);
+      for (const fs of userFrames.values()) {
+        for (let i = 0; i < fs.length; i++) {
+          const d = map.get(fs[i]!.name);
+          if (d !== undefined && d !== fs[i]!.name) fs[i] = { ...fs[i]!, name: d };
+        }
+      }
     }
     note(`profile: ${entries.length} stacks (${stackCache.size} distinct stacks, ${new Set(out.map((s) => s.pid)).size} processes, ${this.symbolizer.elfCache.size} binaries) read and symbolized in ${(performance.now() - t0).toFixed(0)} ms (${((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000).toFixed(0)} ms CPU)`);
     return { stacks: out, stats };
