@@ -56,21 +56,48 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 	return f;
 }
 
+/*
+ * s_type pointers already compared by name: the traced type's and the last few others. They
+ * point to static file_system_type objects, so a pointer compare replaces the string compare
+ * on all but the first operations of each type.
+ */
+#define FSS_SEEN 4
+__u64 seen_match = 0;
+__u64 seen_other[FSS_SEEN] = {};
+__u32 seen_next = 0;
+
 /* The file's file system type is the one traced (compares the names, at most 15 chars). */
 static __always_inline bool fs_matches(struct file *f)
 {
+	struct file_system_type *t = BPF_CORE_READ(f, f_inode, i_sb, s_type);
+	if (!t)
+		return false;
+	__u64 tp = (__u64)t;
+	if (tp == seen_match)
+		return true;
+#pragma unroll
+	for (int i = 0; i < FSS_SEEN; i++)
+		if (tp == seen_other[i])
+			return false;
 	char name[FSSLOWER_FS_LEN] = {};
-	const char *p = BPF_CORE_READ(f, f_inode, i_sb, s_type, name);
+	const char *p = BPF_CORE_READ(t, name);
 	if (!p || bpf_probe_read_kernel_str(name, sizeof(name), p) < 0)
 		return false;
+	bool same = true;
 #pragma unroll
 	for (int i = 0; i < FSSLOWER_FS_LEN; i++) {
-		if (name[i] != fs_name[i])
-			return false;
+		if (name[i] != fs_name[i]) {
+			same = false;
+			break;
+		}
 		if (!name[i])
 			break;
 	}
-	return true;
+	if (same)
+		seen_match = tp;
+	else
+		seen_other[seen_next++ % FSS_SEEN] = tp;
+	return same;
 }
 
 static __always_inline void emit(__u32 kind, __u64 now, __u64 delta, long ret, __u64 offset, struct file *f)
