@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { compileC, kernelTest, leftoverPrograms, runTool, startGatedChild, startTool } from './helpers.js';
+import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
 import { diskStat, makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
 
 interface Hist { disk?: string; major?: number; minor?: number; flags?: string; total: number; buckets: Array<{ low: number; high: number; count: number }> }
@@ -119,4 +119,47 @@ test('biolatency bad input: one-line error, exit 2', kernelTest(), async () => {
     assert.match(run.stderr.trimEnd(), pattern);
   }
   assert.deepEqual(leftoverPrograms('biolat_'), []);
+});
+
+test('biolatency on Linux 6.1 (no block_io_start): exact counts, -Q from block_rq_insert', kernelTest(), async () => {
+  const bin = compileC(STORAGE_WORKLOAD);
+  const k = 40;
+  // Two runs at once on the same I/O: default (issue -> complete) and -Q (insert -> complete).
+  const { code, output } = await runInKernel(`
+M=/var/cache/run-in-kernel/debian-6.1/tree
+KV=$(ls $M/lib/modules)
+modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
+D=$(mktemp -d)
+truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
+DEV=$(losetup -f --show $D/img); mkdir $D/mnt; mount -o commit=300 $DEV $D/mnt
+N=\${DEV#/dev/}
+fallocate -l ${k * 4096} $D/mnt/f
+BPFKIT_READY=1 timeout 200 node dist/src/cli/main.js biolatency --verbose -d $N --json > $D/out1 2> $D/err1 &
+T1=$!
+BPFKIT_READY=1 timeout 200 node dist/src/cli/main.js biolatency --verbose -Q -d $N --json > $D/out2 2> $D/err2 &
+T2=$!
+for i in $(seq 1 600); do grep -q BPFKIT_READY $D/err1 && grep -q BPFKIT_READY $D/err2 && break; sleep 0.2; done
+read r0 x x x w0 rest < /sys/block/$N/stat
+${bin} dio $D/mnt/f ${k} <<< go
+read r1 x x x w1 rest < /sys/block/$N/stat
+echo "DISKIOS=$((r1 - r0 + w1 - w0))"
+kill -INT $T1 $T2 || true
+rc1=0; wait $T1 || rc1=$?
+rc2=0; wait $T2 || rc2=$?
+echo "TOOLEXIT=$rc1,$rc2"
+sleep 1
+echo "LEFT=$(bpftool prog show | grep -c biolat_ || true)"
+grep -h -v -e '^libbpf' -e '^feature' $D/err1 $D/err2 || true
+sed 's/^/OUT1 /' $D/out1
+sed 's/^/OUT2 /' $D/out2
+`);
+  assert.equal(code, 0, output);
+  assert.match(output, /^TOOLEXIT=0,0$/m, output);
+  assert.match(output, /^LEFT=0$/m, output);
+  assert.match(output, /biolatency: from tp_btf\/block_rq_issue \(device time\) to tp_btf\/block_rq_complete/, output);
+  assert.match(output, /biolatency: from tp_btf\/block_rq_insert \(queue \+ device time\) to tp_btf\/block_rq_complete/, output);
+  assert.equal(Number(/^DISKIOS=(\d+)$/m.exec(output)![1]), 2 * k, output);
+  const recs = (tag: string) => parse(output.split('\n').filter((l) => l.startsWith(`${tag} {`)).map((l) => l.slice(tag.length + 1)).join('\n'));
+  assert.equal(total(recs('OUT1')), 2 * k, output);
+  assert.equal(total(recs('OUT2')), 2 * k, output);
 });
