@@ -7,10 +7,11 @@
 // cannot run on this kernel, so there is no comparison with them here.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { native } from '../src/core/libbpf.js';
 
 const BPFKIT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -127,17 +128,16 @@ function tcptopProgramStats(): { ns: number; runs: number } {
   return { ns, runs };
 }
 
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
-
 /**
- * One more run under tcptop with the kernel's BPF run-time statistics on (a global switch,
- * restored right after): the cost of tcptop's programs per event, and how many events one
- * unit of work causes. Independent of the other load on the machine, unlike the rates.
+ * One more run under tcptop with the kernel's BPF run-time statistics on (BPF_ENABLE_STATS:
+ * on while our fd is open, without touching the kernel.bpf_stats_enabled sysctl that others
+ * may be using): the cost of tcptop's programs per event, and how many events one unit of
+ * work causes. Independent of the other load on the machine, unlike the rates.
  */
 async function programCost(bin: string, args: string[]): Promise<{ nsPerEvent: number; eventsPerUnit: number; cpuRate: number }> {
-  const old = readFileSync(STATS, 'utf8').trim();
   const tool = await startTcptop();
-  writeFileSync(STATS, '1');
+  const statsFd = native.bpf_enable_stats(0) as number;
+  if (statsFd < 0) throw new Error('BPF_ENABLE_STATS failed');
   try {
     const before = tcptopProgramStats();
     const t0 = Date.now();
@@ -147,7 +147,7 @@ async function programCost(bin: string, args: string[]): Promise<{ nsPerEvent: n
     const runs = after.runs - before.runs;
     return { nsPerEvent: (after.ns - before.ns) / Math.max(1, runs), eventsPerUnit: runs / (wall * secs), cpuRate };
   } finally {
-    writeFileSync(STATS, old);
+    native.close(statsFd);
     await tool.stop();
   }
 }

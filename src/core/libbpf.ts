@@ -69,6 +69,7 @@ export const native = {
   libbpf_probe_bpf_prog_type: lib.func('int libbpf_probe_bpf_prog_type(int type, void *opts)'),
   libbpf_probe_bpf_map_type: lib.func('int libbpf_probe_bpf_map_type(int type, void *opts)'),
   libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
+  bpf_enable_stats: lib.func('int bpf_enable_stats(int type)'), // BPF_STATS_RUN_TIME = 0: on while the fd is open
   btf__load_vmlinux_btf: lib.func('void *btf__load_vmlinux_btf(void)'),
   btf__free: lib.func('void btf__free(void *btf)'),
   btf__find_by_name_kind: lib.func('int btf__find_by_name_kind(void *btf, const char *name, uint32 kind)'),
