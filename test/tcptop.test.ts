@@ -9,7 +9,7 @@ import { formatIPv6 } from '../src/tools/tcptop/addr.js';
 import { parseTcptopArgs, renderText, sortRows, type TcptopOptions } from '../src/tools/tcptop/index.js';
 import type { ConnRow } from '../src/tools/tcptop/tcptop.js';
 
-// pair FAMILY BYTES [gate]: parent "tt_send" sends exactly BYTES to a forked child "tt_recv"
+// pair FAMILY BYTES [gate [PACE_US]]: parent "tt_send" sends exactly BYTES to a forked child "tt_recv"
 // that reads them with plain reads, MSG_WAITALL receives and MSG_PEEK peeks mixed.
 const PAIR = `#define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,6 +28,7 @@ int main(int argc, char **argv) {
   int fam = atoi(argv[1]) == 6 ? AF_INET6 : AF_INET;
   long total = atol(argv[2]);
   int gate = argc > 3 && strcmp(argv[3], "gate") == 0;
+  int pace = argc > 4 ? atoi(argv[4]) : 0; /* microseconds between sends */
   struct sockaddr_storage ss; memset(&ss, 0, sizeof ss);
   socklen_t len;
   if (fam == AF_INET) { struct sockaddr_in *a = (void *)&ss; a->sin_family = AF_INET; a->sin_addr.s_addr = htonl(INADDR_LOOPBACK); len = sizeof *a; }
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
     if (want > chunk) want = chunk;
     ssize_t n = send(s, data, want, 0);
     if (n <= 0) { perror("send"); return 2; }
+    if (pace) usleep(pace);
     sent += n;
   }
   close(s);
@@ -98,8 +100,8 @@ const randomBytes = () => 1_000_000 + Math.floor(Math.random() * 4_000_000);
 interface Pair { family: 4 | 6; bytes: number; sender: number; receiver: number; port: number; sport: number }
 
 /** Start a gated pair; `run()` lets it transfer and resolves when both processes have exited. */
-async function startPair(family: 4 | 6, bytes: number) {
-  const child = startGatedChild(compileC(PAIR), [String(family), String(bytes), 'gate']);
+async function startPair(family: 4 | 6, bytes: number, paceUs = 0) {
+  const child = startGatedChild(compileC(PAIR), [String(family), String(bytes), 'gate', String(paceUs)]);
   while (!child.stdout().includes('\n')) await new Promise((r) => setTimeout(r, 10));
   const first = JSON.parse(child.stdout().split('\n')[0]!) as { sender: number; receiver: number; port: number };
   return {
@@ -116,8 +118,8 @@ async function startPair(family: 4 | 6, bytes: number) {
   };
 }
 
-async function transfer(family: 4 | 6, bytes: number): Promise<Pair> {
-  return (await startPair(family, bytes)).run();
+async function transfer(family: 4 | 6, bytes: number, paceUs = 0): Promise<Pair> {
+  return (await startPair(family, bytes, paceUs)).run();
 }
 
 /** Per PID, all rows of all intervals. */
@@ -254,6 +256,22 @@ test('a connection that opens, transfers and closes inside one interval is repor
   const records = parseJson(run.stdout);
   assert.equal(records.length, 1);
   assertExact(records, p, 'closed connection');
+});
+
+test('exact across many interval boundaries (-i 0.02 while a paced transfer runs)', kernelTest(), async () => {
+  // Each report flips the in-kernel table and drains the old one while the transfer goes on:
+  // the sum over all reports must still be exact.
+  const B = randomBytes();
+  const tool = startTool(['tcptop', '-C', '--json', '-r', '1000', '0.02']);
+  await tool.ready;
+  const p = await transfer(4, B, 4000);
+  await new Promise((r) => setTimeout(r, 200));
+  const run = await finish(tool, 'SIGINT');
+  assert.deepEqual(leftoverPrograms('tcptop_'), []);
+  const records = parseJson(run.stdout);
+  const withOurs = records.filter((r) => r.rows.some((row) => row.pid === p.sender || row.pid === p.receiver));
+  assert.ok(withOurs.length >= 10, `the transfer should span many reports, got ${withOurs.length} of ${records.length}`);
+  assertExact(records, p, `${B} bytes over ${withOurs.length} reports`);
 });
 
 test('-p shows only that process; -s sent / -s received order; -4 / -6; -c cgroup', kernelTest(), async () => {
