@@ -77,10 +77,13 @@ async function medianOf(f: () => Promise<number>): Promise<number> {
 async function ddBench(): Promise<void> {
   console.log(`1. dd if=/dev/zero of=/dev/null bs=1 count=${COUNT}: median wall time of ${RUNS} runs`);
   const alone = await medianOf(() => timeDd());
+  // the floor: the same programs attached and filtering, but no syscall of dd selected
+  const floor = await medianOf(() => timeDd((pid) => startTracer(process.execPath, [BPFKIT, 'trace', '-e', 'getppid', '-p', String(pid)], 'BPFKIT_READY')));
   const bpfkit = await medianOf(() => timeDd((pid) => startTracer(process.execPath, [BPFKIT, 'trace', '-e', 'write', '-p', String(pid)], 'BPFKIT_READY')));
-  const strace = await medianOf(() => timeDd((pid) => startTracer('strace', ['-e', 'trace=write', '-o', '/dev/null', '-p', String(pid)], 'attached')));
+  const strace = process.env.NO_STRACE ? NaN : await medianOf(() => timeDd((pid) => startTracer('strace', ['-e', 'trace=write', '-o', '/dev/null', '-p', String(pid)], 'attached')));
   const row = (name: string, t: number) => console.log(`  ${name.padEnd(34)} ${fmt(t, 3).padStart(8)} s   slowdown x${fmt(t / alone)}`);
   row('dd alone', alone);
+  row('bpfkit trace -e getppid -p (floor)', floor);
   row('under bpfkit trace -e write -p', bpfkit);
   row('under strace -e trace=write -p', strace);
   const extraB = bpfkit - alone;

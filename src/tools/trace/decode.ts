@@ -145,6 +145,8 @@ export function planFor(nr: number, name: string, strsize: number): Plan {
       default: break;
     }
   });
+  // after a successful execve the old memory is gone: never copy its inputs again at exit
+  if (name === 'execve' || name === 'execveat') for (const e of entry) e[1] = { ...e[1], retry: false };
   const all = [...entry, ...exit];
   if (all.length > MAX_OPS) throw new Error(`trace: ${name} needs ${all.length} copies (max ${MAX_OPS})`);
   const budget = all.reduce((s, [, o]) => s + o.max, 0);
