@@ -1,6 +1,6 @@
 // Feature probes, cached per process: which hooks this kernel offers. Tools pick the best
 // available hook set and name what is missing when nothing fits.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { native } from './libbpf.js';
 import { BpfkitError } from './errors.js';
 import { kernelHasType } from './btf.js';
@@ -29,7 +29,7 @@ const BTF_KIND_FUNC = 12;
 export const hasBtfTracepoint = (name: string): boolean =>
   cached(`tp_btf:${name}`, () => {
     try {
-      return readFileSync('/sys/kernel/btf/vmlinux').includes(`\0btf_trace_${name}\0`);
+      return fileContains('/sys/kernel/btf/vmlinux', `\0btf_trace_${name}\0`);
     } catch {
       return kernelHasType(`btf_trace_${name}`, BTF_KIND_TYPEDEF);
     }
@@ -71,3 +71,23 @@ export function ensureTracefs(): void {
   note('mounted tracefs at /sys/kernel/tracing (classic tracepoints need it)');
 }
 
+
+/** Whether a file contains `text`, read in chunks (the BTF file is 5+ MB; keep peak memory low). */
+function fileContains(path: string, text: string): boolean {
+  const needle = Buffer.from(text);
+  const buf = Buffer.alloc(256 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    let carry = 0; // bytes kept from the previous chunk so a match across chunks is found
+    for (;;) {
+      const n = readSync(fd, buf, carry, buf.length - carry, null);
+      if (n === 0) return false;
+      const end = carry + n;
+      if (buf.subarray(0, end).includes(needle)) return true;
+      carry = Math.min(needle.length - 1, end);
+      buf.copy(buf, 0, end - carry, end);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
