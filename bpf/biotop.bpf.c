@@ -12,13 +12,16 @@
 
 const volatile __u32 filter_tgid = 0;
 
+/* Requests in flight (one entry: submitter + issue time, so one lookup per event). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BIOTOP_MAX_ENTRIES);
-	__type(key, __u64); /* struct request * */
-	__type(value, struct biotop_who);
-} who_by_rq SEC(".maps");
+	__type(key, __u64); /* struct request *, as a u64: older verifiers (6.1) lose the type of a
+			       BTF pointer spilled to the stack, and the program still dereferences it */
+	__type(value, struct biotop_start);
+} starts SEC(".maps");
 
+/* Fallback: bios queued, by submitter, until their request is issued. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BIOTOP_MAX_ENTRIES);
@@ -27,72 +30,71 @@ struct {
 } who_by_bio SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BIOTOP_MAX_ENTRIES);
-	__type(key, __u64); /* struct request * */
-	__type(value, __u64);
-} issue_ns SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BIOTOP_MAX_ENTRIES);
 	__type(key, struct biotop_key);
 	__type(value, struct biotop_value);
 } counts SEC(".maps");
 
-/* Map keys are the pointers' values copied to a u64: older verifiers (6.1) lose the type of
- * a BTF pointer spilled to the stack, and the program still needs to dereference it. */
-static __always_inline int record_who(void *map, __u64 key)
+static __always_inline bool fill_who(struct biotop_who *who)
 {
-	struct biotop_who who = {};
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
 	if (filter_tgid && tgid != filter_tgid)
-		return 0;
-	who.pid = tgid;
-	bpf_get_current_comm(who.comm, sizeof(who.comm));
-	bpf_map_update_elem(map, &key, &who, BPF_ANY);
-	return 0;
+		return false;
+	who->pid = tgid;
+	bpf_get_current_comm(who->comm, sizeof(who->comm));
+	return true;
 }
 
 SEC("tp_btf/block_io_start")
 int BPF_PROG(biotop_io_start, struct request *rq)
 {
-	return record_who(&who_by_rq, (__u64)rq);
+	struct biotop_start s = {};
+	__u64 id = (__u64)rq;
+	if (fill_who(&s.who))
+		bpf_map_update_elem(&starts, &id, &s, BPF_ANY);
+	return 0;
 }
 
 /* Older kernels: remember the bio's submitter; the request takes it over at issue. */
 SEC("tp_btf/block_bio_queue")
 int BPF_PROG(biotop_bio_queue, struct bio *bio)
 {
-	return record_who(&who_by_bio, (__u64)bio);
-}
-
-static __always_inline void on_issue(struct request *rq)
-{
-	__u64 ts = bpf_ktime_get_ns();
-	__u64 id = (__u64)rq;
-	bpf_map_update_elem(&issue_ns, &id, &ts, BPF_ANY);
+	struct biotop_who who = {};
+	__u64 id = (__u64)bio;
+	if (fill_who(&who))
+		bpf_map_update_elem(&who_by_bio, &id, &who, BPF_ANY);
+	return 0;
 }
 
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(biotop_rq_issue, struct request *rq)
 {
-	on_issue(rq);
+	__u64 id = (__u64)rq;
+	__u64 now = bpf_ktime_get_ns();
+	struct biotop_start *s = bpf_map_lookup_elem(&starts, &id);
+	if (s) {
+		s->issue_ns = now;
+	} else {
+		/* submitter not seen (started before we attached, or the block layer's own) */
+		struct biotop_start n = { .issue_ns = now };
+		bpf_map_update_elem(&starts, &id, &n, BPF_ANY);
+	}
 	return 0;
 }
 
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(biotop_rq_issue_bio, struct request *rq)
 {
-	__u64 bio = (__u64)rq->bio;
 	__u64 id = (__u64)rq;
+	__u64 bio = (__u64)rq->bio;
+	struct biotop_start n = { .issue_ns = bpf_ktime_get_ns() };
 	struct biotop_who *who = bpf_map_lookup_elem(&who_by_bio, &bio);
 	if (who) {
-		bpf_map_update_elem(&who_by_rq, &id, who, BPF_ANY);
+		n.who = *who;
 		bpf_map_delete_elem(&who_by_bio, &bio);
 	}
-	on_issue(rq);
+	bpf_map_update_elem(&starts, &id, &n, BPF_ANY);
 	return 0;
 }
 
@@ -100,21 +102,18 @@ SEC("tp_btf/block_rq_complete")
 int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
 {
 	__u64 id = (__u64)rq;
-	__u64 *tsp = bpf_map_lookup_elem(&issue_ns, &id);
-	if (!tsp)
+	struct biotop_start *s = bpf_map_lookup_elem(&starts, &id);
+	if (!s || !s->issue_ns)
 		return 0; /* issued before we attached */
-	__u64 delta = bpf_ktime_get_ns() - *tsp;
+	__u64 delta = bpf_ktime_get_ns() - s->issue_ns;
 	/* A request may complete in parts; the last part completes all that is left. */
 	bool final = nr_bytes >= rq->__data_len;
 
 	struct biotop_key key = {};
-	struct biotop_who *who = bpf_map_lookup_elem(&who_by_rq, &id);
-	if (who) {
-		key.pid = who->pid;
-		__builtin_memcpy(key.comm, who->comm, sizeof(key.comm));
-	} else if (filter_tgid) {
+	key.pid = s->who.pid;
+	if (filter_tgid && !key.pid)
 		goto out;
-	}
+	__builtin_memcpy(key.comm, s->who.comm, sizeof(key.comm));
 	struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
 	if (disk) {
 		key.major = BPF_CORE_READ(disk, major);
@@ -136,10 +135,8 @@ int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigne
 		__sync_fetch_and_add(&v->io, 1);
 	}
 out:
-	if (final) {
-		bpf_map_delete_elem(&issue_ns, &id);
-		bpf_map_delete_elem(&who_by_rq, &id);
-	}
+	if (final)
+		bpf_map_delete_elem(&starts, &id);
 	return 0;
 }
 

@@ -11,6 +11,12 @@ struct biotop_who {
 	char comm[BIOTOP_TASK_COMM_LEN];
 };
 
+/* Per request in flight: its submitter and, once issued, the issue time. */
+struct biotop_start {
+	__u64 issue_ns; /* 0 until block_rq_issue */
+	struct biotop_who who;
+};
+
 /* Aggregation key: process, direction, device. */
 struct biotop_key {
 	__u32 pid;
