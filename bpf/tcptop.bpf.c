@@ -20,6 +20,10 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define MSG_PEEK 2
+#define MSG_ERRQUEUE 0x2000
+/* Receives that move no stream data: peeks (counted when really read) and error-queue reads
+ * (timestamps, zerocopy completions). */
+#define NOT_STREAM_DATA (MSG_PEEK | MSG_ERRQUEUE)
 
 const volatile __u32 filter_tgid = 0;
 const volatile bool filter_cgroup = false;
@@ -217,7 +221,7 @@ int BPF_PROG(tcptop_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv, struct sock *sk, int ret, int flags)
 {
-	if (flags & MSG_PEEK) /* the data stays queued: counted when it is really read */
+	if (flags & NOT_STREAM_DATA)
 		return 0;
 	return count_btf(sk, ret, false);
 }
@@ -234,7 +238,7 @@ SEC("fexit/tcp_recvmsg")
 int BPF_PROG(tcptop_fx_recv, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
 {
-	if (flags & MSG_PEEK)
+	if (flags & NOT_STREAM_DATA)
 		return 0;
 	return count_btf(sk, ret, false);
 }
@@ -260,7 +264,7 @@ static __always_inline int finish(void *map, long ret, bool sent)
 	struct sock *sk = call->sk;
 	__u32 flags = call->flags;
 	bpf_map_delete_elem(map, &tid);
-	if (!sent && (flags & MSG_PEEK))
+	if (!sent && (flags & NOT_STREAM_DATA))
 		return 0;
 	return count_probe(sk, ret, sent);
 }
