@@ -50,12 +50,14 @@ struct {
 	__type(value, struct profile_stack);
 } profile_scratch SEC(".maps");
 
-/* Processes already announced to user space (so each is announced once). */
+/* When each process was last announced to user space (announced again after a second, so
+ * user space refreshes the maps of the processes that run, and only those). LRU: no limit on how
+ * many processes a long profile sees. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } profile_seen SEC(".maps");
 
 struct {
@@ -200,8 +202,10 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	}
 
 	if (notify_new_pids && tgid != 0) {
-		__u8 yes = 1;
-		if (bpf_map_update_elem(&profile_seen, &tgid, &yes, BPF_NOEXIST) == 0) {
+		__u64 now = bpf_ktime_get_ns();
+		__u64 *last = bpf_map_lookup_elem(&profile_seen, &tgid);
+		if (!last || now - *last > 1000000000ULL) {
+			bpf_map_update_elem(&profile_seen, &tgid, &now, BPF_ANY);
 			struct profile_new_pid *e = bpf_ringbuf_reserve(&profile_events, sizeof(*e), 0);
 			if (e) {
 				e->pid = tgid;

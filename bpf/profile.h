@@ -36,7 +36,8 @@ struct profile_stats {
 	__u64 kernel_missed;   /* kernel stack not stored */
 };
 
-/* Ring buffer record: a process seen for the first time (user space snapshots its maps). */
+/* Ring buffer record: a process seen for the first time, or again after a second (user space
+ * snapshots its maps and JIT map). */
 struct profile_new_pid {
 	__u32 pid;
 };

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, sleep, startTool, RUN_IN_KERNEL } from './helpers.js';
+import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, sleep, startTool, BPFKIT, RUN_IN_KERNEL } from './helpers.js';
 import { parseFolded, type StackCount } from '../src/render/folded.js';
 import { parseProfileArgs, renderText, stackLine, header } from '../src/tools/profile/index.js';
 import { parseCpuList, perfAttr, type ProfileResult } from '../src/tools/profile/profile.js';
@@ -425,7 +425,7 @@ uname -r
 ${bin} > /dev/null &
 HOT=$!
 sleep 0.5
-node dist/src/cli/main.js profile -p $HOT -F 99 -f 3 > /tmp/profile-fallback.out
+${JSON.stringify(process.execPath)} ${JSON.stringify(BPFKIT)} profile -p $HOT -F 99 -f 3 > /tmp/profile-fallback.out
 kill $HOT
 echo "LEFTOVER=$(bpftool -j prog show | grep -c '"name":"profile_' || true)"
 echo ---FOLDED---

@@ -219,9 +219,12 @@ export class ProfileSession {
       if (ringbuf) {
         s.reader = new RingBufferReader(obj.map('profile_events'), (data) => s.snapshot(data.readUInt32LE(0)));
       }
-      // Libraries loaded and JIT code written after the first snapshot: refresh once a second.
-      s.refreshTimer = setInterval(() => s.refresh(!ringbuf), 1000);
-      s.refreshTimer.unref();
+      // Libraries loaded and JIT code written after the first snapshot: the BPF side announces a
+      // running process again after a second (ring buffer). Without a ring buffer, poll.
+      if (!ringbuf) {
+        s.refreshTimer = setInterval(() => s.refresh(), 1000);
+        s.refreshTimer.unref();
+      }
       return s;
     } catch (err) {
       for (const fd of fds) native.close(fd);
@@ -236,12 +239,11 @@ export class ProfileSession {
     this.symbolizer.snapshotProcess(pid);
   }
 
-  private refresh(scan: boolean): void {
-    if (scan) {
-      for (const k of this.counts.keys()) {
-        const pid = this.keyView.uint(k, 'pid');
-        if (!this.seen.has(pid)) this.snapshot(pid);
-      }
+  /** Without a ring buffer: find new processes in the counts, refresh the known ones. */
+  private refresh(): void {
+    for (const k of this.counts.keys()) {
+      const pid = this.keyView.uint(k, 'pid');
+      if (!this.seen.has(pid)) this.snapshot(pid);
     }
     for (const pid of this.seen) {
       const snap = this.symbolizer.snapshot(pid);
