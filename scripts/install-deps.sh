@@ -16,4 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian starts the system's PostgreSQL and Redis on install; the lab runs its own instances.
 npm ci --no-audit --no-fund --loglevel=error
-npm run --silent build
+# npm ci runs the "prepare" script, which compiles the TypeScript to dist/
