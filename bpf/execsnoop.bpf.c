@@ -76,8 +76,6 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 			long n = bpf_probe_read_user_str(&e->args[off], EXEC_ARG_LEN, arg);
 			if (n <= 0)
 				break;
-			if (n == EXEC_ARG_LEN)
-				e->truncated = 1; /* this argument was cut (or exactly fit) */
 			off += n;
 		}
 		e->args_size = off;

@@ -522,11 +522,16 @@ uname -r > $D/uname
 export BPFKIT_READY=1
 PIDS=""
 ${tools.map(([k, args]) => `node ${BPFKIT} ${args.join(' ')} > $D/${k}.out 2> $D/${k}.err & PIDS="$PIDS $!"`).join('\n')}
-for i in $(seq 1 900); do
-  n=$(cat $D/*.err | grep -c BPFKIT_READY || true)
-  [ "$n" = ${tools.length} ] && break
-  sleep 0.2
+while [ $SECONDS -lt 200 ]; do
+  n=0
+  for f in $D/*.err; do case "$(<$f)" in *BPFKIT_READY*) n=$((n+1));; esac; done
+  [ $n = ${tools.length} ] && break
+  alive=0
+  for p in $PIDS; do kill -0 $p 2>/dev/null && alive=$((alive+1)); done
+  [ $alive = ${tools.length} ] || break
+  sleep 0.5
 done
+echo "ready: $n of ${tools.length} after $SECONDS s" > $D/ready
 echo go | ${bins.opener} ${missing} || echo "opener failed" >> $D/status
 /bin/true rik-arg1 'rik arg2'
 echo go | ${bins.exiter} 5
@@ -576,5 +581,5 @@ for f in $D/*; do echo "==== $(basename $f)"; cat $f; done
     assert.equal(s?.lost, 0, `${k}: ${JSON.stringify(s)}`);
   }
   for (const p of PREFIXES) assert.doesNotMatch(sections.get('progs') ?? '', new RegExp(`name ${p.slice(0, 15)}`), 'programs left loaded in the 6.1 kernel');
-  assert.match(sections.get('progs') ?? 'x', /^(|[\s\S]*\n)$/);
+  assert.ok(sections.has('progs'), 'bpftool prog show ran');
 });

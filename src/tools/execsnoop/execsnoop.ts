@@ -40,6 +40,9 @@ export function openExecsnoop(f: ExecsnoopFilters, ringbufBytes: number): SnoopS
   });
 }
 
+/** EXEC_ARG_LEN in bpf/snoop.h. */
+const ARG_LEN = 256;
+
 export function execDecoder(s: SnoopSession, maxArgs: number): (b: Buffer) => ExecRecord {
   const v = s.view;
   const argsAt = v.field('args').offset;
@@ -50,6 +53,9 @@ export function execDecoder(s: SnoopSession, maxArgs: number): (b: Buffer) => Ex
     let argv = raw.toString('utf8').split('\0');
     // The arg area ends with a NUL (split leaves a last empty string); a cut area does not.
     if (argv.length && argv[argv.length - 1] === '') argv.pop();
+    // A failed exec's arguments are read one by one, each cut at ARG_LEN - 1 bytes: one that
+    // long was (most likely) cut. (Marked here: a check in the BPF loop defeats 6.1's verifier.)
+    if (v.uint(b, 'from_mm') === 0 && argv.some((a) => Buffer.byteLength(a) >= ARG_LEN - 1)) truncated = true;
     if (argv.length > maxArgs) {
       argv = argv.slice(0, maxArgs);
       truncated = true;
