@@ -2,7 +2,9 @@
 // (the floor), under bpfkit syscount (-L), and under libbpf-tools' syscount where it runs.
 // Prints ratios to the workload alone; nothing here passes or fails.
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { BpfObject, bpfObjectPath } from '../src/core/bpf.js';
+import { native } from '../src/core/libbpf.js';
 import { ensureTracefs } from '../src/core/features.js';
 import { fmt, median, startBackground, startBpfkit, timeCommand, type Background } from './common.js';
 
@@ -10,13 +12,34 @@ const RUNS = Number(process.env.RUNS ?? 5);
 const DD = ['if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${process.env.COUNT ?? 1000000}`];
 const workload = () => timeCommand('dd', DD);
 
-async function under(start: () => Promise<Background | { stop(): Promise<void> }>): Promise<number> {
+/** Kernel-measured cost of the loaded programs whose names start with `prefix` (BPF stats). */
+function programCost(prefix: string): { ns: number; runs: number } {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  let ns = 0;
+  let runs = 0;
+  for (const p of JSON.parse(r.stdout) as Array<{ name?: string; run_time_ns?: number; run_cnt?: number }>) {
+    if (p.name?.startsWith(prefix)) { ns += p.run_time_ns ?? 0; runs = Math.max(runs, p.run_cnt ?? 0); }
+  }
+  return { ns, runs };
+}
+
+/** ns of BPF program time per syscall (all programs of a configuration), from BPF stats. */
+const perSyscallNs = new Map<string, number>();
+
+async function under(start: () => Promise<Background | { stop(): Promise<void> }>, name?: string, prefix?: string): Promise<number> {
   const times: number[] = [];
+  const costs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const bg = await start();
+    const before = prefix ? programCost(prefix) : undefined;
     times.push(workload());
+    if (prefix && before) {
+      const after = programCost(prefix);
+      costs.push((after.ns - before.ns) / Math.max(1, after.runs - before.runs));
+    }
     await bg.stop();
   }
+  if (name && costs.length) perSyscallNs.set(name, median(costs));
   return median(times);
 }
 
@@ -28,12 +51,15 @@ function loadFloor(): { stop(): Promise<void> } {
 }
 
 async function main() {
+  // Per-program run time and count (kernel.bpf_stats_enabled while this fd is open).
+  const statsFd = native.bpf_enable_stats(0) as number;
+  if (statsFd < 0) console.log('BPF stats unavailable: no per-program cost');
   console.log(`workload: dd ${DD.join(' ')} (2 syscalls per byte), median of ${RUNS} runs`);
   const alone = median(Array.from({ length: RUNS }, workload));
   const rows: Array<[string, number | undefined]> = [['workload alone', alone]];
-  rows.push(['floor: empty sys_enter+sys_exit', await under(async () => loadFloor())]);
-  rows.push(['bpfkit syscount', await under(() => startBpfkit(['syscount']))]);
-  rows.push(['bpfkit syscount -L', await under(() => startBpfkit(['syscount', '-L']))]);
+  rows.push(['floor: empty sys_enter+sys_exit', await under(async () => loadFloor(), 'floor', 'floor_')]);
+  rows.push(['bpfkit syscount', await under(() => startBpfkit(['syscount']), 'bpfkit syscount', 'syscount_')]);
+  rows.push(['bpfkit syscount -L', await under(() => startBpfkit(['syscount', '-L']), 'bpfkit syscount -L', 'syscount_')]);
   if (existsSync('/usr/sbin/syscount')) {
     ensureTracefs();
     // stdbuf: its banner must not sit in a stdio buffer (it tells us the programs are attached).
@@ -52,6 +78,11 @@ async function main() {
   for (const [name, t] of rows) {
     if (t === undefined) continue;
     console.log(`${name.padEnd(34)} ${fmt(t, 3).padStart(9)} ${(fmt(t / alone) + 'x').padStart(9)} ${(fmt(t / floor) + 'x').padStart(9)}`);
+  }
+
+  if (perSyscallNs.size) {
+    console.log('\nBPF program time per syscall event (kernel BPF stats, all programs of the configuration; less noisy than wall time):');
+    for (const [name, ns] of perSyscallNs) console.log(`  ${name.padEnd(32)} ${fmt(ns, 1).padStart(7)} ns`);
   }
 
   const readyMs: number[] = [];
