@@ -1,8 +1,9 @@
 // Storage tools' overhead: a 4 KiB direct-I/O write+read loop and a buffered 4 KiB write+fsync
 // loop on a loop-device ext4, alone and under bpfkit biotop, biolatency and ext4slower.
-// Runs are interleaved (alone, biotop, biolatency, ext4slower, alone, ...) so that noise from
-// other work on the machine hits all configurations alike; prints median rates and the ratio
-// rate alone / rate under the tool (1.00 = no cost; target <= 1.05). Nothing passes or fails.
+// Each tool run sits between two runs alone (A B A) and is compared with their mean, so that
+// the machine's load drifting (other engineers share its 2 cores) cancels; prints median rates
+// and the median paired ratio rate alone / rate under the tool (1.00 = no cost; target <= 1.05),
+// then the tools' BPF run time per operation from bpf_stats. Nothing passes or fails.
 // Run as root: node dist/bench/storage.js   (RUNS=7 DIO_OPS=4000 FSYNC_OPS=400 to change)
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,8 @@ import { makeLoopFs } from '../test/storagefs.js';
 import { fmt, median, startBpfkit, type Background } from './common.js';
 
 const RUNS = Number(process.env.RUNS ?? 7);
-const DIO_OPS = Number(process.env.DIO_OPS ?? 4000);
-const FSYNC_OPS = Number(process.env.FSYNC_OPS ?? 400);
+const DIO_OPS = Number(process.env.DIO_OPS ?? 3000);
+const FSYNC_OPS = Number(process.env.FSYNC_OPS ?? 300);
 
 // bench dio|fsync PATH OPS: prints the operations per second of the loop (timed inside).
 const WORKLOAD = `
@@ -79,28 +80,49 @@ async function main() {
     ];
     const dio = new Map<string, number[]>(configs.map(([n]) => [n, []]));
     const sync = new Map<string, number[]>(configs.map(([n]) => [n, []]));
+    // Paired ratios: each tool run sits between two runs alone (A B A), and its ratio is to the
+    // mean of those two; the median over rounds cancels slow drifts of the machine's load.
+    const dioPaired = new Map<string, number[]>(configs.map(([n]) => [n, []]));
+    const syncPaired = new Map<string, number[]>(configs.map(([n]) => [n, []]));
+    const alone = () => {
+      const d = rate(bin, 'dio', dioFile, DIO_OPS);
+      const y = rate(bin, 'fsync', syncFile, FSYNC_OPS);
+      dio.get('alone')!.push(d);
+      sync.get('alone')!.push(y);
+      return { d, y };
+    };
     for (let r = 0; r < RUNS; r++) {
+      let before = alone();
       for (const [name, args] of configs) {
-        let bg: Background | undefined;
-        if (args) bg = await startBpfkit(args);
+        if (!args) continue;
+        const bg: Background = await startBpfkit(args);
+        let d: number, y: number;
         try {
-          dio.get(name)!.push(rate(bin, 'dio', dioFile, DIO_OPS));
-          sync.get(name)!.push(rate(bin, 'fsync', syncFile, FSYNC_OPS));
+          d = rate(bin, 'dio', dioFile, DIO_OPS);
+          y = rate(bin, 'fsync', syncFile, FSYNC_OPS);
         } finally {
-          await bg?.stop();
+          await bg.stop();
         }
+        dio.get(name)!.push(d);
+        sync.get(name)!.push(y);
+        const after = alone();
+        dioPaired.get(name)!.push((before.d + after.d) / 2 / d);
+        syncPaired.get(name)!.push((before.y + after.y) / 2 / y);
+        before = after;
       }
     }
-    console.log(`loop-device ext4 (${fs.device}), median of ${RUNS} interleaved runs; ratio = rate alone / rate under the tool (target <= 1.05)`);
+    console.log(`loop-device ext4 (${fs.device}), ${RUNS} rounds; each tool run between two runs alone (A B A)`);
+    console.log(`ratio = rate alone / rate under the tool, median of the paired ratios (target <= 1.05)`);
     console.log(`${'configuration'.padEnd(14)} ${'DIO 4K w+r/s'.padStart(13)} ${'ratio'.padStart(6)}   ${'4K write+fsync/s'.padStart(16)} ${'ratio'.padStart(6)}`);
     const dioAlone = median(dio.get('alone')!);
     const syncAlone = median(sync.get('alone')!);
-    for (const [name] of configs) {
+    for (const [name, args] of configs) {
       const d = median(dio.get(name)!);
       const s = median(sync.get(name)!);
-      console.log(`${name.padEnd(14)} ${fmt(d, 0).padStart(13)} ${fmt(dioAlone / d).padStart(6)}   ${fmt(s, 0).padStart(16)} ${fmt(syncAlone / s).padStart(6)}`);
+      const dr = args ? median(dioPaired.get(name)!) : 1;
+      const sr = args ? median(syncPaired.get(name)!) : 1;
+      console.log(`${name.padEnd(14)} ${fmt(d, 0).padStart(13)} ${fmt(dr).padStart(6)}   ${fmt(s, 0).padStart(16)} ${fmt(sr).padStart(6)}`);
     }
-
     // In-kernel cost, free of scheduling noise: the tools' BPF run time per workload operation
     // (kernel.bpf_stats_enabled for the duration of this pass, then restored). An upper bound:
     // the programs also run for other processes' I/O and syscalls during the pass.
