@@ -101,16 +101,24 @@ export class SnoopSession {
 export class LineBatcher {
   private buf: string[] = [];
   private scheduled = false;
-  constructor(private write: (text: string) => void) {}
+  constructor(private write: (text: string) => void, private maxLines = 256) {}
   push(line: string): void {
     this.buf.push(line);
+    // Small batches: one drain can deliver a whole ring buffer (millions of records); holding
+    // their lines until it ends would push them all into the old generation (GC-bound).
+    if (this.buf.length >= this.maxLines) {
+      this.flush();
+      return;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.flush();
+      });
     }
   }
   flush(): void {
-    this.scheduled = false;
     if (this.buf.length === 0) return;
     const text = this.buf.join('');
     this.buf = [];
