@@ -34,10 +34,11 @@ static struct biolat_hist zero_hist;
 
 static __always_inline __u32 rq_dev(struct request *rq)
 {
-	struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
+	/* tp_btf arguments are BTF pointers: direct loads, no helper calls */
+	struct gendisk *disk = rq->q->disk;
 	if (!disk)
 		return 0;
-	return ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+	return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 }
 
 static __always_inline bool wanted(struct request *rq)

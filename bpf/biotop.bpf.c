@@ -114,10 +114,11 @@ int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigne
 	if (filter_tgid && !key.pid)
 		goto out;
 	__builtin_memcpy(key.comm, s->who.comm, sizeof(key.comm));
-	struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
+	/* tp_btf arguments are BTF pointers: direct loads, no helper calls */
+	struct gendisk *disk = rq->q->disk;
 	if (disk) {
-		key.major = BPF_CORE_READ(disk, major);
-		key.minor = BPF_CORE_READ(disk, first_minor);
+		key.major = disk->major;
+		key.minor = disk->first_minor;
 	}
 	key.rwflag = (rq->cmd_flags & REQ_OP_MASK) == REQ_OP_WRITE;
 
