@@ -8,7 +8,7 @@
 //     ~100 MB executable, cold ELF cache). Target: under 1 s.
 // Usage: node dist/bench/profile.js [RUNS]   (as root). Prints numbers; it is not a test.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,9 +65,21 @@ const bpfPost: number[] = [];
 const perfPost: number[] = [];
 const perfData = join(dir, 'perf.data');
 
+/** CPU seconds (user + system) a process used so far. */
+function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+const bpfSelf: number[] = [];
+
 async function underBpfkit(): Promise<void> {
   const t = await startBpfkit(['profile', '-F', '99', '-f']);
+  const c0 = cpuOf(t.proc.pid!);
+  const w0 = process.hrtime.bigint();
   bpf.push(runWork(n));
+  // The profiler's own user-space CPU while sampling (the BPF program's cost lands in the sampled tasks).
+  bpfSelf.push((cpuOf(t.proc.pid!) - c0) / (Number(process.hrtime.bigint() - w0) / 1e9));
   const t0 = process.hrtime.bigint();
   await t.stop();
   bpfPost.push(Number(process.hrtime.bigint() - t0) / 1e9);
@@ -101,6 +113,7 @@ row('under bpfkit profile -F 99 (all)', bpf);
 if (havePerf) row('under perf record -F 99 -g -a', perf);
 else console.log('  perf: not installed, skipped');
 
+console.log(`  bpfkit's own CPU while sampling:  ${fmt(100 * median(bpfSelf), 2)}% of one CPU (median)`);
 console.log('\n2. Post-processing after Ctrl-C (symbolize + print), median:');
 console.log(`  bpfkit profile (exit after SIGINT, folded): ${fmt(median(bpfPost), 3)} s`);
 if (havePerf) console.log(`  perf script (whole-system perf.data):       ${fmt(median(perfPost), 3)} s  (bpfkit/perf x${fmt(median(bpfPost) / median(perfPost), 2)})`);

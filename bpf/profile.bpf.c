@@ -50,8 +50,8 @@ struct {
 	__type(value, struct profile_stack);
 } profile_scratch SEC(".maps");
 
-/* When each process was last announced to user space (announced again after a second, so
- * user space refreshes the maps of the processes that run, and only those). LRU: no limit on how
+/* When each process was last announced to user space (announced again after 5 s, so user
+ * space refreshes the maps of the processes that run, and only those). LRU: no limit on how
  * many processes a long profile sees. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -204,7 +204,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	if (notify_new_pids && tgid != 0) {
 		__u64 now = bpf_ktime_get_ns();
 		__u64 *last = bpf_map_lookup_elem(&profile_seen, &tgid);
-		if (!last || now - *last > 1000000000ULL) {
+		if (!last || now - *last > PROFILE_REANNOUNCE_NS) {
 			bpf_map_update_elem(&profile_seen, &tgid, &now, BPF_ANY);
 			struct profile_new_pid *e = bpf_ringbuf_reserve(&profile_events, sizeof(*e), 0);
 			if (e) {

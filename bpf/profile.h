@@ -5,6 +5,7 @@
 #define PROFILE_MAX_FILTER 64        /* -p / -L: at most this many PIDs or TIDs */
 #define PROFILE_MAX_STACK_DEPTH 127  /* PERF_MAX_STACK_DEPTH */
 #define PROFILE_TASK_COMM_LEN 16
+#define PROFILE_REANNOUNCE_NS 5000000000ULL /* a running process is announced again after 5 s */
 
 /* Stack ids in profile_key: a 64-bit hash of the stack's addresses (key of profile_stacks), or: */
 #define PROFILE_STACK_NONE 0         /* no stack: not collected (-U/-K), kernel thread, user mode */
@@ -36,7 +37,7 @@ struct profile_stats {
 	__u64 kernel_missed;   /* kernel stack not stored */
 };
 
-/* Ring buffer record: a process seen for the first time, or again after a second (user space
+/* Ring buffer record: a process seen for the first time, or again after 5 s (user space
  * snapshots its maps and JIT map). */
 struct profile_new_pid {
 	__u32 pid;
