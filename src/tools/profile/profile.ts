@@ -104,7 +104,7 @@ function perfEventOpenNr(): number {
   switch (process.arch) {
     case 'x64': return 298;
     case 'arm64': return 241;
-    default: throw new BpfkitError('NOT_SUPPORTED', `profile: perf_event_open syscall number unknown for ${process.arch}`);
+    default: throw new BpfkitError('NOT_SUPPORTED', `perf_event_open syscall number unknown for ${process.arch}`);
   }
 }
 
@@ -130,16 +130,16 @@ function openPerfEvent(attr: Buffer, cpu: number, event: ProfileEvent): number {
   if (fd >= 0) return fd;
   const e = lastErrno();
   if (event === 'cycles' && (e === 2 || e === 95 || e === 19)) {
-    throw new BpfkitError('NOT_SUPPORTED', 'profile: no hardware cycles counter on this machine (no PMU, e.g. in a VM): use the default cpu-clock event');
+    throw new BpfkitError('NOT_SUPPORTED', 'no hardware cycles counter on this machine (no PMU, e.g. in a VM): use the default cpu-clock event');
   }
-  if (e === 1 || e === 13) throw new BpfkitError('NOT_ROOT', `profile: perf_event_open on CPU ${cpu} denied (needs root or CAP_PERFMON; see /proc/sys/kernel/perf_event_paranoid)`);
+  if (e === 1 || e === 13) throw new BpfkitError('NOT_ROOT', `perf_event_open on CPU ${cpu} denied (needs root or CAP_PERFMON; see /proc/sys/kernel/perf_event_paranoid)`);
   if (e === 22 && attr.readBigUInt64LE(40) & ATTR_FREQ) {
     let max = '';
     try { max = readFileSync('/proc/sys/kernel/perf_event_max_sample_rate', 'utf8').trim(); } catch { /* unknown */ }
-    throw new BpfkitError('BAD_ARGS', `profile: the kernel refused the sampling frequency${max ? ` (maximum: ${max} Hz, /proc/sys/kernel/perf_event_max_sample_rate)` : ''}`);
+    throw new BpfkitError('BAD_ARGS', `the kernel refused the sampling frequency${max ? ` (maximum: ${max} Hz, /proc/sys/kernel/perf_event_max_sample_rate)` : ''}`);
   }
-  if (e === 19 || e === 6) throw new BpfkitError('BAD_ARGS', `profile: CPU ${cpu} is not online`);
-  throw new BpfkitError('ATTACH', `profile: perf_event_open (${event}, CPU ${cpu}) failed: errno ${e}`);
+  if (e === 19 || e === 6) throw new BpfkitError('BAD_ARGS', `CPU ${cpu} is not online`);
+  throw new BpfkitError('ATTACH', `perf_event_open (${event}, CPU ${cpu}) failed: errno ${e}`);
 }
 
 export class ProfileSession {
@@ -160,7 +160,7 @@ export class ProfileSession {
 
   static start(o: ProfileOptions): ProfileSession {
     if ((o.pids?.length ?? 0) > MAX_FILTER || (o.tids?.length ?? 0) > MAX_FILTER) {
-      throw new BpfkitError('BAD_ARGS', `profile: at most ${MAX_FILTER} PIDs or TIDs`);
+      throw new BpfkitError('BAD_ARGS', `at most ${MAX_FILTER} PIDs or TIDs`);
     }
     const event = o.event ?? 'cpu-clock';
     const cpus = o.cpus ?? onlineCpus();
