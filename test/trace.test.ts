@@ -135,7 +135,12 @@ function parseJson(stdout: string): { calls: JsonSyscall[]; summary: JsonSummary
 async function traceChild(src: string, childArgs: string[], args: (pid: number) => string[]) {
   const child = startGatedChild(compileC(src, ['-pthread']), childArgs);
   const tool = startTool(['trace', ...args(child.proc.pid!)], { timeoutMs: 90_000 });
-  await tool.ready;
+  try {
+    await tool.ready;
+  } catch (err) {
+    child.proc.kill(); // it would wait for its go line forever
+    throw err;
+  }
   child.go();
   assert.equal(await child.exited, 0, 'workload failed');
   const run = await tool.done; // -p: stops when the process is gone
@@ -241,7 +246,12 @@ test('--comm: system-wide, only threads of that name, exact count', kernelTest()
   const comm = bin.split('/').pop()!.slice(0, 15);
   const child = startGatedChild(bin, ['3', '1000', '0', '0', '0', '0']);
   const tool = startTool(['trace', '--comm', comm, '-e', 'getppid', '--json']);
-  await tool.ready;
+  try {
+    await tool.ready;
+  } catch (err) {
+    child.proc.kill();
+    throw err;
+  }
   child.go();
   assert.equal(await child.exited, 0);
   await new Promise((r) => setTimeout(r, 300));
@@ -255,9 +265,9 @@ test('--comm: system-wide, only threads of that name, exact count', kernelTest()
 });
 
 test('burst >= 200k events/s for 5 s: delivered + lost == made, lost reported', kernelTest(), async () => {
-  // four threads: on a 2-core machine shared with other work, one thread alone gets too little
+  // six threads: on a 2-core machine shared with other work, one thread alone gets too little
   // CPU to make 200k syscalls/s under tracing
-  const { run, childOut } = await traceChild(BURST, ['5', '4'], (p) => ['-p', String(p), '-e', 'getppid']);
+  const { run, childOut } = await traceChild(BURST, ['5', '6'], (p) => ['-p', String(p), '-e', 'getppid']);
   const [made, secs] = childOut.trim().split(' ').map(Number) as [number, number];
   const rate = made / secs;
   const delivered = run.stdout.split('\n').filter((l) => /^\[pid \d+\] getppid\(\) = \d+ </.test(l)).length;
