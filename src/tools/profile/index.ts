@@ -146,7 +146,9 @@ export const command: ToolCommand = {
       const textMode = !opts.folded && !opts.json;
       const files = opts.svg !== undefined || opts.speedscope !== undefined;
       if (textMode) ctx.out(header(opts) + '\n');
-      await sleepOrAbort(opts.durationS !== undefined ? opts.durationS * 1000 : 2 ** 31 - 1, ctx.signal);
+      // setTimeout's limit is 2^31-1 ms (~24.8 days): longer durations wait in steps.
+      const end = Date.now() + (opts.durationS !== undefined ? opts.durationS * 1000 : Infinity);
+      while (!ctx.signal.aborted && Date.now() < end) await sleepOrAbort(Math.min(end - Date.now(), 2 ** 31 - 1), ctx.signal);
       result = session.collect();
       session.close();
       if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
