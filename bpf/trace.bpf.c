@@ -12,12 +12,21 @@
 
 /* libbpf 1.1 has no PT_REGS_PARM6_CORE_SYSCALL */
 #if defined(__TARGET_ARCH_x86)
+#define TRACE_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define TRACE_NR_DIRECT(regs) ((regs)->orig_ax)
 #define TRACE_PARM6(regs) BPF_CORE_READ(regs, r9)
 #define TRACE_PARM6_DIRECT(regs) ((regs)->r9)
 #elif defined(__TARGET_ARCH_arm64)
+struct pt_regs___trace_arm64 {
+	int syscallno;
+} __attribute__((preserve_access_index));
+#define TRACE_NR(regs) BPF_CORE_READ((const struct pt_regs___trace_arm64 *)(regs), syscallno)
+#define TRACE_NR_DIRECT(regs) (((const struct pt_regs___trace_arm64 *)(regs))->syscallno)
 #define TRACE_PARM6(regs) BPF_CORE_READ((const struct user_pt_regs *)(regs), regs[5])
 #define TRACE_PARM6_DIRECT(regs) (((const struct user_pt_regs *)(regs))->regs[5])
 #else
+#define TRACE_NR(regs) (-1)
+#define TRACE_NR_DIRECT(regs) (-1)
 #define TRACE_PARM6(regs) 0
 #define TRACE_PARM6_DIRECT(regs) 0
 #endif
@@ -286,8 +295,11 @@ static __always_inline int on_enter(struct pt_regs *regs, long nr, bool hash)
 	return 0;
 }
 
-static __always_inline int on_exit(long ret, bool hash)
+static __always_inline int on_exit(long ret, long nr_now, bool hash)
 {
+	/* unselected syscalls leave before any storage lookup (the slot would be inactive anyway) */
+	if (filter_syscalls && nr_now >= 0 && nr_now < TRACE_MAX_SYSCALLS && !syscall_wanted[nr_now])
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return 0;
@@ -337,7 +349,7 @@ int BPF_PROG(trace_enter_btf, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(trace_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret, false);
+	return on_exit(ret, TRACE_NR_DIRECT(regs), false);
 }
 
 SEC("raw_tp/sys_enter")
@@ -349,7 +361,7 @@ int BPF_PROG(trace_enter_raw, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(trace_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret, true);
+	return on_exit(ret, TRACE_NR(regs), true);
 }
 
 char LICENSE[] SEC("license") = "GPL";
