@@ -11,7 +11,7 @@
 //
 // Environment: RUNS (default 3), COUNT (dd bytes, default 300000; the issue's figure is
 // 1000000, strace then needs minutes per run), EVENTS (ring buffer records, default 300000).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { compileC } from '../test/helpers.js';
 import { BPFKIT, fmt, median } from './common.js';
@@ -88,7 +88,46 @@ async function ddBench(): Promise<void> {
   row('under strace -e trace=write -p', strace);
   const extraB = bpfkit - alone;
   const extraS = strace - alone;
+  await programCost();
   console.log(`  slowdown ratio strace/bpfkit: ${fmt((strace / alone) / (bpfkit / alone))}x; extra time ratio: ${extraB > 0 ? fmt(extraS / extraB, 1) + 'x' : 'bpfkit within noise of alone'} (target: >= 20x)`);
+}
+
+/** run_time_ns and run_cnt of the loaded trace_* programs. */
+function traceProgramStats(): { ns: number; runs: number } {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  let ns = 0;
+  let runs = 0;
+  for (const p of JSON.parse(r.stdout) as Array<{ name?: string; run_time_ns?: number; run_cnt?: number }>) {
+    if (p.name?.startsWith('trace_')) { ns += p.run_time_ns ?? 0; runs += p.run_cnt ?? 0; }
+  }
+  return { ns, runs };
+}
+
+/**
+ * The kernel side's own cost, free of scheduling noise: one dd run under `trace --comm dd -e
+ * write` (so the programs stay loaded after dd exits) with BPF run-time statistics on
+ * (BPF_ENABLE_STATS, only while our fd is open).
+ */
+async function programCost(): Promise<void> {
+  const dd = gatedDd();
+  const t = await startTracer(process.execPath, [BPFKIT, 'trace', '--comm', 'dd', '-e', 'write'], 'BPFKIT_READY');
+  const statsFd = native.bpf_enable_stats(0) as number;
+  if (statsFd < 0) { console.log('  (BPF_ENABLE_STATS failed: no program cost)'); t.kill(); await dd.exited.catch(() => {}); return; }
+  try {
+    const before = traceProgramStats();
+    dd.go();
+    await dd.exited;
+    const after = traceProgramStats();
+    const ns = after.ns - before.ns;
+    const runs = after.runs - before.runs;
+    console.log(`  kernel side, one run under trace --comm dd -e write (BPF run-time stats): ${fmt(ns / 1e6, 1)} ms in ${runs} program runs`);
+    console.log(`    = ${fmt(ns / Math.max(1, runs), 0)} ns per run on average (every syscall on the machine enters and leaves; most are filtered out),`);
+    console.log(`      at most ${fmt(ns / COUNT, 0)} ns per traced write if all of it is charged to dd's ${COUNT} writes`);
+  } finally {
+    native.close(statsFd);
+    t.kill();
+    await t.done;
+  }
 }
 
 // ---------- 2. ring buffer into JS ----------
