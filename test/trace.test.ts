@@ -326,6 +326,10 @@ test('decoders: sockaddr, quoting, poll/select results (no kernel)', () => {
   chunks[splan.entryOp[1]!] = inSet; chunks[splan.entryOp[4]!] = tv; chunks[splan.exitOp[1]!] = outSet;
   const srec: TraceRecord = { ...rec, nr: snr, ret: 1n, args: [5n, 0x2000n, 0n, 0n, 0x3000n, 0n], chunks };
   assert.equal(formatCall(srec, splan), 'select(5, [3 4], NULL, NULL, {tv_sec=2, tv_usec=0}) = 1 (in [4])');
+  const fnr = syscallNumber('futex')!;
+  const fplan = planFor(fnr, 'futex', 32);
+  const wake: TraceRecord = { ...rec, nr: fnr, ret: 1n, args: [0x5000n, 129n, 1n, 0n, 0x6000n, 7n], chunks: new Array(fplan.ops.length).fill(null) };
+  assert.equal(formatCall(wake, fplan), 'futex(0x5000, FUTEX_WAKE_PRIVATE, 1) = 1');
   const fail: TraceRecord = { ...srec, ret: -4n };
   assert.equal(formatCall(fail, splan), 'select(5, [3 4], NULL, NULL, {tv_sec=2, tv_usec=0}) = -1 EINTR');
 });

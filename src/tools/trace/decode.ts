@@ -230,6 +230,8 @@ function futexOp(v: number): string {
   const base = FUTEX_OPS[v & 0x7f] ?? String(v & 0x7f);
   return base + (v & 128 ? '_PRIVATE' : '') + (v & 256 ? '|FUTEX_CLOCK_REALTIME' : '');
 }
+/** Arguments each futex operation uses (WAIT: uaddr, op, val, timeout; WAKE: uaddr, op, val; ...). */
+const FUTEX_ARGC = [4, 3, 3, 5, 6, 6, 4, 2, 2, 6, 6, 5, 6, 4];
 const futexHasTimeout = (v: number) => [0, 6, 9, 11, 13].includes(v & 0x7f);
 const DOMAINS: Record<number, string> = { 0: 'AF_UNSPEC', 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6', 16: 'AF_NETLINK', 17: 'AF_PACKET' };
 const SOCK_TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 4: 'SOCK_RDM', 5: 'SOCK_SEQPACKET', 10: 'SOCK_PACKET' };
@@ -451,6 +453,8 @@ export function formatCall(r: TraceRecord, plan: Plan): string {
     // open/openat: the mode only matters with O_CREAT or O_TMPFILE (strace leaves it out too)
     const flagsArg = plan.name === 'open' ? 1 : plan.name === 'openat' ? 2 : -1;
     if (flagsArg >= 0 && (Number(r.args[flagsArg]! & 0xffffffffn) & 0o20000100) === 0) types = types.slice(0, -1);
+    // futex: as many arguments as the operation uses
+    if (plan.name === 'futex') types = types.slice(0, FUTEX_ARGC[Number(r.args[1]! & 0x7fn)] ?? 6);
     args = types.map((t, i) => formatArg(t, i, r, plan)).join(', ');
   }
   else args = r.args.map(hex).join(', ');
