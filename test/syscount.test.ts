@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileC, kernelTest, leftoverPrograms, loadedPrograms, runTool, startGatedChild, startTool, BPFKIT } from './helpers.js';
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 
 // Waits for a line on stdin, then makes exactly N getppid calls, M failing opens (ENOENT)
 // and S sleeps of 50 ms.
@@ -189,3 +190,32 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     assert.deepEqual(leftoverPrograms('syscount_'), []);
   });
 }
+
+test('-c CGROUP counts only the processes of that cgroup (v2)', kernelTest(), async () => {
+  const { mkdirSync, rmdirSync, writeFileSync } = await import('node:fs');
+  const root = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => { try { return readdirSync(d).includes('cgroup.procs'); } catch { return false; } });
+  assert.ok(root, 'no cgroup v2 hierarchy');
+  const dir = `${root}/bpfkit-syscount-test-${process.pid}`;
+  mkdirSync(dir);
+  const bin = compileC(WORKLOAD);
+  const inside = startGatedChild(bin, ['1500', '0', '0']);
+  const outside = startGatedChild(bin, ['2500', '0', '0']);
+  try {
+    writeFileSync(`${dir}/cgroup.procs`, String(inside.proc.pid));
+    const tool = startTool(['syscount', '-c', dir, '-P', '--syscall', 'getppid', '--json']);
+    await tool.ready;
+    inside.go();
+    outside.go();
+    await Promise.all([inside.exited, outside.exited]);
+    const run = await tool.stop();
+    assert.equal(run.code, 0, run.stderr);
+    const t = totals(parseJson(run.stdout), 'pid');
+    assert.equal(t.get(String(inside.proc.pid))?.count, 1500);
+    assert.equal(t.get(String(outside.proc.pid)), undefined);
+  } finally {
+    rmdirSync(dir);
+  }
+  const bad = await runTool(['syscount', '-c', '/nonexistent-cgroup']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^bpfkit syscount: -c: \/nonexistent-cgroup is not a cgroup directory/);
+});

@@ -1,11 +1,10 @@
 // syscount's kernel side: load bpf/syscount.bpf.o with the filters as constants, attach to
 // raw_syscalls sys_enter/sys_exit (tp_btf), and read cumulative per-CPU counters as deltas.
-import { openSync, closeSync, statSync } from 'node:fs';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { possibleCpus, type BpfMap } from '../../core/maps.js';
+import { possibleCpus, setCgroupFilter, type BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
 
 export interface SyscountFilters {
@@ -126,26 +125,5 @@ export class SyscountSession {
 
   close(): void {
     this.obj.close();
-  }
-}
-
-/** -c CGROUP_PATH: the kernel checks membership through a cgroup array holding the dir's fd. */
-function setCgroupFilter(map: BpfMap, path: string): void {
-  let fd: number;
-  try {
-    if (!statSync(path).isDirectory()) throw new Error('not a directory');
-    fd = openSync(path, 'r');
-  } catch {
-    throw new BpfkitError('BAD_ARGS', `-c: ${path} is not a cgroup directory (cgroup v2, e.g. /sys/fs/cgroup/unified/...)`);
-  }
-  try {
-    const key = Buffer.alloc(4);
-    const value = Buffer.alloc(4);
-    value.writeUInt32LE(fd);
-    map.update(key, value);
-  } catch {
-    throw new BpfkitError('BAD_ARGS', `-c: ${path} is not a cgroup v2 directory`);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,12 +1,11 @@
 // tcptop's kernel side: load bpf/tcptop.bpf.o with the filters as constants, attach the best
 // hook set this kernel offers (tp_btf sock_send_length/sock_recv_length, else fexit, else
 // kprobes on tcp_sendmsg/tcp_recvmsg), and hand out per-interval byte counts per connection.
-import { openSync, closeSync, statSync } from 'node:fs';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasKprobes, hasTpBtf } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { possibleCpus, type BpfMap } from '../../core/maps.js';
+import { possibleCpus, setCgroupFilter, type BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
 import { formatAddress } from './addr.js';
 
@@ -189,25 +188,5 @@ export class TcptopSession {
 
   close(): void {
     this.obj.close();
-  }
-}
-
-/** -c CGROUP_PATH: the kernel checks membership through a cgroup array holding the dir's fd. */
-function setCgroupFilter(map: BpfMap, path: string): void {
-  let fd: number;
-  try {
-    if (!statSync(path).isDirectory()) throw new Error('not a directory');
-    fd = openSync(path, 'r');
-  } catch {
-    throw new BpfkitError('BAD_ARGS', `-c: ${path} is not a cgroup directory (cgroup v2, e.g. /sys/fs/cgroup/unified/...)`);
-  }
-  try {
-    const value = Buffer.alloc(4);
-    value.writeUInt32LE(fd);
-    map.update(Buffer.alloc(4), value);
-  } catch {
-    throw new BpfkitError('BAD_ARGS', `-c: ${path} is not a cgroup v2 directory`);
-  } finally {
-    closeSync(fd);
   }
 }
