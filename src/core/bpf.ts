@@ -15,7 +15,7 @@ export function closeAll(): void {
 }
 
 function errnoText(e: number): string {
-  const names: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP', 7: 'E2BIG', 12: 'ENOMEM', 16: 'EBUSY', 19: 'ENODEV' };
+  const names: Record<number, string> = { 4: 'EINTR', 11: 'EAGAIN', 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP', 7: 'E2BIG', 12: 'ENOMEM', 16: 'EBUSY', 19: 'ENODEV' };
   return names[e] ?? `errno ${e}`;
 }
 
@@ -168,6 +168,10 @@ export class BpfObject {
       const e = -rc;
       if (e === 1 || e === 13) {
         if (process.getuid?.() !== 0) throw new BpfkitError('NOT_ROOT', 'loading BPF programs needs root (or CAP_BPF and CAP_PERFMON)');
+      }
+      if (e === 11 || e === 4) {
+        // A signal (e.g. a profiler's timer) interrupted the verifier: not a rejection.
+        throw new BpfkitError('LIBBPF', `loading ${this.name} was interrupted (${errnoText(e)}); run it again`, { detail: lines.join('\n') });
       }
       const verifier = lines.some((l) => /BEGIN PROG LOAD LOG|processed \d+ insns/.test(l));
       if (verifier) {
