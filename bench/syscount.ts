@@ -12,15 +12,30 @@ const RUNS = Number(process.env.RUNS ?? 5);
 const DD = ['if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${process.env.COUNT ?? 1000000}`];
 const workload = () => timeCommand('dd', DD);
 
-/** Kernel-measured cost of the loaded programs whose names start with `prefix` (BPF stats). */
-function programCost(prefix: string): { ns: number; runs: number } {
+/** run_time_ns and run_cnt per loaded program (by id) whose name starts with `prefix`. */
+function programStats(prefix: string): Map<number, { ns: number; runs: number }> {
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  const out = new Map<number, { ns: number; runs: number }>();
+  for (const p of JSON.parse(r.stdout) as Array<{ id: number; name?: string; run_time_ns?: number; run_cnt?: number }>) {
+    if (p.name?.startsWith(prefix)) out.set(p.id, { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
+  }
+  return out;
+}
+
+/**
+ * BPF time per syscall between two readings: programs of an earlier run may still be listed
+ * while the kernel frees them, so only programs present in both readings count.
+ */
+function costPerSyscall(before: Map<number, { ns: number; runs: number }>, after: Map<number, { ns: number; runs: number }>): number {
   let ns = 0;
   let runs = 0;
-  for (const p of JSON.parse(r.stdout) as Array<{ name?: string; run_time_ns?: number; run_cnt?: number }>) {
-    if (p.name?.startsWith(prefix)) { ns += p.run_time_ns ?? 0; runs = Math.max(runs, p.run_cnt ?? 0); }
+  for (const [id, a] of after) {
+    const b = before.get(id);
+    if (!b) continue;
+    ns += a.ns - b.ns;
+    runs = Math.max(runs, a.runs - b.runs);
   }
-  return { ns, runs };
+  return ns / Math.max(1, runs);
 }
 
 /** ns of BPF program time per syscall (all programs of a configuration), from BPF stats. */
@@ -28,18 +43,23 @@ const perSyscallNs = new Map<string, number>();
 
 async function under(start: () => Promise<Background | { stop(): Promise<void> }>, name?: string, prefix?: string): Promise<number> {
   const times: number[] = [];
-  const costs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const bg = await start();
-    const before = prefix ? programCost(prefix) : undefined;
     times.push(workload());
-    if (prefix && before) {
-      const after = programCost(prefix);
-      costs.push((after.ns - before.ns) / Math.max(1, after.runs - before.runs));
+    await bg.stop();
+  }
+  if (name && prefix) {
+    // One more run with BPF run-time stats on (they cost time themselves, so not during timing).
+    const bg = await start();
+    const statsFd = native.bpf_enable_stats(0) as number;
+    const before = programStats(prefix);
+    workload();
+    if (statsFd >= 0) {
+      perSyscallNs.set(name, costPerSyscall(before, programStats(prefix)));
+      native.close(statsFd);
     }
     await bg.stop();
   }
-  if (name && costs.length) perSyscallNs.set(name, median(costs));
   return median(times);
 }
 
@@ -51,9 +71,6 @@ function loadFloor(): { stop(): Promise<void> } {
 }
 
 async function main() {
-  // Per-program run time and count (kernel.bpf_stats_enabled while this fd is open).
-  const statsFd = native.bpf_enable_stats(0) as number;
-  if (statsFd < 0) console.log('BPF stats unavailable: no per-program cost');
   console.log(`workload: dd ${DD.join(' ')} (2 syscalls per byte), median of ${RUNS} runs`);
   const alone = median(Array.from({ length: RUNS }, workload));
   const rows: Array<[string, number | undefined]> = [['workload alone', alone]];
