@@ -29,11 +29,45 @@ const BTF_KIND_FUNC = 12;
 export const hasBtfTracepoint = (name: string): boolean =>
   cached(`tp_btf:${name}`, () => {
     try {
-      return fileContains('/sys/kernel/btf/vmlinux', `\0btf_trace_${name}\0`);
+      return btfTracepointNames().has(name);
     } catch {
       return kernelHasType(`btf_trace_${name}`, BTF_KIND_TYPEDEF);
     }
   });
+
+let tracepointNames: Set<string> | undefined;
+/** All `btf_trace_<name>` strings of the kernel's BTF, collected in one chunked pass. */
+function btfTracepointNames(): Set<string> {
+  if (tracepointNames) return tracepointNames;
+  const names = new Set<string>();
+  const prefix = Buffer.from('\0btf_trace_');
+  const buf = Buffer.alloc(256 * 1024);
+  const fd = openSync('/sys/kernel/btf/vmlinux', 'r');
+  try {
+    let carry = 0;
+    for (;;) {
+      const n = readSync(fd, buf, carry, buf.length - carry, null);
+      const end = carry + n;
+      let at = 0;
+      let keepFrom = Math.max(0, end - 512); // an unfinished name may continue in the next chunk
+      const data = buf.subarray(0, end); // sysfs hands out 4 KiB per read: search only what was read
+      for (let i = data.indexOf(prefix, 0); i >= 0; i = data.indexOf(prefix, i + 1)) {
+        const stop = data.indexOf(0, i + prefix.length);
+        if (stop < 0) { keepFrom = Math.min(keepFrom, i); break; }
+        names.add(data.toString('latin1', i + prefix.length, stop));
+        at = stop;
+      }
+      if (n === 0) break;
+      keepFrom = Math.max(keepFrom, at);
+      carry = end - keepFrom;
+      buf.copy(buf, 0, keepFrom, end);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  tracepointNames = names;
+  return names;
+}
 
 /** A kernel function present in BTF (a candidate for fentry/kprobe). */
 export const hasKernelFunc = (name: string): boolean =>
@@ -72,22 +106,3 @@ export function ensureTracefs(): void {
 }
 
 
-/** Whether a file contains `text`, read in chunks (the BTF file is 5+ MB; keep peak memory low). */
-function fileContains(path: string, text: string): boolean {
-  const needle = Buffer.from(text);
-  const buf = Buffer.alloc(256 * 1024);
-  const fd = openSync(path, 'r');
-  try {
-    let carry = 0; // bytes kept from the previous chunk so a match across chunks is found
-    for (;;) {
-      const n = readSync(fd, buf, carry, buf.length - carry, null);
-      if (n === 0) return false;
-      const end = carry + n;
-      if (buf.subarray(0, end).includes(needle)) return true;
-      carry = Math.min(needle.length - 1, end);
-      buf.copy(buf, 0, end - carry, end);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -35,14 +35,24 @@ export class SyscountSession {
   private last = new Map<number, { count: number; totalNs: number }>();
 
   static start(f: SyscountFilters): SyscountSession {
-    for (const tp of ['sys_enter', 'sys_exit']) {
-      if (!hasBtfTracepoint(tp)) {
-        throw new BpfkitError('NOT_SUPPORTED', `kernel has no BTF for raw_syscalls:${tp} (tp_btf needs Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
+    try {
+      return SyscountSession.load(f);
+    } catch (err) {
+      // Name the missing kernel feature rather than the libbpf failure it caused. Probed only
+      // on failure: reading the kernel's BTF costs start-up time every run otherwise.
+      for (const tp of ['sys_enter', 'sys_exit']) {
+        if (!hasBtfTracepoint(tp)) {
+          throw new BpfkitError('NOT_SUPPORTED', `kernel has no BTF for raw_syscalls:${tp} (tp_btf needs Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
+        }
       }
+      if (f.latency && !hasTaskStorage()) {
+        throw new BpfkitError('NOT_SUPPORTED', 'syscount -L needs BPF task storage (Linux 5.11+)');
+      }
+      throw err;
     }
-    if (f.latency && !hasTaskStorage()) {
-      throw new BpfkitError('NOT_SUPPORTED', 'syscount -L needs BPF task storage (Linux 5.11+)');
-    }
+  }
+
+  private static load(f: SyscountFilters): SyscountSession {
     const obj = BpfObject.openFile(bpfObjectPath('syscount'));
     try {
       let allowed: Buffer | undefined;
