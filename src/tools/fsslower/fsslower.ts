@@ -8,6 +8,7 @@ import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasKprobes, hasRingbuf, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
+import { sumPercpuU64 } from '../../core/maps.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
 import type { StructView } from '../../core/btf.js';
 
@@ -144,6 +145,13 @@ export class FsslowerSession {
 
   /** Deliver every event still in the ring buffer. */
   flush(): void { this.reader?.consume(); }
+
+  /** Events lost so far because the ring buffer was full (counted in the kernel). */
+  lostEvents(): number {
+    const lost = this.obj.map('lost');
+    const v = lost.lookup(Buffer.alloc(4));
+    return v ? Number(sumPercpuU64(lost, v, 0)) : 0;
+  }
 
   close(): void {
     this.reader?.close();

@@ -104,7 +104,15 @@ export const command: ToolCommand = {
     try {
       ctx.out(header(opts));
       ctx.ready();
-      await runIntervals({ durationS: opts.durationS }, ctx.signal, () => session.flush());
+      let reportedLost = 0;
+      await runIntervals({ durationS: opts.durationS, intervalS: 1 }, ctx.signal, () => {
+        session.flush();
+        const lost = session.lostEvents();
+        if (lost > reportedLost) {
+          ctx.out(opts.json ? JSON.stringify({ lost: lost - reportedLost, lost_total: lost }) + '\n' : `Lost ${lost - reportedLost} events (ring buffer full; ${lost} in total)\n`);
+          reportedLost = lost;
+        }
+      });
     } finally {
       session.close();
     }
