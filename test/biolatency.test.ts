@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
-import { diskStat, makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
+import { diskStat, makeLoopFs, STORAGE_WORKLOAD, VM_EXT4, type LoopFs } from './storagefs.js';
 
 interface Hist { disk?: string; major?: number; minor?: number; flags?: string; total: number; buckets: Array<{ low: number; high: number; count: number }> }
 interface Rec { unit: string; histograms: Hist[] }
@@ -126,12 +126,7 @@ test('biolatency on Linux 6.1 (no block_io_start): exact counts, -Q from block_r
   const k = 40;
   // Two runs at once on the same I/O: default (issue -> complete) and -Q (insert -> complete).
   const { code, output } = await runInKernel(`
-M=/var/cache/run-in-kernel/debian-6.1/tree
-KV=$(ls $M/lib/modules)
-modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
-D=$(mktemp -d)
-truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
-DEV=$(losetup -f --show $D/img); mkdir $D/mnt; mount -o commit=300 $DEV $D/mnt
+${VM_EXT4}
 N=\${DEV#/dev/}
 fallocate -l ${k * 4096} $D/mnt/f
 BPFKIT_READY=1 timeout 200 node dist/src/cli/main.js biolatency --verbose -d $N --json > $D/out1 2> $D/err1 &

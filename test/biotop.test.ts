@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
-import { diskStat, makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
+import { diskStat, makeLoopFs, STORAGE_WORKLOAD, VM_EXT4, type LoopFs } from './storagefs.js';
 
 interface Row { pid: number; comm: string; dir: 'R' | 'W'; major: number; minor: number; disk: string; io: number; bytes: number; kbytes: number; avg_ms: number }
 const parse = (stdout: string): Row[] => stdout.trim().split('\n').filter(Boolean).flatMap((l) => (JSON.parse(l) as { rows: Row[] }).rows);
@@ -116,12 +116,7 @@ test('biotop on Linux 6.1 (no block_io_start): block_bio_queue fallback, exact c
   const bin = compileC(STORAGE_WORKLOAD);
   const k = 50;
   const { code, output } = await runInKernel(`
-M=/var/cache/run-in-kernel/debian-6.1/tree
-KV=$(ls $M/lib/modules)
-modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
-D=$(mktemp -d)
-truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
-DEV=$(losetup -f --show $D/img); mkdir $D/mnt; mount -o commit=300 $DEV $D/mnt
+${VM_EXT4}
 fallocate -l ${k * 4096} $D/mnt/f
 echo "DEVNUM=$(cat /sys/class/block/\${DEV#/dev/}/dev)"
 BPFKIT_READY=1 timeout 200 node dist/src/cli/main.js biotop --verbose -C -r 1000 --json 600 > $D/out 2> $D/err &

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
-import { makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
+import { makeLoopFs, STORAGE_WORKLOAD, VM_EXT4, type LoopFs } from './storagefs.js';
 
 interface Ev { comm: string; pid: number; type: string; bytes: number; offset: number; latency_us: number; file: string; end_us: number }
 const parse = (stdout: string): Ev[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
@@ -131,12 +131,8 @@ test('fsslower bad input: one-line error, exit 2', kernelTest(), async () => {
 test('ext4slower on Linux 6.1 (kprobes): kprobe mode on ext4\'s own functions, same operations', kernelTest(), async () => {
   const bin = compileC(STORAGE_WORKLOAD);
   const { code, output } = await runInKernel(`
-M=/var/cache/run-in-kernel/debian-6.1/tree
-KV=$(ls $M/lib/modules)
-modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
-D=$(mktemp -d)
-truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
-DEV=$(losetup -f --show $D/img); mkdir $D/mnt $D/shm; mount -o commit=300 $DEV $D/mnt; mount -t tmpfs tmpfs $D/shm
+${VM_EXT4}
+mkdir $D/shm; mount -t tmpfs tmpfs $D/shm
 mkfifo $D/go
 ${bin} fs $D/mnt/vmfile ${N} $D/shm/vmfile < $D/go > /dev/null &
 W=$!

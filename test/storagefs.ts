@@ -99,3 +99,14 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
+
+/**
+ * Shell lines for run-in-kernel: load the 6.1 kernel's loop and ext4 modules, make a 32 MiB
+ * ext4 image in $D and mount it at $D/mnt (device in $DEV).
+ */
+export const VM_EXT4 = `M=/var/cache/run-in-kernel/debian-6.1/tree
+KV=$(ls $M/lib/modules)
+modprobe -d $M -S $KV loop; modprobe -d $M -S $KV ext4
+D=$(mktemp -d)
+truncate -s 32M $D/img; mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $D/img
+DEV=$(losetup -f --show $D/img); mkdir $D/mnt; mount -o commit=300 $DEV $D/mnt`;
