@@ -193,6 +193,26 @@ int BPF_PROG(diagnose_send, struct sock *sk, int ret, int flags) { count_tcp(sk,
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(diagnose_recv, struct sock *sk, int ret, int flags) { count_tcp(sk, ret, false); return 0; }
 
+/* Kernels without the sock_*_length tracepoints (before 6.x): the TCP functions themselves. */
+#define MSG_PEEK 2
+#define MSG_ERRQUEUE 0x2000
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(diagnose_fx_send, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	count_tcp(sk, ret, true);
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(diagnose_fx_recv, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	if (!(flags & (MSG_PEEK | MSG_ERRQUEUE))) /* peeked bytes are read again later */
+		count_tcp(sk, ret, false);
+	return 0;
+}
+
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(diagnose_block, struct request *rq)
 {

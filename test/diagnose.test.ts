@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { kernelTest, leftoverPrograms, REPO, runTool } from './helpers.js';
+import { kernelTest, leftoverPrograms, REPO, runInKernel, runTool } from './helpers.js';
 
 const LAB = join(REPO, 'examples', 'pipeline', 'run.sh');
 // A private lab (directory and ports) so a developer's own lab is not disturbed.
@@ -111,4 +111,37 @@ test('bad input: one-line errors, exit 2', kernelTest(), async () => {
     assert.equal(run.code, 2, run.stderr);
     assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
   }
+});
+
+test('6.1 kernel (no sock_*_length): TCP flows from fexit, exact bytes on the edge', kernelTest(), async () => {
+  const B = 3_000_000 + Math.floor(Math.random() * 1_000_000);
+  // Receiver and sender are separate processes; each writes its pid to a file.
+  const receiver = `const s=require('net').createServer(c=>{let n=0;c.on('data',d=>n+=d.length);c.on('end',()=>{require('fs').writeFileSync('/tmp/rx-bytes',String(n));process.exit(0)})}).listen(0,'127.0.0.1',()=>{require('fs').writeFileSync('/tmp/port',String(s.address().port));require('fs').writeFileSync('/tmp/rx-pid',String(process.pid))})`;
+  const sender = `const c=require('net').connect(+require('fs').readFileSync('/tmp/port','utf8'),'127.0.0.1',()=>{require('fs').writeFileSync('/tmp/tx-pid',String(process.pid));c.end(Buffer.alloc(${B},7))})`;
+  const { code, output } = await runInKernel(`
+BPFKIT_READY=1 node dist/src/cli/main.js diagnose -d 25 --json --verbose > /tmp/report 2> /tmp/err &
+T=$!
+for i in $(seq 1 1200); do grep -q BPFKIT_READY /tmp/err && break; sleep 0.1; done
+node -e ${JSON.stringify(receiver)} &
+R=$!
+for i in $(seq 1 600); do [ -s /tmp/rx-pid ] && break; sleep 0.1; done
+node -e ${JSON.stringify(sender)}
+wait $R
+wait $T; echo "TOOLEXIT=$?"
+echo "RXPID=$(cat /tmp/rx-pid) TXPID=$(cat /tmp/tx-pid) RXBYTES=$(cat /tmp/rx-bytes)"
+grep 'diagnose:' /tmp/err
+echo "REPORT=$(cat /tmp/report)"
+echo "LEFT=$(bpftool prog show | grep -c diagnose_ || true)"
+`, 600);
+  assert.equal(code, 0, output);
+  assert.match(output, /^TOOLEXIT=0$/m, output);
+  assert.match(output, /TCP bytes from fexit\/tcp_sendmsg \+ fexit\/tcp_recvmsg/, output);
+  assert.match(output, /^LEFT=0$/m, output);
+  const ids = /RXPID=(\d+) TXPID=(\d+) RXBYTES=(\d+)/.exec(output);
+  assert.ok(ids, output);
+  assert.equal(Number(ids[3]), B, 'the receiver got every byte');
+  const report = JSON.parse(/^REPORT=(.*)$/m.exec(output)![1]!) as Report & { windowS: number };
+  const edge = report.edges.find((e) => e.from === Number(ids[2]) && e.to === Number(ids[1]));
+  assert.ok(edge, JSON.stringify(report.edges));
+  assert.equal(Math.round(edge.bytesPerS * report.windowS), B);
 });

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
-import { hasBtfTracepoint, hasTaskStorage } from '../../core/features.js';
+import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
 import { listSockets } from '../sockets/sockets.js';
@@ -98,13 +98,20 @@ export class DiagnoseSession {
       }
       obj.setConstants({ self_tgid: process.pid, wait_kind: kinds });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
-      if (hasBtfTracepoint('sock_send_length') && hasBtfTracepoint('sock_recv_length')) programs.push('diagnose_send', 'diagnose_recv');
-      else note('diagnose: no sock_send_length/sock_recv_length tracepoints: TCP flows are not measured on this kernel');
+      if (hasBtfTracepoint('sock_send_length') && hasBtfTracepoint('sock_recv_length')) {
+        programs.push('diagnose_send', 'diagnose_recv');
+        note('diagnose: TCP bytes from tp_btf/sock_send_length + sock_recv_length');
+      } else if (hasKernelFunc('tcp_sendmsg') && hasKernelFunc('tcp_recvmsg') && hasFentry()) {
+        programs.push('diagnose_fx_send', 'diagnose_fx_recv');
+        note('diagnose: no sock_*_length tracepoints: TCP bytes from fexit/tcp_sendmsg + fexit/tcp_recvmsg');
+      } else {
+        note('diagnose: neither sock_*_length tracepoints nor fexit on tcp_sendmsg/tcp_recvmsg: TCP flows are not measured on this kernel');
+      }
       if (hasBtfTracepoint('block_rq_issue')) programs.push('diagnose_block');
       obj.selectPrograms(programs);
       obj.load();
       obj.attachAll();
-      note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')} (tp_btf)`);
+      note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')}`);
     } catch (err) {
       obj.close();
       throw err;
