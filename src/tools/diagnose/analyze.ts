@@ -95,7 +95,11 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
 
   // Flows: match each connection end to its peer's process.
   const ownerOf = new Map<string, number>();
-  for (const f of snap.flows) ownerOf.set(`${f.laddr} ${f.lport}`, f.tgid);
+  const seenEnds = new Set<string>(); // "tgid addr port" of every connection end with a record
+  for (const f of snap.flows) {
+    ownerOf.set(`${f.laddr} ${f.lport}`, f.tgid);
+    seenEnds.add(`${f.tgid} ${f.laddr} ${f.lport}`);
+  }
   const peerOf = (f: FlowStat): number | undefined => ownerOf.get(`${f.raddr} ${f.rport}`) ?? snap.endpoints.get(`${f.raddr} ${f.rport}`);
   const edgeMap = new Map<string, Edge>();
   const addEdge = (from: number | string, to: number | string, bytes: number, msgs: number) => {
@@ -115,8 +119,7 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
       const peer = root(peerPid);
       addEdge(me, peer, f.txBytes, f.txCalls);
       // The peer's own record carries its sends; only count our receives when it has none.
-      const peerSeen = snap.flows.some((g) => g.tgid === peerPid && g.laddr === f.raddr && g.lport === f.rport);
-      if (!peerSeen) addEdge(peer, me, f.rxBytes, f.rxCalls);
+      if (!seenEnds.has(`${peerPid} ${f.raddr} ${f.rport}`)) addEdge(peer, me, f.rxBytes, f.rxCalls);
       if (!byService.has(peer)) byService.set(peer, []);
     } else {
       const remote = f.family === 6 ? `[${f.raddr}]:${f.rport}` : `${f.raddr}:${f.rport}`;

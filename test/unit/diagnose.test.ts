@@ -1,0 +1,90 @@
+// diagnose's rules on synthetic snapshots (no kernel): the verdicts follow from the numbers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyze } from '../../src/tools/diagnose/analyze.js';
+import { WAIT_KINDS, type FlowStat, type Snapshot, type ThreadStat, type WaitKind } from '../../src/tools/diagnose/collect.js';
+
+const W = 10; // seconds observed
+const S = 1e9;
+
+function thread(tid: number, tgid: number, comm: string, cpuS: number, waits: Partial<Record<WaitKind, number>>): ThreadStat {
+  const waitNs = Object.fromEntries(WAIT_KINDS.map((k) => [k, (waits[k] ?? 0) * S])) as Record<WaitKind, number>;
+  const waitCount = Object.fromEntries(WAIT_KINDS.map((k) => [k, waits[k] ? 100 : 0])) as Record<WaitKind, number>;
+  return { tid, tgid, comm, oncpuNs: cpuS * S, runqNs: 0, syscalls: 1000, ioBytes: 0, ioCount: 0, waitNs, waitCount };
+}
+
+/** One TCP connection a<->b on loopback: bytes/s and messages/s each way over W seconds. */
+function conn(a: number, aPort: number, b: number, bPort: number, abBps: number, abMps: number, baBps: number, baMps: number): FlowStat[] {
+  const end = (tgid: number, lport: number, rport: number, tx: number, txc: number, rx: number, rxc: number): FlowStat =>
+    ({ tgid, family: 4, laddr: '127.0.0.1', lport, raddr: '127.0.0.1', rport, txBytes: tx * W, txCalls: txc * W, rxBytes: rx * W, rxCalls: rxc * W });
+  return [end(a, aPort, bPort, abBps, abMps, baBps, baMps), end(b, bPort, aPort, baBps, baMps, abBps, abMps)];
+}
+
+function pipeline(dbToLoaderBps: number, loaderCpuS = 0.2): Snapshot {
+  const procs = new Map([
+    [10, { pid: 10, comm: 'producer', ppid: 1, cgroup: '/', cmdline: '' }],
+    [20, { pid: 20, comm: 'db', ppid: 1, cgroup: '/', cmdline: '' }],
+    [21, { pid: 21, comm: 'db', ppid: 20, cgroup: '/', cmdline: '' }],
+    [22, { pid: 22, comm: 'db', ppid: 20, cgroup: '/', cmdline: '' }],
+    [30, { pid: 30, comm: 'loader', ppid: 1, cgroup: '/', cmdline: '' }],
+    [40, { pid: 40, comm: 'store', ppid: 1, cgroup: '/', cmdline: '' }],
+  ]);
+  return {
+    windowS: W, cpus: 2, procs, endpoints: new Map(), localAddrs: new Set(['127.0.0.1']), selfPid: 99,
+    threads: [
+      thread(10, 10, 'producer', 0.5, { select_sleep: 6, input: 3 }),
+      thread(21, 21, 'db', 1, { input: 9 }),
+      thread(22, 22, 'db', 1, { input: 9 }),
+      thread(30, 30, 'loader', loaderCpuS, { sleep: 5, input: 4 }),
+      thread(40, 40, 'store', 0.3, { input: 9.5 }),
+    ],
+    flows: [
+      ...conn(10, 40001, 21, 5432, 400_000, 300, 8_000, 300),   // producer -> db backend 21
+      ...conn(30, 40002, 22, 5432, 2_000, 20, dbToLoaderBps, 20), // loader <-> db backend 22
+      ...conn(30, 40003, 40, 6379, 1.2 * dbToLoaderBps, 20, 2_000, 20), // loader -> store: what it loads
+    ],
+  };
+}
+
+test('a consumer pulling in small round trips while its upstream accumulates is the top suspect', () => {
+  const r = analyze(pipeline(50_000));
+  const top = r.verdicts[0];
+  assert.ok(top);
+  assert.equal(top.service, 30);
+  assert.equal(top.rule, 'pull-limited consumer');
+  assert.ok(top.evidence.some((e) => /receives 400\.0 KB\/s .* sends only 50\.0 KB\/s/.test(e)), top.evidence.join('\n'));
+  assert.ok(top.evidence.some((e) => /request\/response: 20 requests\/s/.test(e)));
+  // Backends of the same name are grouped under their parent: one "db" service with both ends.
+  assert.ok(r.edges.some((e) => e.from === 10 && e.to === 20));
+  assert.ok(r.services.some((s) => s.id === 20 && s.threads === 2));
+  assert.match(r.conclusion, /likely bottleneck: loader \(pid 30\)/);
+});
+
+test('a consumer that drains more than its upstream receives is not a suspect', () => {
+  const r = analyze(pipeline(1_000_000));
+  assert.ok(!r.verdicts.some((v) => v.service === 30), JSON.stringify(r.verdicts));
+  assert.equal(r.saturated, false);
+  assert.match(r.conclusion, /nothing is saturated/);
+});
+
+test('a thread on CPU nearly all the time is CPU-saturated', () => {
+  const r = analyze(pipeline(1_000_000, 9.5));
+  const v = r.verdicts.find((x) => x.service === 30);
+  assert.equal(v?.rule, 'cpu-saturated');
+});
+
+test('select() with no fds is a timed sleep, reported as such', () => {
+  const r = analyze(pipeline(50_000));
+  const note = r.notes.find((n) => n.startsWith('producer (pid 10)'));
+  assert.match(note ?? '', /sleeping on a timer 63% of its time \(select\/poll with no file descriptors/);
+});
+
+test('-p keeps the processes connected to the given one', () => {
+  const snap = pipeline(50_000);
+  snap.threads.push(thread(50, 50, 'other', 9.8, {}));
+  snap.procs.set(50, { pid: 50, comm: 'other', ppid: 1, cgroup: '/', cmdline: '' });
+  assert.ok(analyze(snap).verdicts.some((v) => v.service === 50));
+  const scoped = analyze(snap, { pids: [10] });
+  assert.ok(!scoped.verdicts.some((v) => v.service === 50));
+  assert.deepEqual(scoped.services.map((s) => s.id).sort(), [10, 20, 30, 40]);
+});
