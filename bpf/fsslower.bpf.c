@@ -36,13 +36,7 @@ struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-/* Events the ring buffer had no room for: reported by user space, never dropped silently. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
+#include "lost.bpf.h"
 
 static __always_inline __u32 kind_of(long nr)
 {
@@ -112,10 +106,7 @@ static __always_inline void emit(__u32 kind, __u64 now, __u64 delta, long ret, _
 {
 	struct fsslower_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-		if (n)
-			(*n)++;
+		count_lost();
 		return;
 	}
 	__u64 id = bpf_get_current_pid_tgid();

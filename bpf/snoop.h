@@ -89,24 +89,10 @@ struct {
 	__uint(max_entries, 1 << 22); /* user space sizes it before load */
 } events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
+#include "lost.bpf.h"
 
 /* Puts a record's struct in the object's BTF (user space reads its layout from there). */
 #define SNOOP_LAYOUT(T) struct T *const volatile layout_##T = 0
-
-/* The ring buffer was full: count it so that user space reports it. */
-static __always_inline void count_lost(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-	if (n)
-		(*n)++;
-}
 #endif
 
 #endif

@@ -5,7 +5,7 @@ import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasRingbuf } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { possibleCpus, type BpfMap } from '../../core/maps.js';
+import { sumPercpuU64, type BpfMap } from '../../core/maps.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import type { StructView } from '../../core/btf.js';
 import { sleepOrAbort } from '../../cli/runtime.js';
@@ -81,10 +81,7 @@ export class SnoopSession {
   /** Events the kernel could not put in the ring buffer (full), since attach. */
   lost(): number {
     const v = this.lostMap.lookup(Buffer.alloc(4));
-    if (!v) return 0;
-    let n = 0;
-    for (let c = 0; c < possibleCpus(); c++) n += Number(v.readBigUInt64LE(c * this.lostMap.slotSize));
-    return n;
+    return v ? Number(sumPercpuU64(this.lostMap, v, 0)) : 0;
   }
 
   close(): void {
