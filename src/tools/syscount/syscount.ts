@@ -99,7 +99,8 @@ export class SyscountSession {
     for (const [k, v] of this.counts.entries()) {
       const nr = k.readUInt32LE(0);
       const { count, totalNs } = this.sum(v, this.valueView);
-      if (count > 0) rows.push(...this.delta(nr, count, totalNs).map((d) => ({ nr, ...d })));
+      const d = this.delta(nr, count, totalNs);
+      if (d) rows.push({ nr, ...d });
     }
     return rows;
   }
@@ -111,7 +112,8 @@ export class SyscountSession {
       const { count, totalNs } = this.sum(v, this.procView);
       let comm = '';
       for (let c = 0; c < possibleCpus() && !comm; c++) comm = this.procView.str(v, 'comm', c * this.counts.slotSize);
-      rows.push(...this.delta(pid, count, totalNs).map((d) => ({ pid, comm, ...d })));
+      const d = this.delta(pid, count, totalNs);
+      if (d) rows.push({ pid, comm, ...d });
     }
     return rows;
   }
@@ -126,11 +128,11 @@ export class SyscountSession {
     return { count, totalNs };
   }
 
-  private delta(key: number, count: number, totalNs: number): Array<{ count: number; totalNs: number }> {
+  /** The change since the previous read of `key`, or undefined when nothing was counted. */
+  private delta(key: number, count: number, totalNs: number): { count: number; totalNs: number } | undefined {
     const prev = this.last.get(key) ?? { count: 0, totalNs: 0 };
     this.last.set(key, { count, totalNs });
-    const d = { count: count - prev.count, totalNs: totalNs - prev.totalNs };
-    return d.count > 0 ? [d] : [];
+    return count > prev.count ? { count: count - prev.count, totalNs: totalNs - prev.totalNs } : undefined;
   }
 
   close(): void {
