@@ -193,6 +193,12 @@ export class BpfObject {
     return link;
   }
 
+  /** Detach every program (the producers stop); maps stay readable until close. */
+  detach(): void {
+    for (const l of this.links.reverse()) l.destroy();
+    this.links = [];
+  }
+
   close(): void {
     for (const l of this.links.reverse()) l.destroy();
     this.links = [];

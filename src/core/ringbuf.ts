@@ -70,7 +70,7 @@ export class RingBufferReader {
    * results). Bounded, so that a producer that never pauses cannot starve the event loop: the
    * poll callback runs again while the producer is ahead. Returns the count.
    */
-  consume(): number {
+  consume(maxRecords = Infinity): number {
     if (this.closed || this.consuming) return 0;
     this.consuming = true;
     let n = 0;
@@ -79,7 +79,7 @@ export class RingBufferReader {
       let cons = Number(Atomics.load(this.cons, 0));
       const prod = Number(Atomics.load(this.prod, 0));
       let unpublished = 0;
-      while (cons < prod) {
+      while (cons < prod && n < maxRecords) {
         const off = cons & this.mask;
         const word = Atomics.load(this.hdr, off >> 2) >>> 0;
         if (word & BUSY) break; // reserved, not committed yet
@@ -100,6 +100,11 @@ export class RingBufferReader {
     }
     this.delivered += n;
     return n;
+  }
+
+  /** Records are committed and not yet consumed. */
+  pending(): boolean {
+    return !this.closed && Number(Atomics.load(this.cons, 0)) < Number(Atomics.load(this.prod, 0));
   }
 
   /** Consume until nothing committed is left (after the producers stopped). */

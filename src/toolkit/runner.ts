@@ -1,0 +1,323 @@
+// The tool runtime. A tool is a flag table, a parse step and a run step; the runner owns the
+// rest, once for every tool: --help from the table, the shared flags (-p, -t, -c, -i, -d,
+// --json, --buffer-mb), privilege and PID checks, readiness, the deadline, a target that exits,
+// signals, bounded output that ends cleanly, and the release of every BPF object on the way out.
+import { existsSync, readFileSync, statSync, accessSync, constants as fsc } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { BpfkitError, badArgs } from '../core/errors.js';
+import { closeAll } from '../core/bpf.js';
+import { setLibbpfVerbose, setVerboseNotes } from '../core/log.js';
+import { requireBpfPrivileges } from '../core/privileges.js';
+import { COMMON, DEFAULT_BUFFER_MB, flagHelp, parseBufferMb, parseDuration, parseFlags, parseInterval, parsePid, type Flag, type ParsedArgs } from './flags.js';
+import { Output, describeWriteError } from './output.js';
+
+/** The shared flags, parsed by the runner (present when the tool's table lists them). */
+export interface Common {
+  pid?: number;
+  tid?: number;
+  cgroup?: string;
+  intervalS?: number;
+  durationS?: number;
+  json: boolean;
+  bufferMb: number;
+}
+
+export type StopReason = 'signal' | 'duration' | 'target-exited' | 'output-closed' | 'output-failed';
+
+export interface ToolSpec<O> {
+  name: string;
+  /** One line for `bpfkit --help`. */
+  summary: string;
+  /** After `bpfkit NAME` in the usage line (default "[options]"). */
+  usage?: string;
+  /** What the tool does and how (--help). */
+  about: string;
+  /** Flags in --help order; shared ones from COMMON. */
+  flags: readonly Flag[];
+  /** Text after the options in --help: columns, examples. */
+  more?: string;
+  /** How many positional arguments the tool takes (default none). */
+  maxPositionals?: number;
+  /** false: the tool loads no BPF (no privilege check). */
+  bpf?: boolean;
+  /** true: -p/-t name processes to look at once, not to follow (no exit watch). */
+  snapshot?: boolean;
+  /** TEMPORARY (legacy tools): hand argv over unparsed, as positionals. */
+  raw?: boolean;
+  /** Seconds the tool may take after Ctrl-C to finish its report (default 2). */
+  stopGraceS?: number;
+  parse(args: ParsedArgs, common: Common): O;
+  /** Files the tool will write: checked before it starts, not after minutes of sampling. */
+  outputPaths?(opts: O): string[];
+  run(opts: O, rt: Runtime): Promise<void>;
+}
+
+/** What `bpfkit` (src/cli) needs of a tool module. */
+export interface ToolCommand {
+  name: string;
+  summary: string;
+  help: string;
+  execute(argv: string[], opts: { verbose: boolean }): Promise<number>;
+}
+
+export function defineTool<O>(spec: ToolSpec<O>): ToolCommand {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    help: toolHelp(spec),
+    execute: (argv, opts) => execute(spec, argv, opts.verbose),
+  };
+}
+
+function toolHelp(spec: ToolSpec<unknown>): string {
+  const flags = [...spec.flags, { key: 'verbose', long: 'verbose', help: 'say which kernel hooks are used, and show libbpf\'s log' }, { key: 'help', short: 'h', long: 'help', help: 'this text' }];
+  return `Usage: bpfkit ${spec.name} ${spec.usage ?? '[options]'}
+
+${spec.about.trim()}
+
+Options:
+${flagHelp(flags)}
+${spec.more ? `\n${spec.more.trim()}\n` : ''}`;
+}
+
+/** The tool's view of its run: output, stop signal, readiness, timing. Tools never print. */
+export class Runtime {
+  readonly out: Output;
+  private controller = new AbortController();
+  /** Aborted when the tool must stop (Ctrl-C, -d elapsed, target exited, output gone). */
+  readonly signal = this.controller.signal;
+  stopReason: StopReason | undefined;
+  readonly isTTY = Boolean(process.stdout.isTTY);
+  private timers: Array<() => void> = [];
+  private announced = false;
+
+  constructor(readonly tool: string, readonly common: Common, readonly verbose: (text: string) => void) {
+    this.out = new Output(process.stdout);
+  }
+
+  get json(): boolean { return this.common.json; }
+
+  /** Write text (whole lines) to stdout. */
+  write(text: string): void { this.out.write(text); }
+
+  /** One line on stderr, prefixed with the tool's name. */
+  notice(text: string): void { process.stderr.write(`bpfkit ${this.tool}: ${text}\n`); }
+
+  stop(reason: StopReason): void {
+    if (this.signal.aborted) return;
+    this.stopReason = reason;
+    this.controller.abort();
+  }
+
+  /** The programs are attached: start the clock of -d, and tell tests/benchmarks (BPFKIT_READY=1). */
+  ready(): void {
+    if (this.announced) return;
+    this.announced = true;
+    if (this.common.durationS !== undefined) {
+      const t = longTimeout(() => this.stop('duration'), this.common.durationS * 1000);
+      this.timers.push(t);
+    }
+    if (process.env.BPFKIT_READY === '1') process.stderr.write('BPFKIT_READY\n');
+  }
+
+  /** Sleep `ms` (any length), or less if the run stops. Resolves true if the full time elapsed. */
+  sleep(ms: number): Promise<boolean> {
+    if (this.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const cancel = longTimeout(() => { this.signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
+      const onAbort = () => { cancel(); resolve(false); };
+      this.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Resolves when the run stops. */
+  until(): Promise<void> {
+    return this.sleep(Infinity).then(() => undefined);
+  }
+
+  /**
+   * Call `report` every -i seconds (`count` times, 0 = forever) until the run stops; on stop,
+   * report once more (the partial interval) with final = true. Without -i, report once at stop.
+   */
+  async intervals(report: (final: boolean) => void, count = 0): Promise<void> {
+    const ms = this.common.intervalS !== undefined ? this.common.intervalS * 1000 : Infinity;
+    for (let n = 1; ; n++) {
+      const full = await this.sleep(ms);
+      const done = !full || (count > 0 && n >= count);
+      report(done);
+      if (done) return;
+    }
+  }
+
+  /** Watch -p/-t: when the process exits, say so and stop. */
+  watchTarget(id: number, what: 'process' | 'thread'): void {
+    const timer = setInterval(() => {
+      if (!gone(id)) return;
+      this.notice(`${what} ${id} exited`);
+      this.stop('target-exited');
+    }, 200);
+    this.timers.push(() => clearInterval(timer));
+  }
+
+  dispose(): void {
+    for (const cancel of this.timers) cancel();
+    this.timers = [];
+  }
+}
+
+/** setTimeout for any length (Node's timers overflow at 2^31 ms and fire at once). */
+function longTimeout(fn: () => void, ms: number): () => void {
+  if (!Number.isFinite(ms)) return () => {};
+  const MAX = 2 ** 31 - 1;
+  let timer: NodeJS.Timeout;
+  const until = Date.now() + ms;
+  const arm = () => {
+    const left = until - Date.now();
+    timer = left > MAX ? setTimeout(arm, MAX) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+/** The process exited (no /proc entry, or a zombie waiting for its parent). */
+export function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
+/** Thread group (process) of a task id, or undefined if there is no such task. */
+function tgidOf(id: number): number | undefined {
+  try {
+    const m = /^Tgid:\s*(\d+)/m.exec(readFileSync(`/proc/${id}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkTargets(common: Common): void {
+  if (common.pid !== undefined) {
+    const tgid = tgidOf(common.pid);
+    if (tgid === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${common.pid}`);
+    if (tgid !== common.pid) throw new BpfkitError('NO_SUCH_PROCESS', `${common.pid} is a thread of process ${tgid}, not a process: use -p ${tgid} for the process, or -t ${common.pid} for this thread`);
+  }
+  if (common.tid !== undefined && tgidOf(common.tid) === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such thread: ${common.tid}`);
+}
+
+/** An output file can be created: its directory exists and is writable, and it is not a directory. */
+export function checkOutputPath(path: string, what: string): void {
+  const full = resolve(path);
+  if (existsSync(full) && statSync(full).isDirectory()) throw badArgs(`${what}: ${path} is a directory`);
+  const dir = dirname(full);
+  if (!existsSync(dir)) throw badArgs(`${what}: directory ${dir} does not exist`);
+  try {
+    accessSync(dir, fsc.W_OK);
+    if (existsSync(full)) accessSync(full, fsc.W_OK);
+  } catch {
+    throw badArgs(`${what}: ${path} is not writable`);
+  }
+}
+
+function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
+  const listed = new Set(table.map((f) => f.key));
+  const get = (key: keyof typeof COMMON) => (listed.has(COMMON[key].key) ? a.get(COMMON[key].key) : undefined);
+  const pid = get('pid');
+  const tid = get('tid');
+  const interval = get('interval');
+  const duration = get('duration');
+  const mb = get('bufferMb');
+  const cgroup = get('cgroup');
+  if (cgroup !== undefined && cgroup === '') throw badArgs('-c: empty cgroup path');
+  return {
+    pid: pid !== undefined ? parsePid(pid) : undefined,
+    tid: tid !== undefined ? parsePid(tid, '-t TID') : undefined,
+    cgroup,
+    intervalS: interval !== undefined ? parseInterval(interval) : undefined,
+    durationS: duration !== undefined ? parseDuration(duration) : undefined,
+    json: listed.has('json') && a.has('json'),
+    bufferMb: mb !== undefined ? parseBufferMb(mb) : DEFAULT_BUFFER_MB,
+  };
+}
+
+/** Print an expected failure as one line; anything else with its stack. Returns the status. */
+export function reportError(err: unknown, tool: string, verbose: boolean): number {
+  const prefix = tool ? `bpfkit ${tool}` : 'bpfkit';
+  if (err instanceof BpfkitError) {
+    process.stderr.write(`${prefix}: ${err.message}\n`);
+    if (verbose && err.detail) process.stderr.write(err.detail + '\n');
+    return err.exitCode;
+  }
+  process.stderr.write(`${prefix}: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+  return 1;
+}
+
+async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): Promise<number> {
+  const say = (line: string) => process.stderr.write(line.endsWith('\n') ? line : line + '\n');
+  setLibbpfVerbose(verbose ? say : undefined);
+  setVerboseNotes(verbose ? say : undefined);
+
+  let opts: O;
+  let rt: Runtime;
+  try {
+    const args = spec.raw ? parseFlags(['--', ...argv], []) : parseFlags(argv, spec.flags);
+    const max = spec.raw ? Infinity : spec.maxPositionals ?? 0;
+    if (args.positionals.length > max) throw badArgs(`unexpected argument '${args.positionals[max]}' (see --help)`);
+    const common = parseCommon(args, spec.flags);
+    opts = spec.parse(args, common);
+    checkTargets(common);
+    for (const p of spec.outputPaths?.(opts) ?? []) checkOutputPath(p, 'output');
+    if (spec.bpf !== false) requireBpfPrivileges();
+    rt = new Runtime(spec.name, common, verbose ? say : () => {});
+    if (!spec.snapshot) {
+      if (common.pid !== undefined) rt.watchTarget(common.pid, 'process');
+      if (common.tid !== undefined) rt.watchTarget(common.tid, 'thread');
+    }
+  } catch (err) {
+    return reportError(err, spec.name, verbose);
+  }
+
+  // Signals: the first stops the tool (it prints what it has and releases everything); a second
+  // SIGINT leaves at once. A tool that does not finish within its grace time is cut short.
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1 && sig === 'SIGINT') process.exit(130);
+    if (signals === 1) {
+      rt.stop('signal');
+      setTimeout(() => {
+        rt.notice(`did not stop within ${spec.stopGraceS ?? 2} s; exiting`);
+        process.exit(1);
+      }, (spec.stopGraceS ?? 2) * 1000).unref();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // A file size limit makes write() fail with EFBIG instead of killing the process.
+  process.on('SIGXFSZ', () => {});
+  process.on('exit', () => closeAll());
+  rt.out.onEnd((end) => rt.stop(end.kind === 'closed' ? 'output-closed' : 'output-failed'));
+
+  let status = 0;
+  try {
+    await spec.run(opts, rt);
+  } catch (err) {
+    status = reportError(err, spec.name, verbose);
+  } finally {
+    rt.dispose();
+    closeAll();
+  }
+  // Let queued output reach a slow reader, but not for ever.
+  await Promise.race([rt.out.flush(), new Promise((r) => setTimeout(r, 1000).unref())]);
+  const end = rt.out.ended;
+  if (end?.kind === 'failed') {
+    rt.notice(`cannot write output: ${describeWriteError(end.error)}`);
+    return status || 1;
+  }
+  return status;
+}

@@ -1,0 +1,247 @@
+// One event stream for every streaming tool: records from a BPF ring buffer, rendered and
+// written in batches; lost events (ring buffer full in the kernel, or output too slow here)
+// reported as they happen and in one summary record of the same shape for every tool.
+// It never keeps the event loop busy for long: the reader delivers bounded slices, and the
+// final drain after Ctrl-C is bounded too, so signals are served within a second at any rate.
+import { readdirSync, readFileSync } from 'node:fs';
+import { BpfObject, bpfObjectPath } from '../core/bpf.js';
+import { BpfkitError } from '../core/errors.js';
+import { hasBtfTracepoint, hasRingbuf } from '../core/features.js';
+import { native } from '../core/libbpf.js';
+import { note } from '../core/log.js';
+import { sumPercpuU64, type BpfMap } from '../core/maps.js';
+import { RingBufferReader } from '../core/ringbuf.js';
+import type { StructView } from '../core/btf.js';
+import { safeLine } from '../render/text.js';
+import type { Runtime } from './runner.js';
+
+/** Records per slice: about 20-50 ms of decoding and rendering. */
+const SLICE = 16384;
+/** Lines per write. */
+const BATCH_LINES = 256;
+/** Time the final drain may take after the producers stopped. */
+const FINAL_DRAIN_MS = 600;
+
+/** A source of records: a ring buffer fed by attached programs. */
+export interface EventSource {
+  /** Start delivering raw records (valid only during the call: decode, do not keep). */
+  start(onRecord: (data: Buffer) => void): void;
+  /** Deliver at most `limit` pending records now; returns how many. */
+  consume(limit: number): number;
+  /** Records are waiting. */
+  pending(): boolean;
+  /** Records the kernel dropped because the ring buffer was full, since attach. */
+  lostInKernel(): number;
+  /** Stop the producers (detach the programs), keeping the buffer readable. */
+  detach(): void;
+  close(): void;
+}
+
+export interface StreamSummary {
+  type: 'summary';
+  /** Records received from the kernel and not dropped here. */
+  events: number;
+  /** lost_kernel + lost_output. */
+  lost: number;
+  lost_kernel: number;
+  lost_output: number;
+  duration_s: number;
+  /** bpfkit's own programs, from the kernel's BPF statistics (null where unavailable). */
+  bpf_run_time_ms: number | null;
+  bpf_runs: number | null;
+  /** bpfkit's own CPU time (user + system). */
+  cpu_s: number;
+}
+
+export interface StreamRender<E> {
+  decode(data: Buffer): E;
+  /** One line (text ends in a newline), or undefined to skip the event (a user-space filter). */
+  text(e: E): string | undefined;
+  json(e: E): string | undefined;
+}
+
+/**
+ * Stream `source` to the output until the run stops. Text lines are escaped (a traced process
+ * cannot forge or colour a line); JSON is escaped by JSON.stringify. Returns the summary, which
+ * is also printed: a JSON record, or one line on stderr.
+ */
+export async function streamEvents<E>(rt: Runtime, source: EventSource, render: StreamRender<E>): Promise<StreamSummary> {
+  const started = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const stats = BpfStats.start();
+  let received = 0;
+  let droppedHere = 0;
+  let batch: string[] = [];
+  const flush = () => {
+    if (batch.length === 0) return;
+    rt.write(batch.join(''));
+    batch = [];
+  };
+  const json = rt.json;
+  source.start((data) => {
+    received++;
+    if (rt.out.congested || rt.out.ended) {
+      droppedHere++;
+      return;
+    }
+    const e = render.decode(data);
+    const line = json ? render.json(e) : render.text(e);
+    if (line === undefined) return;
+    batch.push(json ? line : safeLine(line));
+    if (batch.length >= BATCH_LINES) flush();
+  });
+  rt.ready();
+
+  let reported = 0;
+  const reportLost = () => {
+    const lostKernel = source.lostInKernel();
+    const total = lostKernel + droppedHere;
+    if (total <= reported) return;
+    flush();
+    const delta = total - reported;
+    reported = total;
+    if (json) rt.write(JSON.stringify({ type: 'lost', lost: delta, lost_total: total, lost_kernel: lostKernel, lost_output: droppedHere }) + '\n');
+    else rt.notice(`lost ${delta} events (${lostKernel} in all with the ring buffer full: try a bigger --buffer-mb; ${droppedHere} as the output was too slow)`);
+  };
+  const flusher = setInterval(flush, 100);
+  try {
+    while (await rt.sleep(1000)) reportLost();
+  } finally {
+    clearInterval(flusher);
+  }
+
+  // Stopped: detach the programs first (producers stop), then read what they left, bounded.
+  source.detach();
+  const deadline = Date.now() + FINAL_DRAIN_MS;
+  while (source.pending() && Date.now() < deadline && !rt.out.ended) {
+    source.consume(SLICE);
+    flush();
+    await new Promise((r) => setImmediate(r));
+  }
+  flush();
+  const left = source.pending();
+  reportLost();
+  const cpu = process.cpuUsage(cpu0);
+  const run = stats.read();
+  stats.stop();
+  const summary: StreamSummary = {
+    type: 'summary',
+    events: received - droppedHere,
+    lost: source.lostInKernel() + droppedHere,
+    lost_kernel: source.lostInKernel(),
+    lost_output: droppedHere,
+    duration_s: round3(Number(process.hrtime.bigint() - started) / 1e9),
+    bpf_run_time_ms: run ? round3(run.ns / 1e6) : null,
+    bpf_runs: run ? run.count : null,
+    cpu_s: round3((cpu.user + cpu.system) / 1e6),
+  };
+  if (left) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
+  if (json) rt.write(JSON.stringify(summary) + '\n');
+  else {
+    const bpf = summary.bpf_run_time_ms !== null ? `; BPF run time ${summary.bpf_run_time_ms} ms in ${summary.bpf_runs} runs` : '';
+    rt.notice(`${summary.events} events, ${summary.lost} lost in ${summary.duration_s.toFixed(1)} s${bpf}; bpfkit CPU ${summary.cpu_s.toFixed(2)} s`);
+  }
+  return summary;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * The kernel's run-time statistics of bpfkit's own programs (run_time_ns/run_cnt in
+ * /proc/self/fdinfo of each program fd), switched on only while this process holds the fd
+ * that bpf_enable_stats returns.
+ */
+class BpfStats {
+  private constructor(private fd: number, private base: { ns: number; count: number }) {}
+  static start(): BpfStats {
+    let fd = -1;
+    try { fd = native.bpf_enable_stats(0) as number; } catch { fd = -1; }
+    const s = new BpfStats(fd, { ns: 0, count: 0 });
+    s.base = s.total() ?? { ns: 0, count: 0 };
+    return s;
+  }
+  private total(): { ns: number; count: number } | undefined {
+    if (this.fd < 0) return undefined;
+    let ns = 0;
+    let count = 0;
+    for (const fd of readdirSync('/proc/self/fdinfo')) {
+      let info: string;
+      try { info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'); } catch { continue; }
+      if (!info.includes('prog_type:')) continue;
+      ns += Number(/run_time_ns:\s*(\d+)/.exec(info)?.[1] ?? 0);
+      count += Number(/run_cnt:\s*(\d+)/.exec(info)?.[1] ?? 0);
+    }
+    return { ns, count };
+  }
+  read(): { ns: number; count: number } | undefined {
+    const t = this.total();
+    return t && { ns: t.ns - this.base.ns, count: t.count - this.base.count };
+  }
+  stop(): void {
+    if (this.fd >= 0) native.close(this.fd);
+    this.fd = -1;
+  }
+}
+
+// ---- the common case: one object, tp_btf programs, a ring buffer `events`, a per-CPU `lost` ----
+
+export interface RingSourceSpec {
+  /** bpf/<object>.bpf.o */
+  object: string;
+  /** Programs to load, with the raw tracepoint (tp_btf) each needs. */
+  programs: Array<{ name: string; tracepoint: string }>;
+  constants: Record<string, number | bigint | boolean | Buffer>;
+  /** Ring buffer size in MiB (power of two). */
+  bufferMb: number;
+}
+
+/** An object whose programs write records to the ring buffer `events` and count failures in `lost`. */
+export class RingSource implements EventSource {
+  private reader: RingBufferReader | undefined;
+  private constructor(readonly obj: BpfObject, private lostMap: BpfMap) {}
+
+  static open(spec: RingSourceSpec): RingSource {
+    if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', `${spec.object} needs the BPF ring buffer (Linux 5.8+)`);
+    for (const p of spec.programs) {
+      if (!hasBtfTracepoint(p.tracepoint)) {
+        throw new BpfkitError('NOT_SUPPORTED', `${spec.object} needs the BTF-typed tracepoint ${p.tracepoint} (tp_btf: Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
+      }
+    }
+    const obj = BpfObject.openFile(bpfObjectPath(spec.object));
+    try {
+      obj.setConstants(spec.constants);
+      obj.selectPrograms(spec.programs.map((p) => p.name));
+      obj.map('events').setMaxEntries(spec.bufferMb * 1048576);
+      obj.load();
+      obj.attachAll();
+      note(`${spec.object}: attached ${spec.programs.map((p) => `tp_btf/${p.tracepoint} (${p.name})`).join(', ')}; ring buffer ${spec.bufferMb} MiB, lost events counted in the kernel`);
+      return new RingSource(obj, obj.map('lost'));
+    } catch (err) {
+      obj.close();
+      throw err;
+    }
+  }
+
+  struct(name: string): StructView {
+    return this.obj.struct(name);
+  }
+
+  start(onRecord: (data: Buffer) => void): void {
+    this.reader = new RingBufferReader(this.obj.map('events'), onRecord);
+  }
+  consume(limit: number): number { return this.reader?.consume(limit) ?? 0; }
+  pending(): boolean { return this.reader?.pending() ?? false; }
+  lostInKernel(): number {
+    const v = this.lostMap.lookup(Buffer.alloc(4));
+    return v ? Number(sumPercpuU64(this.lostMap, v, 0)) : 0;
+  }
+  detach(): void { this.obj.detach(); }
+  close(): void {
+    try {
+      this.reader?.close();
+    } finally {
+      this.reader = undefined;
+      this.obj.close();
+    }
+  }
+}
