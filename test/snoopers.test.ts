@@ -17,7 +17,11 @@ import { argsText, parseExecsnoopArgs } from '../src/tools/execsnoop/index.js';
 
 type Rec = Record<string, unknown>;
 const ndjson = (s: string): Rec[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
-const summaryOf = (recs: Rec[]) => recs.find((r) => r.summary)?.summary as { events: number; lost: number } | undefined;
+/** The stream's closing record: {type: 'summary', events, lost, ...} (older tools: {summary: {...}}). */
+const summaryOf = (recs: Rec[]) => {
+  const s = (recs.find((r) => r.type === 'summary') ?? recs.find((r) => r.summary)?.summary) as { events: number; lost: number } | undefined;
+  return s && { events: s.events, lost: s.lost };
+};
 const PREFIXES = ['execsnoop', 'threadsnoop', 'exitsnoop', 'opensnoop', 'tcplife'];
 function assertNoLeftovers(): void {
   for (const p of PREFIXES) assert.deepEqual(leftoverPrograms(p), [], `${p} programs left loaded`);
@@ -281,7 +285,7 @@ test('opensnoop -x: a failed open with ENOENT, and -p filters in the kernel', ke
   const run2 = await tool2.stop('SIGINT');
   const recs = ndjson(run2.stdout);
   const opens = recs.filter((r) => r.path);
-  assert.deepEqual(opens.map((r) => [r.path, r.errno, r.flag_names]), [
+  assert.deepEqual(opens.map((r) => [r.path, r.err, r.flag_names]), [
     ['/dev/null', null, 'O_RDONLY'],
     [missing, 'ENOENT', 'O_RDONLY|O_CLOEXEC'],
     [missing, 'ENOENT', 'O_WRONLY|O_CREAT'],
@@ -368,11 +372,11 @@ async function burst(seconds: number, threads: number): Promise<{ generated: num
     let delivered = 0;
     let lost = 0;
     const suffix = ` ENOENT  ${missing}`;
-    for (const line of text.split('\n')) {
-      if (line.endsWith(suffix)) delivered++;
-      const m = /^Lost (\d+) events/.exec(line);
-      if (m) lost += Number(m[1]);
-    }
+    for (const line of text.split('\n')) if (line.endsWith(suffix)) delivered++;
+    // The closing summary on stderr: "bpfkit opensnoop: E events, L lost in S s; ..."
+    const m = /^bpfkit opensnoop: (\d+) events, (\d+) lost in/m.exec(stderr);
+    assert.ok(m, stderr);
+    lost = Number(m[2]);
     const rate = generated / elapsed;
     console.log(`burst: generated ${generated} in ${elapsed.toFixed(2)} s (${Math.round(rate)}/s), delivered ${delivered}, lost ${lost}, output ${(statSync(outFile).size / 1e6).toFixed(0)} MB`);
     return { generated, rate, delivered, lost };
@@ -556,7 +560,7 @@ for f in $D/*; do echo "==== $(basename $f)"; cat $f; done
   const name = (bin: string) => bin.replace(/^.*\//, '').slice(0, 15);
 
   const opens = recs('open').filter((x) => x.path === missing);
-  assert.deepEqual(opens.map((x) => [x.errno, x.comm, x.flag_names]), [
+  assert.deepEqual(opens.map((x) => [x.err, x.comm, x.flag_names]), [
     ['ENOENT', name(bins.opener), 'O_RDONLY|O_CLOEXEC'],
     ['ENOENT', name(bins.opener), 'O_WRONLY|O_CREAT'],
   ], sections.get('open.out'));

@@ -153,7 +153,7 @@ test('bad input: one-line error, exit code 2, nothing loaded', kernelTest(), asy
   const cases: Array<[string[], RegExp]> = [
     [['syscount', '-p', '999999'], /^bpfkit syscount: no such process: 999999$/],
     [['syscount', '--syscall', 'getppdi'], /^bpfkit syscount: unknown syscall 'getppdi' \(did you mean .*getppid.*\)$/],
-    [['syscount', '-i', '-1'], /^bpfkit syscount: -i INTERVAL: must be > 0, got -1$/],
+    [['syscount', '-i', '-1'], /^bpfkit syscount: -i INTERVAL: '-1' is not a duration/],
     [['syscount', '-e', 'ENOTANERRNO'], /^bpfkit syscount: -e: unknown errno/],
     [['syscount', '--bogus'], /^bpfkit syscount: unknown option --bogus/],
     [['nosuchtool'], /^bpfkit: unknown tool 'nosuchtool'/],

@@ -58,6 +58,8 @@ export interface ToolCommand {
   summary: string;
   help: string;
   execute(argv: string[], opts: { verbose: boolean }): Promise<number>;
+  /** Parse a command line into the tool's options, checking values but not PIDs (unit tests). */
+  parse(argv: string[]): unknown;
 }
 
 export function defineTool<O>(spec: ToolSpec<O>): ToolCommand {
@@ -66,7 +68,16 @@ export function defineTool<O>(spec: ToolSpec<O>): ToolCommand {
     summary: spec.summary,
     help: toolHelp(spec),
     execute: (argv, opts) => execute(spec, argv, opts.verbose),
+    parse: (argv) => parseCommandLine(spec, argv).opts,
   };
+}
+
+function parseCommandLine<O>(spec: ToolSpec<O>, argv: string[]): { opts: O; common: Common } {
+  const args = spec.raw ? parseFlags(['--', ...argv], []) : parseFlags(argv, spec.flags);
+  const max = spec.raw ? Infinity : spec.maxPositionals ?? 0;
+  if (args.positionals.length > max) throw badArgs(`unexpected argument '${args.positionals[max]}' (see --help)`);
+  const common = parseCommon(args, spec.flags);
+  return { opts: spec.parse(args, common), common };
 }
 
 function toolHelp(spec: ToolSpec<unknown>): string {
@@ -165,15 +176,17 @@ export class Runtime {
   }
 }
 
-/** setTimeout for any length (Node's timers overflow at 2^31 ms and fire at once). */
+/**
+ * setTimeout for any length (Node's timers overflow at 2^31 ms and fire at once). Infinity never
+ * fires but keeps the process alive like any pending timer.
+ */
 function longTimeout(fn: () => void, ms: number): () => void {
-  if (!Number.isFinite(ms)) return () => {};
   const MAX = 2 ** 31 - 1;
   let timer: NodeJS.Timeout;
   const until = Date.now() + ms;
   const arm = () => {
     const left = until - Date.now();
-    timer = left > MAX ? setTimeout(arm, MAX) : setTimeout(fn, Math.max(0, left));
+    timer = left > MAX || !Number.isFinite(left) ? setTimeout(arm, MAX) : setTimeout(fn, Math.max(0, left));
   };
   arm();
   return () => clearTimeout(timer);
@@ -264,11 +277,8 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
   let opts: O;
   let rt: Runtime;
   try {
-    const args = spec.raw ? parseFlags(['--', ...argv], []) : parseFlags(argv, spec.flags);
-    const max = spec.raw ? Infinity : spec.maxPositionals ?? 0;
-    if (args.positionals.length > max) throw badArgs(`unexpected argument '${args.positionals[max]}' (see --help)`);
-    const common = parseCommon(args, spec.flags);
-    opts = spec.parse(args, common);
+    let common: Common;
+    ({ opts, common } = parseCommandLine(spec, argv));
     checkTargets(common);
     for (const p of spec.outputPaths?.(opts) ?? []) checkOutputPath(p, 'output');
     if (spec.bpf !== false) requireBpfPrivileges();

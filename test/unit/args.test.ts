@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, parseIntArg, parsePositive } from '../../src/cli/args.js';
+import { parseFlags, parseIntArg, parseNumber, parseSeconds, flagHelp } from '../../src/toolkit/flags.js';
 import { BpfkitError } from '../../src/core/errors.js';
-import { parseSyscountArgs } from '../../src/tools/syscount/index.js';
+import { command as syscount } from '../../src/tools/syscount/index.js';
+import type { SyscountOptions } from '../../src/tools/syscount/index.js';
 
 const specs = [
-  { key: 'L', short: 'L' }, { key: 'P', short: 'P' },
-  { key: 'i', short: 'i', long: 'interval', value: true }, { key: 'json', long: 'json' },
+  { key: 'L', short: 'L', help: 'l' }, { key: 'P', short: 'P', help: 'p' },
+  { key: 'i', short: 'i', long: 'interval', arg: 'N', help: 'interval' }, { key: 'json', long: 'json', help: 'json' },
 ];
+const parseArgs = (argv: string[], table: typeof specs) => parseFlags(argv, table);
+const parseSyscountArgs = (argv: string[]) => syscount.parse(argv) as SyscountOptions;
 
 test('combined short flags, attached and separate values, long forms', () => {
   const a = parseArgs(['-LP', '-i1', '--interval=2', '-i', '3', 'pos', '--json'], specs);
@@ -26,9 +29,9 @@ test('numbers: integers, ranges, positives', () => {
   assert.equal(parseIntArg('42', 'x'), 42);
   assert.throws(() => parseIntArg('4x', 'x'));
   assert.throws(() => parseIntArg('0', 'x', 1));
-  assert.equal(parsePositive('0.5', 'x'), 0.5);
-  assert.throws(() => parsePositive('-1', 'x'));
-  assert.throws(() => parsePositive('0', 'x'));
+  assert.equal(parseNumber('0.5', 'x'), 0.5);
+  assert.throws(() => parseNumber('-1', 'x'));
+  assert.throws(() => parseNumber('0', 'x'));
 });
 
 test('syscount flags as BCC users type them', () => {
@@ -37,9 +40,29 @@ test('syscount flags as BCC users type them', () => {
   assert.equal(o.filters.byProcess, true);
   assert.equal(o.filters.tgid, 123);
   assert.equal(o.filters.errno, 2);
-  assert.equal(o.intervalS, 1);
   assert.equal(o.top, 5);
   assert.equal(o.ms, true);
   assert.deepEqual(o.filters.syscalls, [0, 1]);
   assert.throws(() => parseSyscountArgs(['--syscall', 'reed']), /unknown syscall 'reed' \(did you mean read/);
+});
+
+test('durations: plain seconds or with a unit; zero, huge and malformed values are BAD_ARGS', () => {
+  assert.equal(parseSeconds('10', 'x'), 10);
+  assert.equal(parseSeconds('10s', 'x'), 10);
+  assert.equal(parseSeconds('500ms', 'x'), 0.5);
+  assert.equal(parseSeconds('2m', 'x'), 120);
+  assert.equal(parseSeconds('1h', 'x'), 3600);
+  assert.equal(parseSeconds('2592000', 'x'), 2592000, '30 days is a valid duration (longer than a 2^31 ms timer)');
+  for (const bad of ['0', '-1', '10x', '', 's', '1e3', '400d']) assert.throws(() => parseSeconds(bad, 'x'), BpfkitError, bad);
+  assert.throws(() => parseSeconds('0.0001', 'x', 0.1), /at least 0.1 s/);
+  assert.throws(() => syscount.parse(['-i', '0.0001']), /at least 0.1 s/);
+  assert.throws(() => syscount.parse(['-d', '10y']), /not a duration/);
+});
+
+test('one table drives parsing and --help: every flag of a tool appears in its help', () => {
+  const help = flagHelp(specs);
+  assert.match(help, /-i, --interval N\s+interval/);
+  for (const flag of ['-p, --pid PID', '-L, --latency', '--syscall NAMES', '-d, --duration DURATION', '--json']) {
+    assert.ok(syscount.help.includes(flag), `${flag} in syscount --help`);
+  }
 });

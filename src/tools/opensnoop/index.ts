@@ -1,55 +1,12 @@
 // `bpfkit opensnoop`: every open/openat/openat2 with path, flags and result (BCC's columns).
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parseIntArg, type FlagSpec } from '../../cli/args.js';
+import { COMMON, parseIntArg } from '../../toolkit/flags.js';
+import { defineTool } from '../../toolkit/runner.js';
+import { streamEvents } from '../../toolkit/stream.js';
 import { badArgs } from '../../core/errors.js';
-import { requireBpfPrivileges, requireProcess } from '../../core/privileges.js';
+import { monoToDate } from '../../core/clock.js';
 import { errnoName } from '../../core/syscalls/index.js';
 import { padL, padR } from '../../render/text.js';
-import { LineBatcher, parseDuration, parseRingbufMb, streamUntilDone, monoToDate } from '../execsnoop/snoop.js';
 import { openDecoder, openFlagNames, openOpensnoop, type OpensnoopFilters, type OpenRecord } from './opensnoop.js';
-
-const HELP = `Usage: bpfkit opensnoop [options]
-
-Trace open(), openat() and openat2() system-wide: who opened which path, with which flags,
-and the result (file descriptor or errno). One line per call, printed as it happens.
-Filtering happens in the kernel (tp_btf/sys_exit); events go through a BPF ring buffer and
-events the buffer had no room for are counted and reported ("Lost N events").
-
-Options:
-  -p PID            trace only this process
-  -t TID            trace only this thread
-  -u UID            trace only this user id
-  -x                only failed opens
-  -n NAME           only processes whose name contains NAME
-  -T                include a timestamp column (seconds since start)
-  -U                include a UID column
-  -e                extended fields: the flags (octal, as BCC prints them)
-  -d DURATION       trace for DURATION seconds, then stop
-  --ringbuf MB      ring buffer size in MiB, a power of two (default 8)
-  --json            one JSON record per open (NDJSON), then a summary record
-  --verbose         show which kernel hooks are used, and libbpf's log
-
-Columns: PID COMM FD ERR PATH (FD is -1 on failure; ERR is the errno name, 0 on success).
-
-Examples:
-  bpfkit opensnoop -x            # failed opens, system-wide
-  bpfkit opensnoop -p 1234 -T    # opens of PID 1234 with timestamps
-  bpfkit opensnoop -n nginx -e   # processes named *nginx*, with flags
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'pid', short: 'p', long: 'pid', value: true },
-  { key: 'tid', short: 't', long: 'tid', value: true },
-  { key: 'uid', short: 'u', long: 'uid', value: true },
-  { key: 'failed', short: 'x', long: 'failed' },
-  { key: 'name', short: 'n', long: 'name', value: true },
-  { key: 'timestamp', short: 'T', long: 'timestamp' },
-  { key: 'showuid', short: 'U', long: 'print-uid' },
-  { key: 'extended', short: 'e', long: 'extended-fields' },
-  { key: 'duration', short: 'd', long: 'duration', value: true },
-  { key: 'ringbuf', long: 'ringbuf', value: true },
-  { key: 'json', long: 'json' },
-];
 
 export interface OpensnoopOptions {
   filters: OpensnoopFilters;
@@ -57,33 +14,7 @@ export interface OpensnoopOptions {
   timestamp: boolean;
   showUid: boolean;
   extended: boolean;
-  durationS?: number;
-  ringbufMb: number;
-  json: boolean;
-}
-
-export function parseOpensnoopArgs(argv: string[]): OpensnoopOptions {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length) throw badArgs(`unexpected argument '${a.positionals[0]}' (see --help)`);
-  const filters: OpensnoopFilters = { failedOnly: has(a, 'failed') };
-  const pid = last(a, 'pid');
-  if (pid !== undefined) filters.tgid = parseIntArg(pid, '-p PID', 1, 4194304);
-  const tid = last(a, 'tid');
-  if (tid !== undefined) filters.tid = parseIntArg(tid, '-t TID', 1, 4194304);
-  const uid = last(a, 'uid');
-  if (uid !== undefined) filters.uid = parseIntArg(uid, '-u UID', 0, 0xfffffffe);
-  const name = last(a, 'name');
-  if (name !== undefined && name === '') throw badArgs('-n: empty name');
-  return {
-    filters,
-    name,
-    timestamp: has(a, 'timestamp'),
-    showUid: has(a, 'showuid'),
-    extended: has(a, 'extended'),
-    durationS: parseDuration(last(a, 'duration')),
-    ringbufMb: parseRingbufMb(last(a, 'ringbuf')),
-    json: has(a, 'json'),
-  };
+  bufferMb: number;
 }
 
 export function openHeader(o: OpensnoopOptions): string {
@@ -106,45 +37,81 @@ export function openLine(r: OpenRecord, o: OpensnoopOptions, startNs: bigint): s
   return s + r.path + '\n';
 }
 
+/** JSON keys are the column names (lower case), plus what the columns leave out. */
 export function openJson(r: OpenRecord): string {
   return JSON.stringify({
     time: monoToDate(r.tsNs).toISOString(),
     pid: r.pid, tid: r.tid, uid: r.uid, comm: r.comm,
+    fd: r.ret >= 0 ? r.ret : -1,
+    err: r.ret < 0 ? errnoName(-r.ret) : null,
+    path: r.path,
     syscall: r.syscall,
     ...(r.syscall !== 'open' ? { dirfd: r.dirfd === -100 ? 'AT_FDCWD' : r.dirfd } : {}),
-    path: r.path,
     flags: r.flags, flag_names: openFlagNames(r.flags),
     ...(r.flags & 0o100 || (r.flags & 0o20200000) === 0o20200000 ? { mode: '0' + r.mode.toString(8) } : {}),
     ret: r.ret,
-    fd: r.ret >= 0 ? r.ret : null,
-    errno: r.ret < 0 ? errnoName(-r.ret) : null,
   }) + '\n';
 }
 
-export const command: ToolCommand = {
+export const command = defineTool<OpensnoopOptions>({
   name: 'opensnoop',
   summary: 'trace open()/openat()/openat2() with path, flags and result',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const opts = parseOpensnoopArgs(argv);
-    if (opts.filters.tgid !== undefined) requireProcess(opts.filters.tgid);
-    if (opts.filters.tid !== undefined) requireProcess(opts.filters.tid, 'thread');
-    requireBpfPrivileges();
-    const session = openOpensnoop(opts.filters, opts.ringbufMb * 1048576);
+  about: `Trace open(), openat() and openat2() system-wide: who opened which path, with which flags,
+and the result (file descriptor or errno). One line per call, printed as it happens.
+Filtering happens in the kernel (tp_btf/sys_exit); events go through a BPF ring buffer; events
+the buffer had no room for, or that a slow reader of the output could not take, are counted and
+reported. bpfkit's own opens are never shown.`,
+  flags: [
+    COMMON.pid,
+    COMMON.tid,
+    { key: 'uid', short: 'u', long: 'uid', arg: 'UID', help: 'trace only this user id' },
+    { key: 'failed', short: 'x', long: 'failed', help: 'only failed opens' },
+    { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },
+    { key: 'timestamp', short: 'T', long: 'timestamp', help: 'include a timestamp column (seconds since start)' },
+    { key: 'showuid', short: 'U', long: 'print-uid', help: 'include a UID column' },
+    { key: 'extended', short: 'e', long: 'extended-fields', help: 'extended fields: the flags (octal, as BCC prints them)' },
+    COMMON.duration,
+    COMMON.bufferMb,
+    COMMON.json,
+  ],
+  more: `Columns: PID COMM FD ERR PATH (FD is -1 on failure; ERR is the errno name, 0 on success).
+
+Examples:
+  bpfkit opensnoop -x            # failed opens, system-wide
+  bpfkit opensnoop -p 1234 -T    # opens of PID 1234 with timestamps
+  bpfkit opensnoop -n nginx -e   # processes named *nginx*, with flags`,
+  parse(a, c) {
+    const uid = a.get('uid');
+    const name = a.get('name');
+    if (name === '') throw badArgs('-n: empty name');
+    return {
+      filters: {
+        tgid: c.pid,
+        tid: c.tid,
+        uid: uid !== undefined ? parseIntArg(uid, '-u UID', 0, 0xfffffffe) : undefined,
+        failedOnly: a.has('failed'),
+      },
+      name,
+      timestamp: a.has('timestamp'),
+      showUid: a.has('showuid'),
+      extended: a.has('extended'),
+      bufferMb: c.bufferMb,
+    };
+  },
+  async run(o, rt) {
+    const source = openOpensnoop(o.filters, o.bufferMb);
     try {
-      const decode = openDecoder(session);
-      const out = new LineBatcher(ctx.out);
+      const decode = openDecoder(source);
       const startNs = process.hrtime.bigint();
-      if (!opts.json) out.push(openHeader(opts));
-      session.start((b) => {
-        const r = decode(b);
-        if (opts.name !== undefined && !r.comm.includes(opts.name)) return;
-        out.push(opts.json ? openJson(r) : openLine(r, opts, startNs));
+      const wanted = (r: OpenRecord) => o.name === undefined || r.comm.includes(o.name);
+      if (!rt.json) rt.write(openHeader(o));
+      await streamEvents(rt, source, {
+        decode,
+        text: (r) => (wanted(r) ? openLine(r, o, startNs) : undefined),
+        json: (r) => (wanted(r) ? openJson(r) : undefined),
       });
-      ctx.ready();
-      await streamUntilDone(session, out, opts, ctx.signal);
     } finally {
-      session.close();
+      source.close();
     }
   },
-};
+});

@@ -1,7 +1,7 @@
 // opensnoop's kernel side: bpf/opensnoop.bpf.o on tp_btf/sys_exit, filters as constants, one
 // record per open/openat/openat2 through the ring buffer.
 import { syscallNumber } from '../../core/syscalls/index.js';
-import { SnoopSession } from '../execsnoop/snoop.js';
+import { RingSource } from '../../toolkit/stream.js';
 
 export interface OpensnoopFilters {
   tgid?: number;
@@ -27,12 +27,11 @@ export interface OpenRecord {
 
 const KINDS = ['open', 'openat', 'openat2'] as const;
 
-export function openOpensnoop(f: OpensnoopFilters, ringbufBytes: number): SnoopSession {
-  return SnoopSession.open({
+export function openOpensnoop(f: OpensnoopFilters, bufferMb: number): RingSource {
+  return RingSource.open({
     object: 'opensnoop',
     programs: [{ name: 'opensnoop_exit', tracepoint: 'sys_exit' }],
-    struct: 'open_event',
-    ringbufBytes,
+    bufferMb,
     constants: {
       nr_open: syscallNumber('open') ?? -1,
       nr_openat: syscallNumber('openat') ?? -1,
@@ -46,8 +45,8 @@ export function openOpensnoop(f: OpensnoopFilters, ringbufBytes: number): SnoopS
 }
 
 /** A decoder for the session's records (offsets from BTF, looked up once). */
-export function openDecoder(s: SnoopSession): (b: Buffer) => OpenRecord {
-  const v = s.view;
+export function openDecoder(s: RingSource): (b: Buffer) => OpenRecord {
+  const v = s.struct('open_event');
   const o = (n: string) => v.field(n).offset;
   const [ts, flags, pid, tid, uid, ret, dirfd, kind, mode, comm, path] =
     ['ts_ns', 'flags', 'pid', 'tid', 'uid', 'ret', 'dirfd', 'kind', 'mode', 'comm', 'path'].map(o) as number[];

@@ -1,88 +1,53 @@
 // `bpfkit syscount`: syscall counts and latencies, by syscall or by process (BCC's flags).
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parseIntArg, parsePositive, type FlagSpec } from '../../cli/args.js';
-import { clockTime, runIntervals } from '../../cli/runtime.js';
+import { COMMON, parseIntArg, type ParsedArgs } from '../../toolkit/flags.js';
+import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs } from '../../core/errors.js';
-import { requireBpfPrivileges, requireProcess } from '../../core/privileges.js';
+import { clockTime } from '../../core/clock.js';
 import { allSyscalls, errnoNumber, suggestSyscalls, syscallName, syscallNumber } from '../../core/syscalls/index.js';
-import { padL, padR } from '../../render/text.js';
+import { padL, padR, safe } from '../../render/text.js';
 import { SyscountSession, type ProcessRow, type SyscallRow, type SyscountFilters } from './syscount.js';
 
-const HELP = `Usage: bpfkit syscount [options]
-
-Summarize syscall counts and latencies, by syscall or by process. Counting and filtering
-happen in the kernel (raw_syscalls tracepoints); prints on Ctrl-C unless -i or -d is given.
-
-Options:
-  -p PID            trace only this process
-  -t TID            trace only this thread
-  -c CGROUP_PATH    trace only this cgroup (v2 directory, e.g. /sys/fs/cgroup/unified/...)
-  -i INTERVAL       print every INTERVAL seconds
-  -d DURATION       total duration of the trace, in seconds
-  -T TOP            print only the top TOP rows (default 10)
-  -x                count failed syscalls only
-  -e ERRNO          count only syscalls failing with this errno (name like ENOENT, or number)
-  -L                measure syscall latency (time spent inside the syscall)
-  -m                show latency in milliseconds (default microseconds)
-  -P                count by process, not by syscall
-  -l                list the syscalls this tool knows and exit
-  --syscall NAMES   count only these syscalls (comma-separated names)
-  --json            one JSON record per interval (NDJSON)
-  --verbose         show which kernel hooks are used, and libbpf's log
-
-Examples:
-  bpfkit syscount -LP               # latency by process, print on Ctrl-C
-  bpfkit syscount -L -i 1 -p 1234   # latency by syscall of PID 1234, every second
-  bpfkit syscount -x -e ENOENT      # who fails with ENOENT?
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'pid', short: 'p', long: 'pid', value: true },
-  { key: 'tid', short: 't', long: 'tid', value: true },
-  { key: 'cgroup', short: 'c', long: 'cgroup', value: true },
-  { key: 'interval', short: 'i', long: 'interval', value: true },
-  { key: 'duration', short: 'd', long: 'duration', value: true },
-  { key: 'top', short: 'T', long: 'top', value: true },
-  { key: 'failures', short: 'x', long: 'failures' },
-  { key: 'errno', short: 'e', long: 'errno', value: true },
-  { key: 'latency', short: 'L', long: 'latency' },
-  { key: 'ms', short: 'm', long: 'milliseconds' },
-  { key: 'process', short: 'P', long: 'process' },
-  { key: 'list', short: 'l', long: 'list' },
-  { key: 'syscall', long: 'syscall', value: true },
-  { key: 'json', long: 'json' },
+const FLAGS = [
+  COMMON.pid,
+  COMMON.tid,
+  COMMON.cgroup,
+  COMMON.interval,
+  COMMON.duration,
+  { key: 'top', short: 'T', long: 'top', arg: 'TOP', help: 'print only the top TOP rows (default 10)' },
+  { key: 'failures', short: 'x', long: 'failures', help: 'count failed syscalls only' },
+  { key: 'errno', short: 'e', long: 'errno', arg: 'ERRNO', help: 'count only syscalls failing with this errno (name like ENOENT, or number)' },
+  { key: 'latency', short: 'L', long: 'latency', help: 'measure syscall latency (time spent inside the syscall)' },
+  { key: 'ms', short: 'm', long: 'milliseconds', help: 'show latency in milliseconds (default microseconds)' },
+  { key: 'process', short: 'P', long: 'process', help: 'count by process, not by syscall' },
+  { key: 'list', short: 'l', long: 'list', help: 'list the syscalls this tool knows and exit' },
+  { key: 'syscall', long: 'syscall', arg: 'NAMES', help: 'count only these syscalls (comma-separated names)' },
+  COMMON.json,
 ];
 
 export interface SyscountOptions {
   filters: SyscountFilters;
-  intervalS?: number;
-  durationS?: number;
   top: number;
   ms: boolean;
-  json: boolean;
   list: boolean;
+  json: boolean;
 }
 
-export function parseSyscountArgs(argv: string[]): SyscountOptions {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length) throw badArgs(`unexpected argument '${a.positionals[0]}' (see --help)`);
+export function parseSyscountOptions(a: ParsedArgs, c: Common): SyscountOptions {
   const filters: SyscountFilters = {
-    failuresOnly: has(a, 'failures'),
-    byProcess: has(a, 'process'),
-    latency: has(a, 'latency'),
+    failuresOnly: a.has('failures'),
+    byProcess: a.has('process'),
+    latency: a.has('latency'),
+    tgid: c.pid,
+    tid: c.tid,
+    cgroupPath: c.cgroup,
   };
-  const pid = last(a, 'pid');
-  if (pid !== undefined) filters.tgid = parseIntArg(pid, '-p PID', 1, 4194304);
-  const tid = last(a, 'tid');
-  if (tid !== undefined) filters.tid = parseIntArg(tid, '-t TID', 1, 4194304);
-  filters.cgroupPath = last(a, 'cgroup');
-  const e = last(a, 'errno');
+  const e = a.get('errno');
   if (e !== undefined) {
     const n = /^\d+$/.test(e) ? Number(e) : errnoNumber(e.toUpperCase());
     if (n === undefined || n <= 0 || n > 4095) throw badArgs(`-e: unknown errno '${e}' (use a name like ENOENT or a number)`);
     filters.errno = n;
   }
-  const names = last(a, 'syscall');
+  const names = a.get('syscall');
   if (names !== undefined) {
     filters.syscalls = names.split(',').filter(Boolean).map((name) => {
       const nr = syscallNumber(name);
@@ -94,52 +59,52 @@ export function parseSyscountArgs(argv: string[]): SyscountOptions {
     });
     if (filters.syscalls.length === 0) throw badArgs('--syscall: no syscall names given');
   }
-  const interval = last(a, 'interval');
-  const duration = last(a, 'duration');
-  const top = last(a, 'top');
+  const top = a.get('top');
   return {
     filters,
-    intervalS: interval !== undefined ? parsePositive(interval, '-i INTERVAL') : undefined,
-    durationS: duration !== undefined ? parsePositive(duration, '-d DURATION') : undefined,
     top: top !== undefined ? parseIntArg(top, '-T TOP', 1) : 10,
-    ms: has(a, 'ms'),
-    json: has(a, 'json'),
-    list: has(a, 'list'),
+    ms: a.has('ms'),
+    list: a.has('list'),
+    json: c.json,
   };
 }
 
-export const command: ToolCommand = {
+export const command = defineTool<SyscountOptions>({
   name: 'syscount',
   summary: 'count syscalls and their latency, by syscall or by process',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const opts = parseSyscountArgs(argv);
+  about: `Summarize syscall counts and latencies, by syscall or by process. Counting and filtering
+happen in the kernel (raw_syscalls tracepoints); prints on Ctrl-C unless -i or -d is given.
+bpfkit's own syscalls are never counted.`,
+  flags: FLAGS,
+  more: `Examples:
+  bpfkit syscount -LP               # latency by process, print on Ctrl-C
+  bpfkit syscount -L -i 1 -p 1234   # latency by syscall of PID 1234, every second
+  bpfkit syscount -x -e ENOENT      # who fails with ENOENT?`,
+  parse: parseSyscountOptions,
+  async run(opts, rt) {
     if (opts.list) {
-      for (const { nr, name } of allSyscalls()) ctx.out(`${padL(nr, 4)} ${name}\n`);
+      rt.write(allSyscalls().map(({ nr, name }) => `${padL(nr, 4)} ${name}\n`).join(''));
       return;
     }
-    if (opts.filters.tgid !== undefined) requireProcess(opts.filters.tgid);
-    if (opts.filters.tid !== undefined) requireProcess(opts.filters.tid, 'thread');
-    requireBpfPrivileges();
     const session = SyscountSession.start(opts.filters);
     try {
-      ctx.ready();
+      rt.ready();
       if (!opts.json) {
         const what = opts.filters.failuresOnly || opts.filters.errno ? 'failed syscalls' : 'syscalls';
-        ctx.out(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
+        rt.write(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
       }
       let lastTime = Date.now();
-      await runIntervals({ intervalS: opts.intervalS, durationS: opts.durationS }, ctx.signal, () => {
+      await rt.intervals(() => {
         const now = Date.now();
         const rows = opts.filters.byProcess ? session.processDeltas() : session.syscallDeltas();
-        ctx.out(opts.json ? renderJson(rows, opts, (now - lastTime) / 1000) : renderText(rows, opts));
+        rt.write(opts.json ? renderJson(rows, opts, (now - lastTime) / 1000) : renderText(rows, opts));
         lastTime = now;
       });
     } finally {
       session.close();
     }
   },
-};
+});
 
 type Row = SyscallRow | ProcessRow;
 const isProc = (r: Row): r is ProcessRow => 'pid' in r;
@@ -156,7 +121,7 @@ export function renderText(rows: Row[], opts: SyscountOptions): string {
   if (opts.filters.latency) lines.push(`${padR(agg, 22)} ${padL('COUNT', 8)} ${padL(opts.ms ? 'TIME (ms)' : 'TIME (us)', 16)}`);
   else lines.push(`${padR(agg, 22)} ${padL('COUNT', 8)}`);
   for (const r of sortRows(rows, opts)) {
-    const label = isProc(r) ? `${padR(r.pid, 6)} ${padR(r.comm, 15)}` : syscallName(r.nr);
+    const label = isProc(r) ? `${padR(r.pid, 6)} ${padR(safe(r.comm), 15)}` : syscallName(r.nr);
     let line = `${padR(label, 22)} ${padL(r.count, 8)}`;
     if (opts.filters.latency) line += ` ${padL((r.totalNs / unit).toFixed(opts.ms ? 6 : 3), 16)}`;
     lines.push(line);
