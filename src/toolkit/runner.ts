@@ -147,11 +147,14 @@ export class Runtime {
   }
 
   /**
-   * Call `report` every -i seconds (`count` times, 0 = forever) until the run stops; on stop,
-   * report once more (the partial interval) with final = true. Without -i, report once at stop.
+   * Call `report` every -i seconds (or `opts.intervalS`, for tools that take the interval as a
+   * positional argument) `count` times (0 = forever) until the run stops; on stop, report once
+   * more (the partial interval) with final = true. Without an interval, report once at stop.
    */
-  async intervals(report: (final: boolean) => void, count = 0): Promise<void> {
-    const ms = this.common.intervalS !== undefined ? this.common.intervalS * 1000 : Infinity;
+  async intervals(report: (final: boolean) => void, opts: { intervalS?: number; count?: number } = {}): Promise<void> {
+    const intervalS = opts.intervalS ?? this.common.intervalS;
+    const ms = intervalS !== undefined ? intervalS * 1000 : Infinity;
+    const count = opts.count ?? 0;
     for (let n = 1; ; n++) {
       const full = await this.sleep(ms);
       const done = !full || (count > 0 && n >= count);
