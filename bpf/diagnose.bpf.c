@@ -44,6 +44,19 @@ struct {
 	__type(value, struct diag_flow);
 } flows SEC(".maps");
 
+/*
+ * Threads that exited, summed per process: a thread of a process that lives on is added to its
+ * own process (key = its tgid); a process's main thread to its parent (key = parent's tgid), as
+ * the kernel adds children to cutime. Their `threads` entries are removed, so short-lived
+ * processes neither fill that map nor vanish from the accounting.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DIAG_MAX_EXITED);
+	__type(key, __u32);
+	__type(value, struct diag_thread);
+} exited SEC(".maps");
+
 static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 {
 	__u32 tid = t->pid;
@@ -52,6 +65,7 @@ static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 		return th;
 	struct diag_thread init = {};
 	init.tgid = t->tgid;
+	init.ppid = BPF_CORE_READ(t, real_parent, tgid);
 	bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), t->comm);
 	bpf_map_update_elem(&threads, &tid, &init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&threads, &tid);
@@ -60,6 +74,39 @@ static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 static __always_inline bool ignored(struct task_struct *t)
 {
 	return t->pid == 0 || (self_tgid && t->tgid == self_tgid);
+}
+
+/* The last time an exited thread leaves a CPU: fold its counters into `exited`. */
+static __always_inline void retire(struct task_struct *t, __u64 oncpu)
+{
+	struct task_struct *parent = BPF_CORE_READ(t, real_parent);
+	__u32 key = t->pid == t->tgid ? BPF_CORE_READ(parent, tgid) : t->tgid;
+	struct diag_thread *e = bpf_map_lookup_elem(&exited, &key);
+	if (!e) {
+		struct diag_thread init = {};
+		init.tgid = key;
+		init.ppid = t->pid == t->tgid ? BPF_CORE_READ(parent, real_parent, tgid) : BPF_CORE_READ(parent, tgid);
+		bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), t->comm);
+		bpf_map_update_elem(&exited, &key, &init, BPF_NOEXIST);
+		e = bpf_map_lookup_elem(&exited, &key);
+		if (!e)
+			return;
+	}
+	__sync_fetch_and_add(&e->oncpu_ns, oncpu);
+	__u32 tid = t->pid;
+	struct diag_thread *th = bpf_map_lookup_elem(&threads, &tid);
+	if (!th)
+		return;
+	__sync_fetch_and_add(&e->oncpu_ns, th->oncpu_ns);
+	__sync_fetch_and_add(&e->runq_ns, th->runq_ns);
+	__sync_fetch_and_add(&e->syscalls, th->syscalls);
+	__sync_fetch_and_add(&e->io_bytes, th->io_bytes);
+	__sync_fetch_and_add(&e->io_count, th->io_count);
+	for (int i = 0; i < DIAG_WAIT_KINDS; i++) {
+		__sync_fetch_and_add(&e->wait_ns[i], th->wait_ns[i]);
+		__sync_fetch_and_add(&e->wait_count[i], th->wait_count[i]);
+	}
+	bpf_map_delete_elem(&threads, &tid);
 }
 
 SEC("tp_btf/sys_enter")
@@ -109,7 +156,9 @@ int BPF_PROG(diagnose_switch, bool preempt, struct task_struct *prev, struct tas
 	if (!ignored(prev)) {
 		struct task_state *ps = bpf_task_storage_get(&task_states, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (ps) {
-			if (ps->switch_in) {
+			if (ps->switch_in && prev->exit_state) {
+				retire(prev, now - ps->switch_in);
+			} else if (ps->switch_in) {
 				struct diag_thread *th = thread_of(prev);
 				if (th)
 					__sync_fetch_and_add(&th->oncpu_ns, now - ps->switch_in);

@@ -5,6 +5,7 @@
 #define DIAG_MAX_SYSCALLS 1024
 #define DIAG_MAX_THREADS 32768
 #define DIAG_MAX_FLOWS 16384
+#define DIAG_MAX_EXITED 8192
 #define DIAG_TASK_COMM_LEN 16
 
 /* What a thread blocked in a syscall is waiting for. Indexes of diag_thread.wait_ns. */
@@ -23,10 +24,10 @@ enum diag_wait {
 	DIAG_POLL_LIKE = 10,	/* poll/ppoll: nfds is argument 1 */
 };
 
-/* Per thread, cumulative since attach. */
+/* Per thread, cumulative since attach. In the `exited` map: the sum of exited threads. */
 struct diag_thread {
 	__u32 tgid;
-	__u32 pad;
+	__u32 ppid;		/* parent process (tgid) when first seen */
 	__u64 oncpu_ns;
 	__u64 runq_ns;
 	__u64 syscalls;

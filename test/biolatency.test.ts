@@ -121,7 +121,7 @@ test('biolatency bad input: one-line error, exit 2', kernelTest(), async () => {
   assert.deepEqual(leftoverPrograms('biolat_'), []);
 });
 
-test('biolatency on Linux 6.1 (no block_io_start): exact counts, -Q from block_rq_insert', kernelTest(), async () => {
+test('biolatency on Linux 6.1 (no block_io_start): counts equal the disk statistics, -Q from block_rq_insert', kernelTest(), async () => {
   const bin = compileC(STORAGE_WORKLOAD);
   const k = 40;
   // Two runs at once on the same I/O: default (issue -> complete) and -Q (insert -> complete).
@@ -137,10 +137,11 @@ for i in $(seq 1 600); do grep -q BPFKIT_READY $D/err1 && grep -q BPFKIT_READY $
 read r0 x x x w0 rest < /sys/block/$N/stat
 ${bin} dio $D/mnt/f ${k} <<< go
 read r1 x x x w1 rest < /sys/block/$N/stat
-echo "DISKIOS=$((r1 - r0 + w1 - w0))"
 kill -INT $T1 $T2 || true
 rc1=0; wait $T1 || rc1=$?
 rc2=0; wait $T2 || rc2=$?
+read r2 x x x w2 rest < /sys/block/$N/stat
+echo "DISKIOS=$((r1 - r0 + w1 - w0)),$((r2 - r0 + w2 - w0)),$((r1 - r0)),$((w1 - w0))"
 echo "TOOLEXIT=$rc1,$rc2"
 sleep 1
 echo "LEFT=$(bpftool prog show | grep -c biolat_ || true)"
@@ -153,8 +154,15 @@ sed 's/^/OUT2 /' $D/out2
   assert.match(output, /^LEFT=0$/m, output);
   assert.match(output, /biolatency: from tp_btf\/block_rq_issue \(device time\) to tp_btf\/block_rq_complete/, output);
   assert.match(output, /biolatency: from tp_btf\/block_rq_insert \(queue \+ device time\) to tp_btf\/block_rq_complete/, output);
-  assert.equal(Number(/^DISKIOS=(\d+)$/m.exec(output)![1]), 2 * k, output);
+  // The ground truth is the disk's own count of completed requests (/sys/block/DEV/stat), not the
+  // workload's 2k direct I/Os: ext4 may add metadata or journal I/O of its own (86 for 80 seen).
+  // The tools ran a little longer than [r0, r1] (until SIGINT): they count between the disk's
+  // delta up to r1 and up to r2 (after they exited).
+  const [atStop, atExit, reads, writes] = /^DISKIOS=(\d+),(\d+),(\d+),(\d+)$/m.exec(output)!.slice(1).map(Number) as [number, number, number, number];
+  assert.ok(reads >= k && writes >= k, `the workload's ${k} reads and ${k} writes reached the disk: ${reads} reads, ${writes} writes\n${output}`);
   const recs = (tag: string) => parse(output.split('\n').filter((l) => l.startsWith(`${tag} {`)).map((l) => l.slice(tag.length + 1)).join('\n'));
-  assert.equal(total(recs('OUT1')), 2 * k, output);
-  assert.equal(total(recs('OUT2')), 2 * k, output);
+  for (const tag of ['OUT1', 'OUT2']) {
+    const n = total(recs(tag));
+    assert.ok(n >= atStop && n <= atExit, `${tag}: ${n} I/Os, the disk completed ${atStop} (${atExit} by the tools' exit)\n${output}`);
+  }
 });

@@ -4,8 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
-import { formatCall, planFor, quote, sockaddr, type TraceRecord } from '../src/tools/trace/decode.js';
-import { syscallNumber } from '../src/core/syscalls/index.js';
 
 const PREFIX = 'trace_';
 
@@ -296,42 +294,6 @@ test('bad input: unknown syscall (with suggestion), missing PID, bad --comm', ke
   const d = await runTool(['trace', '--help']);
   assert.equal(d.code, 0);
   assert.match(d.stdout, /-e SYSCALLS/);
-});
-
-test('decoders: sockaddr, quoting, poll/select results (no kernel)', () => {
-  const v4 = Buffer.from([2, 0, 0x1f, 0x90, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.equal(sockaddr(v4), '{sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("10.0.0.1")}');
-  const v6 = Buffer.alloc(28);
-  v6.writeUInt16LE(10, 0); v6.writeUInt16BE(443, 2); v6[23] = 1;
-  assert.equal(sockaddr(v6), '{sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}');
-  const un = Buffer.concat([Buffer.from([1, 0]), Buffer.from('/run/x.sock\0')]);
-  assert.equal(sockaddr(un), '{sa_family=AF_UNIX, sun_path="/run/x.sock"}');
-  assert.equal(quote(Buffer.from('a"b\\\n\x01'), true), '"a\\"b\\\\\\n\\1"...');
-
-  const nr = syscallNumber('poll');
-  assert.ok(nr !== undefined);
-  const plan = planFor(nr, 'poll', 32);
-  const fds = Buffer.alloc(16);
-  fds.writeInt32LE(3, 0); fds.writeUInt16LE(1, 4); fds.writeUInt16LE(1, 6);
-  fds.writeInt32LE(4, 8); fds.writeUInt16LE(4, 12); fds.writeUInt16LE(0, 14);
-  const rec: TraceRecord = { tsNs: 0n, durNs: 0, ret: 1n, args: [0x1000n, 2n, 500n, 0n, 0n, 0n], tgid: 1, tid: 1, nr, comm: 'x', noReturn: false, chunks: [fds] };
-  assert.equal(formatCall(rec, plan), 'poll([{fd=3, events=POLLIN}, {fd=4, events=POLLOUT}], 2, 500) = 1 ([{fd=3, revents=POLLIN}])');
-
-  const snr = syscallNumber('select')!;
-  const splan = planFor(snr, 'select', 32);
-  const inSet = Buffer.from([0b00011000]); const outSet = Buffer.from([0b00010000]);
-  const tv = Buffer.alloc(16); tv.writeBigInt64LE(2n, 0); tv.writeBigInt64LE(0n, 8);
-  // ops: entry readfds, entry timeval, exit readfds (NULL write/except sets are not copied)
-  const chunks: TraceRecord['chunks'] = new Array(splan.ops.length).fill(null);
-  chunks[splan.entryOp[1]!] = inSet; chunks[splan.entryOp[4]!] = tv; chunks[splan.exitOp[1]!] = outSet;
-  const srec: TraceRecord = { ...rec, nr: snr, ret: 1n, args: [5n, 0x2000n, 0n, 0n, 0x3000n, 0n], chunks };
-  assert.equal(formatCall(srec, splan), 'select(5, [3 4], NULL, NULL, {tv_sec=2, tv_usec=0}) = 1 (in [4])');
-  const fnr = syscallNumber('futex')!;
-  const fplan = planFor(fnr, 'futex', 32);
-  const wake: TraceRecord = { ...rec, nr: fnr, ret: 1n, args: [0x5000n, 129n, 1n, 0n, 0x6000n, 7n], chunks: new Array(fplan.ops.length).fill(null) };
-  assert.equal(formatCall(wake, fplan), 'futex(0x5000, FUTEX_WAKE_PRIVATE, 1) = 1');
-  const fail: TraceRecord = { ...srec, ret: -4n };
-  assert.equal(formatCall(fail, splan), 'select(5, [3 4], NULL, NULL, {tv_sec=2, tv_usec=0}) = -1 EINTR');
 });
 
 test('fallback kernel (6.1): tp_btf and raw_tp hook sets trace exact counts', kernelTest(), async () => {

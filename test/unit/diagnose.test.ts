@@ -88,3 +88,33 @@ test('-p keeps the processes connected to the given one', () => {
   assert.ok(!scoped.verdicts.some((v) => v.service === 50));
   assert.deepEqual(scoped.services.map((s) => s.id).sort(), [10, 20, 30, 40]);
 });
+
+test('short-lived children: exited records go to the service that started them; busy CPUs name it', () => {
+  // Two shells (100, 200) running fork+exec loops: almost all of their CPU is in children that exited
+  // (kernel records with tid 0 keyed by the parent), plus one child (1234) still running at the end,
+  // not in /proc any more either; no single thread is busy.
+  const procs = new Map([
+    [100, { pid: 100, comm: 'bash', ppid: 1, cgroup: '/', cmdline: '' }],
+    [200, { pid: 200, comm: 'bash', ppid: 1, cgroup: '/', cmdline: '' }],
+  ]);
+  const exited = (key: number, cpuS: number): ThreadStat => ({ ...thread(0, key, 'bash', cpuS, {}), ppid: 1 });
+  const snap: Snapshot = {
+    windowS: W, cpus: 2, procs, endpoints: new Map(), localAddrs: new Set(['127.0.0.1']), selfPid: 99, flows: [],
+    threads: [thread(100, 100, 'bash', 1, { other: 8 }), thread(200, 200, 'bash', 1, { other: 8 }), { ...thread(1234, 1234, 'true', 0.1, {}), ppid: 200 }],
+    exited: [exited(100, 8), exited(200, 7.9)],
+  };
+  const r = analyze(snap);
+  assert.equal(r.saturated, true);
+  for (const id of [100, 200]) {
+    const s = r.services.find((x) => x.id === id)!;
+    assert.ok(Math.abs(s.cpuCores - 0.9) < 1e-9, `${id}: ${s.cpuCores}`);
+    assert.equal(s.threads, id === 200 ? 2 : 1, 'exited records are not threads (200 has the gone child 1234)');
+    const v = r.verdicts.find((x) => x.service === id);
+    assert.equal(v?.rule, 'host-cpu-saturated');
+    assert.ok(v.evidence.some((e) => /exited during the window/.test(e)), v.evidence.join('\n'));
+  }
+  assert.ok(!r.services.some((s) => s.id === 1234), 'a gone child is part of its parent service');
+  // The same load spread thin: not saturated.
+  const light = analyze({ ...snap, cpus: 8 });
+  assert.equal(light.saturated, false, JSON.stringify(light.verdicts));
+});

@@ -5,6 +5,7 @@
 import { isAscii } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { SymbolCollector, SymbolTable } from './symtab.js';
+import { escapeControl } from './sanitize.js';
 
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
@@ -282,9 +283,9 @@ function collectSymbols(src: ByteSource, sections: Section[], sec: Section, out:
     const all = strs.toString('latin1');
     names = out.source((off) => {
       const end = all.indexOf('\0', off);
-      return all.slice(off, end < 0 ? all.length : end);
+      return escapeControl(all.slice(off, end < 0 ? all.length : end));
     });
-  } else names = out.source((off) => cstr(strs, off));
+  } else names = out.source((off) => escapeControl(cstr(strs, off)));
   const n = Math.floor(sec.size / entsize);
   out.reserve(n);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);

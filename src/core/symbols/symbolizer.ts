@@ -12,6 +12,7 @@ import { KernelSymbols } from './kallsyms.js';
 import { PerfMap } from './perfmap.js';
 import { findMapping, isFileMapping, parseMaps, type Mapping } from './procmaps.js';
 import { buildStack, type LabelOptions } from './frames.js';
+import { escapeControl } from './sanitize.js';
 import type { Frame } from './types.js';
 
 export interface SymbolizerOptions {
@@ -74,6 +75,11 @@ export interface ProcessSnapshot {
   /** Path of the JIT map (host view), if one existed. */
   perfMapPath?: string;
   perfMap?: PerfMap;
+  /**
+   * Uids of the process (real, effective, saved, filesystem) from /proc/PID/status: its JIT map must
+   * be owned by one of them or by root. Unknown for a process that exited before any snapshot.
+   */
+  uids?: number[];
   /** The process lives in another mount namespace: paths must be read through /proc/PID/root. */
   foreignMountNs: boolean;
   takenAt: number;
@@ -178,6 +184,8 @@ export class Symbolizer {
     }
     const foreignMountNs = this.isForeignMountNs(pid);
     const snap: ProcessSnapshot = { pid, maps, foreignMountNs, takenAt: Date.now(), exited: false, memo: new Map() };
+    const uids = this.processIds(pid).uids;
+    if (uids) snap.uids = uids;
     for (const m of maps) {
       if (!m.perms.includes('x') || !isFileMapping(m)) continue;
       if (m.deleted || foreignMountNs) this.elfFor(snap, m); // load now, while /proc/PID still exists
@@ -186,7 +194,7 @@ export class Symbolizer {
       const path = this.perfMapPathOf(pid, foreignMountNs);
       if (path) {
         snap.perfMapPath = path;
-        snap.perfMap = prev?.perfMap && prev.perfMap.path === path ? prev.perfMap.refresh() : loadPerfMap(path);
+        snap.perfMap = prev?.perfMap && prev.perfMap.path === path && sameUids(prev.uids, snap.uids) ? prev.perfMap.refresh() : loadPerfMap(path, snap.uids);
       }
     }
     this.procs.set(pid, snap);
@@ -222,8 +230,9 @@ export class Symbolizer {
         const path = this.usePerfMaps ? `/tmp/perf-${pid}.map` : undefined;
         const dead: ProcessSnapshot = { pid, maps: [], foreignMountNs: false, takenAt: Date.now(), exited: true, memo: new Map() };
         if (path && exists(path)) {
+          // The owner cannot be checked against the process: only a map owned by root (or by us) is read.
           dead.perfMapPath = path;
-          dead.perfMap = loadPerfMap(path);
+          dead.perfMap = loadPerfMap(path, undefined);
         }
         this.procs.set(pid, dead);
       }
@@ -255,7 +264,7 @@ export class Symbolizer {
             const path = snap.exited ? `/tmp/perf-${pid}.map` : this.perfMapPathOf(pid, snap.foreignMountNs);
             if (path && exists(path)) {
               snap.perfMapPath = path;
-              snap.perfMap = loadPerfMap(path);
+              snap.perfMap = loadPerfMap(path, snap.uids);
             }
           }
         }
@@ -279,12 +288,12 @@ export class Symbolizer {
         const vaddr = elf.fileOffsetToVaddr(fileOff) ?? fileOff;
         const lookVaddr = elf.fileOffsetToVaddr(lookOff) ?? lookOff;
         const s = elf.lookup(lookVaddr);
-        if (s) return { name: s.name, module: m.path, offset: vaddr - s.start, kind: 'user' };
+        if (s) return { name: s.name, module: escapeControl(m.path), offset: vaddr - s.start, kind: 'user' };
         const jit = this.perfMapLookup(snap, addr, look);
         if (jit) return jit;
-        return { name: `${basename(m.path)}+0x${vaddr.toString(16)}`, module: m.path, offset: vaddr, kind: 'unknown' };
+        return { name: `${escapeControl(basename(m.path))}+0x${vaddr.toString(16)}`, module: escapeControl(m.path), offset: vaddr, kind: 'unknown' };
       }
-      return { name: `${basename(m.path)}+0x${fileOff.toString(16)}`, module: m.path, offset: fileOff, kind: 'unknown' };
+      return { name: `${escapeControl(basename(m.path))}+0x${fileOff.toString(16)}`, module: escapeControl(m.path), offset: fileOff, kind: 'unknown' };
     }
     const jit = this.perfMapLookup(snap, addr, look);
     if (jit) return jit;
@@ -299,7 +308,7 @@ export class Symbolizer {
       return { name: `[vdso]+0x${off.toString(16)}`, module: '[vdso]', offset: off, kind: 'unknown' };
     }
     if (m) {
-      const label = m.path === '' ? '[anon]' : m.path;
+      const label = m.path === '' ? '[anon]' : escapeControl(m.path);
       const off = addr - m.start;
       // Executable anonymous memory without a JIT map entry is almost always JIT code.
       return { name: `${label}+0x${off.toString(16)}`, module: label, offset: off, kind: m.perms.includes('x') ? 'jit' : 'unknown' };
@@ -373,11 +382,14 @@ export class Symbolizer {
     return exists(direct) ? direct : undefined;
   }
 
-  private processIds(pid: number): { tgid: number; nsTgid: number } {
+  private processIds(pid: number): { tgid: number; nsTgid: number; uids?: number[] } {
     let tgid = pid;
     let nsTgid = pid;
+    let uids: number[] | undefined;
     try {
       const status = readFileSync(`${this.proc}/${pid}/status`, 'latin1');
+      const u = /^Uid:\s*([\d\s]+)$/m.exec(status);
+      if (u) uids = u[1]!.trim().split(/\s+/).map(Number);
       const t = /^Tgid:\s*(\d+)/m.exec(status);
       if (t) tgid = nsTgid = Number(t[1]);
       const ns = /^NStgid:\s*([\d\s]+)$/m.exec(status);
@@ -388,7 +400,7 @@ export class Symbolizer {
     } catch {
       // keep pid
     }
-    return { tgid, nsTgid };
+    return uids ? { tgid, nsTgid, uids } : { tgid, nsTgid };
   }
 
   private isForeignMountNs(pid: number): boolean {
@@ -431,12 +443,20 @@ function trimZeros(a: readonly bigint[] | undefined): readonly bigint[] {
   return n === a.length ? a : a.slice(0, n);
 }
 
-function loadPerfMap(path: string): PerfMap | undefined {
+/**
+ * Opens a JIT map owned by one of `uids` (the process's) or root; without `uids`, by root or by us.
+ * Symlinks, FIFOs, devices and other users' files are refused (PerfMap.load), as undefined.
+ */
+export function loadPerfMap(path: string, uids: readonly number[] | undefined): PerfMap | undefined {
   try {
-    return PerfMap.load(path);
+    return PerfMap.load(path, uids ? { owners: uids } : {});
   } catch {
     return undefined;
   }
+}
+
+function sameUids(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  return (a ?? []).join() === (b ?? []).join();
 }
 
 function exists(p: string): boolean {

@@ -16,8 +16,10 @@ export interface Service {
   threads: number;
   cgroup: string;
   cmdline: string;
-  /** CPU use in cores (1.0 = one core busy all the time). */
+  /** CPU use in cores (1.0 = one core busy all the time), with that of its children that exited. */
   cpuCores: number;
+  /** Part of cpuCores used by threads and child processes that exited during the window. */
+  exitedCpuCores: number;
   /** Share of the window the busiest thread was on CPU. */
   busiestThreadCpu: number;
   busiestThread?: { tid: number; comm: string };
@@ -39,7 +41,7 @@ export interface Edge {
 export interface Verdict {
   service: number;
   comm: string;
-  rule: 'pull-limited consumer' | 'cpu-saturated' | 'disk-bound';
+  rule: 'pull-limited consumer' | 'cpu-saturated' | 'host-cpu-saturated' | 'disk-bound';
   score: number;
   summary: string;
   evidence: string[];
@@ -62,11 +64,21 @@ const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
 const label = (s: Service): string => `${s.comm} (pid ${s.id})`;
 export { fmtRate };
 
-/** Pids of a service: a process and its descendants of the same name (forked workers). */
-function serviceRoot(pid: number, snap: Snapshot): number {
+/**
+ * Pids of a service: a process and its descendants of the same name (forked workers), and any
+ * descendant that exited during the window (`gone`: pid -> parent, from the kernel's records):
+ * the work of a short-lived child belongs to whoever started it, as in the kernel's cutime.
+ */
+function serviceRoot(pid: number, snap: Snapshot, gone: ReadonlyMap<number, number>): number {
   let cur = pid;
   for (let i = 0; i < 64; i++) {
     const p = snap.procs.get(cur);
+    if (!p) {
+      const pp = gone.get(cur);
+      if (pp === undefined || pp <= 1 || pp === cur || pp === snap.selfPid) return cur;
+      cur = pp;
+      continue;
+    }
     const parent = p ? snap.procs.get(p.ppid) : undefined;
     if (!p || !parent || p.ppid <= 1 || parent.comm !== p.comm) return cur;
     cur = parent.pid;
@@ -76,16 +88,22 @@ function serviceRoot(pid: number, snap: Snapshot): number {
 
 export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report {
   const W = Math.max(snap.windowS, 0.001);
+  const exited = snap.exited ?? [];
+  // Parents of processes that are no longer in /proc, as the kernel saw them.
+  const gone = new Map<number, number>();
+  for (const t of [...snap.threads, ...exited]) {
+    if (t.ppid && !snap.procs.has(t.tgid) && !gone.has(t.tgid)) gone.set(t.tgid, t.ppid);
+  }
   const rootOf = new Map<number, number>();
   const root = (pid: number) => {
     let r = rootOf.get(pid);
-    if (r === undefined) { r = serviceRoot(pid, snap); rootOf.set(pid, r); }
+    if (r === undefined) { r = serviceRoot(pid, snap, gone); rootOf.set(pid, r); }
     return r;
   };
 
-  // Threads -> services.
+  // Threads -> services; exited threads and processes (tid 0 records) -> the service that ran them.
   const byService = new Map<number, ThreadStat[]>();
-  for (const t of snap.threads) {
+  for (const t of [...snap.threads, ...exited]) {
     if (t.tgid === snap.selfPid) continue;
     const id = root(t.tgid);
     const list = byService.get(id) ?? [];
@@ -138,16 +156,18 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
     const total = threads.reduce((s, t) => s + accounted(t), 0) || 1;
     const wait = {} as Record<WaitKind, number>;
     for (const k of WAIT_KINDS) wait[k] = threads.reduce((s, t) => s + t.waitNs[k], 0) / total;
-    const busiest = threads.reduce<ThreadStat | undefined>((b, t) => (!b || t.oncpuNs > b.oncpuNs ? t : b), undefined);
-    const pids = [...new Set([id, ...threads.map((t) => t.tgid)])];
+    const live = threads.filter((t) => t.tid !== 0);
+    const busiest = live.reduce<ThreadStat | undefined>((b, t) => (!b || t.oncpuNs > b.oncpuNs ? t : b), undefined);
+    const pids = [...new Set([id, ...live.map((t) => t.tgid)])];
     services.push({
       id,
-      comm: info?.comm ?? threads[0]?.comm ?? '?',
+      comm: info?.comm ?? live[0]?.comm ?? threads[0]?.comm ?? '?',
       pids,
-      threads: threads.length,
+      threads: live.length,
       cgroup: info?.cgroup ?? '',
       cmdline: info?.cmdline ?? '',
       cpuCores: threads.reduce((s, t) => s + t.oncpuNs, 0) / 1e9 / W,
+      exitedCpuCores: threads.reduce((s, t) => s + (t.tid === 0 ? t.oncpuNs : 0), 0) / 1e9 / W,
       busiestThreadCpu: busiest ? busiest.oncpuNs / 1e9 / W : 0,
       busiestThread: busiest ? { tid: busiest.tid, comm: busiest.comm } : undefined,
       share: { cpu: threads.reduce((s, t) => s + t.oncpuNs, 0) / total, runq: threads.reduce((s, t) => s + t.runqNs, 0) / total, wait },
@@ -206,6 +226,30 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
           ...downstream.map((d) => `downstream ${label(d)} spends ${pct(d.share.wait.input + d.sleepShare)} of its time waiting for input`),
         ],
         next: [`bpfkit profile -p ${s.id} -F 99 10 --svg ${s.comm}.svg`],
+      });
+    }
+  }
+
+  // Rule: the host's CPUs are all busy, though no single thread is (many processes or threads,
+  // short-lived ones included): the services that use most of it are named.
+  const busyCores = services.reduce((sum, s) => sum + s.cpuCores, 0);
+  if (busyCores >= 0.85 * snap.cpus) {
+    // Named: each service using at least half of a CPU's fair share of the load, at most 8.
+    let named = 0;
+    for (const s of [...services].sort((a, b) => b.cpuCores - a.cpuCores)) {
+      if (s.cpuCores < Math.max(0.2, (0.5 * busyCores) / snap.cpus) || named >= 8) break;
+      named++;
+      if (verdicts.some((v) => v.service === s.id && v.rule === 'cpu-saturated')) continue;
+      const evidence = [
+        `the host's ${snap.cpus} CPUs are ${pct(Math.min(1, busyCores / snap.cpus))} busy (${busyCores.toFixed(2)} cores in use); ${s.comm} uses ${s.cpuCores.toFixed(2)} of them (${pct(s.cpuCores / busyCores)})`,
+        `no single thread of ${s.comm} is saturated (busiest on CPU ${pct(s.busiestThreadCpu)} of the time): the load comes from many threads or processes`,
+      ];
+      if (s.exitedCpuCores > 0.01) evidence.push(`${s.exitedCpuCores.toFixed(2)} cores were used by threads or child processes of ${s.comm} that exited during the window (short-lived processes)`);
+      verdicts.push({
+        service: s.id, comm: s.comm, rule: 'host-cpu-saturated', score: 1.5 + 3 * Math.min(1, s.cpuCores / snap.cpus),
+        summary: `the CPUs are saturated and ${label(s)} uses ${s.cpuCores.toFixed(2)} cores of ${snap.cpus}${s.exitedCpuCores > 0.01 ? `, ${s.exitedCpuCores.toFixed(2)} of them in processes that exited` : ''}`,
+        evidence,
+        next: [`bpfkit execsnoop`, `bpfkit profile -F 49 10`],
       });
     }
   }

@@ -28,6 +28,8 @@ const SYSCALL_KINDS: Record<string, number> = {
 
 export interface ThreadStat {
   tid: number; tgid: number; comm: string;
+  /** Parent process when the thread was first seen (0: unknown). */
+  ppid?: number;
   oncpuNs: number; runqNs: number; syscalls: number; ioBytes: number; ioCount: number;
   waitNs: Record<WaitKind, number>; waitCount: Record<WaitKind, number>;
 }
@@ -44,6 +46,12 @@ export interface Snapshot {
   windowS: number;
   cpus: number;
   threads: ThreadStat[];
+  /**
+   * Threads that exited during the window, summed in the kernel per process (`tid` 0): a process's
+   * other threads under its own tgid, a process itself under its parent's tgid (as cutime), with
+   * `ppid` the parent of that process. Short-lived processes (fork+exec loops) are counted here.
+   */
+  exited?: ThreadStat[];
   flows: FlowStat[];
   procs: Map<number, ProcInfo>;
   /** Local TCP endpoint "addr port" -> owning pid, from /proc (for peers that moved no data). */
@@ -123,22 +131,27 @@ export class DiagnoseSession {
   snapshot(): Snapshot {
     const windowS = (Date.now() - this.started) / 1000;
     const tv = this.obj.struct('diag_thread');
-    const threads: ThreadStat[] = [];
     const waitOff = tv.field('wait_ns').offset;
     const countOff = tv.field('wait_count').offset;
-    for (const [k, v] of this.obj.map('threads').entries()) {
-      const waitNs = {} as Record<WaitKind, number>;
-      const waitCount = {} as Record<WaitKind, number>;
-      WAIT_KINDS.forEach((kind, i) => {
-        waitNs[kind] = Number(v.readBigUInt64LE(waitOff + i * 8));
-        waitCount[kind] = Number(v.readBigUInt64LE(countOff + i * 8));
-      });
-      threads.push({
-        tid: k.readUInt32LE(0), tgid: tv.uint(v, 'tgid'), comm: tv.str(v, 'comm'),
-        oncpuNs: tv.uint(v, 'oncpu_ns'), runqNs: tv.uint(v, 'runq_ns'), syscalls: tv.uint(v, 'syscalls'),
-        ioBytes: tv.uint(v, 'io_bytes'), ioCount: tv.uint(v, 'io_count'), waitNs, waitCount,
-      });
-    }
+    const read = (map: string): ThreadStat[] => {
+      const threads: ThreadStat[] = [];
+      for (const [k, v] of this.obj.map(map).entries()) {
+        const waitNs = {} as Record<WaitKind, number>;
+        const waitCount = {} as Record<WaitKind, number>;
+        WAIT_KINDS.forEach((kind, i) => {
+          waitNs[kind] = Number(v.readBigUInt64LE(waitOff + i * 8));
+          waitCount[kind] = Number(v.readBigUInt64LE(countOff + i * 8));
+        });
+        threads.push({
+          tid: map === 'exited' ? 0 : k.readUInt32LE(0), tgid: tv.uint(v, 'tgid'), ppid: tv.uint(v, 'ppid'), comm: tv.str(v, 'comm'),
+          oncpuNs: tv.uint(v, 'oncpu_ns'), runqNs: tv.uint(v, 'runq_ns'), syscalls: tv.uint(v, 'syscalls'),
+          ioBytes: tv.uint(v, 'io_bytes'), ioCount: tv.uint(v, 'io_count'), waitNs, waitCount,
+        });
+      }
+      return threads;
+    };
+    const threads = read('threads');
+    const exited = read('exited');
     const kv = this.obj.struct('diag_flow_key');
     const fv = this.obj.struct('diag_flow');
     const flows: FlowStat[] = [];
@@ -164,7 +177,7 @@ export class DiagnoseSession {
     }
     const localAddrs = new Set<string>(['127.0.0.1', '::1']);
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) localAddrs.add(a.address);
-    return { windowS, cpus: cpuCount(), threads, flows, procs, endpoints, localAddrs, selfPid: process.pid };
+    return { windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, localAddrs, selfPid: process.pid };
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import { note } from '../../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../../core/maps.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import type { StructView } from '../../core/btf.js';
-import { demangleAll, isMangled, PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
+import { demangleAll, escapeControl, isMangled, PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
 
 /** Must match PROFILE_MAX_FILTER / PROFILE_MAX_STACK_DEPTH in bpf/profile.h. */
 export const MAX_FILTER = 64;
@@ -299,7 +299,8 @@ export class ProfileSession {
       const snap = this.symbolizer.snapshot(pid);
       if (snap?.exited && snap.perfMap) snap.perfMap = snap.perfMap.refresh();
       else if (snap?.exited && snap.perfMapPath) {
-        try { snap.perfMap = PerfMap.load(snap.perfMapPath); } catch { /* gone */ }
+        // Same checks as the symbolizer's: owned by the process's uid or root, no symlink/FIFO, bounded.
+        try { snap.perfMap = PerfMap.load(snap.perfMapPath, snap.uids ? { owners: snap.uids } : {}); } catch { /* gone or refused */ }
       }
     }
     const kernelFrames = new Map<bigint, Frame[]>();
@@ -310,7 +311,8 @@ export class ProfileSession {
     const out: ProfileStack[] = [];
     for (const [k, v] of entries) {
       const pid = this.keyView.uint(k, 'pid');
-      const comm = this.keyView.str(k, 'comm');
+      // A process names itself: no terminal escapes from it.
+      const comm = escapeControl(this.keyView.str(k, 'comm'));
       const uid = k.readBigUInt64LE(uOff);
       const kid = k.readBigUInt64LE(kOff);
       const count = Number(v.readBigUInt64LE(0));
