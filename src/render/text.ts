@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { clockTime } from '../core/clock.js';
+import { escapeControl } from '../core/sanitize.js';
 
 // Column formatting shared by the text renderers (BCC-style fixed-width columns).
 export const padL = (s: string | number, w: number): string => String(s).padStart(w);
@@ -15,20 +16,12 @@ export function loadavgLine(): string {
 /** ANSI clear screen (top-style tools without -C, only on a terminal). */
 export const CLEAR_SCREEN = '\x1b[2J\x1b[H';
 
-// Control characters (C0 but tab/newline... all of them, DEL, C1): a traced process chooses its
-// comm, paths and argv, and must not be able to move the cursor or forge a line of our output.
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
-const CONTROL_ALL = /[\x00-\x1f\x7f-\x9f]/g;
-const NAMED: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\x1b': '\\e' };
-
-/** Text a traced process controls, made safe for a terminal: control characters as escapes. */
-export function safe(text: string): string {
-  if (!CONTROL.test(text)) return text;
-  return text.replace(CONTROL_ALL, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+/** Text a traced process controls, made safe for a terminal: control characters as \xNN. */
+export const safe = escapeControl;
 
 /** One output line (ending in a newline) with every control character inside it escaped. */
 export function safeLine(line: string): string {
   const body = line.endsWith('\n') ? line.slice(0, -1) : line;
-  return CONTROL.test(body) ? safe(body) + '\n' : line;
+  const clean = escapeControl(body);
+  return clean === body ? line : clean + '\n';
 }

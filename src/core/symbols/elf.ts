@@ -5,7 +5,7 @@
 import { isAscii } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { SymbolCollector, SymbolTable } from './symtab.js';
-import { escapeControl } from './sanitize.js';
+import { escapeControl } from '../sanitize.js';
 
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;

@@ -10,7 +10,7 @@
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { SymbolTable, type RawSymbol } from './symtab.js';
-import { escapeControl } from './sanitize.js';
+import { escapeControl } from '../sanitize.js';
 
 /**
  * Bytes of a JIT map read at most (64 MiB: a long-running Node.js process with --perf-basic-prof

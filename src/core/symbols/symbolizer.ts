@@ -12,7 +12,7 @@ import { KernelSymbols } from './kallsyms.js';
 import { PerfMap } from './perfmap.js';
 import { findMapping, isFileMapping, parseMaps, type Mapping } from './procmaps.js';
 import { buildStack, type LabelOptions } from './frames.js';
-import { escapeControl } from './sanitize.js';
+import { escapeControl } from '../sanitize.js';
 import type { Frame } from './types.js';
 
 export interface SymbolizerOptions {
