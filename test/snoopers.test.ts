@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BPFKIT, compileC, kernelTest, leftoverPrograms, runInKernel, runTool, sleep, startGatedChild, startTool } from './helpers.js';
 import { decodeExitCode, exitCodeText } from '../src/tools/exitsnoop/exitsnoop.js';
-import { formatIPv6 } from '../src/tools/tcplife/tcplife.js';
+import { formatIPv6 } from '../src/core/net.js';
 import { openFlagNames } from '../src/tools/opensnoop/opensnoop.js';
 import { parseRingbufMb } from '../src/tools/execsnoop/snoop.js';
 import { parseTcplifeArgs } from '../src/tools/tcplife/index.js';

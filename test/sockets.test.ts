@@ -8,9 +8,10 @@ import { existsSync, readlinkSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  formatEndpoint, formatIPv6, listSockets, parseHexEndpoint, parseIPv4Hex, parseIPv6Hex,
+  listSockets, parseHexEndpoint, parseIPv4Hex, parseIPv6Hex,
   parseInetTable, parseSocketLink, parseUnixTable, type SocketRecord,
-} from '../src/tools/sockets/sockets.js';
+} from '../src/core/sockets.js';
+import { formatEndpoint, formatIPv6 } from '../src/core/net.js';
 import { command } from '../src/tools/sockets/index.js';
 import { BpfkitError } from '../src/core/errors.js';
 

@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import { ElfFile } from './elf.js';
 import { KernelSymbols } from './kallsyms.js';
 import { PerfMap } from './perfmap.js';
+import { readStatus } from '../proc.js';
 import { findMapping, isFileMapping, parseMaps, type Mapping } from './procmaps.js';
 import { buildStack, type LabelOptions } from './frames.js';
 import type { Frame } from './types.js';
@@ -376,17 +377,13 @@ export class Symbolizer {
   private processIds(pid: number): { tgid: number; nsTgid: number } {
     let tgid = pid;
     let nsTgid = pid;
-    try {
-      const status = readFileSync(`${this.proc}/${pid}/status`, 'latin1');
-      const t = /^Tgid:\s*(\d+)/m.exec(status);
-      if (t) tgid = nsTgid = Number(t[1]);
-      const ns = /^NStgid:\s*([\d\s]+)$/m.exec(status);
-      if (ns) {
-        const ids = ns[1]!.trim().split(/\s+/);
-        nsTgid = Number(ids[ids.length - 1]);
-      }
-    } catch {
-      // keep pid
+    const status = readStatus(pid, this.proc);
+    const t = status?.get('Tgid');
+    if (t) tgid = nsTgid = Number(t);
+    const ns = status?.get('NStgid');
+    if (ns) {
+      const ids = ns.split(/\s+/);
+      nsTgid = Number(ids[ids.length - 1]);
     }
     return { tgid, nsTgid };
   }

@@ -1,13 +1,15 @@
 // diagnose's kernel side: load every program of bpf/diagnose.bpf.o for the whole host, wait,
 // and read the per-thread and per-connection counters into plain records.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
-import { listSockets } from '../sockets/sockets.js';
+import { formatAddr, unmapIPv4 } from '../../core/net.js';
+import { listSockets } from '../../core/sockets.js';
+import { listPids, readCgroup2, readCmdline, readStat } from '../../core/proc.js';
 
 /** Wait kinds, in the order of enum diag_wait in bpf/diagnose.h. */
 export const WAIT_KINDS = ['other', 'input', 'sleep', 'select_sleep', 'read', 'write', 'sync', 'lock'] as const;
@@ -53,32 +55,14 @@ export interface Snapshot {
 }
 
 export function readProcs(into = new Map<number, ProcInfo>()): Map<number, ProcInfo> {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '';
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
-      into.set(pid, { pid, comm, ppid, cgroup: cg, cmdline });
-    } catch {
-      // exited while we looked
-    }
+  for (const pid of listPids()) {
+    const stat = readStat(pid);
+    const cgroup = readCgroup2(pid);
+    const cmdline = readCmdline(pid);
+    // exited while we looked
+    if (stat && cgroup !== undefined && cmdline !== undefined) into.set(pid, { pid, comm: stat.comm, ppid: stat.ppid, cgroup, cmdline });
   }
   return into;
-}
-
-function addrText(bytes: Buffer, family: number): string {
-  if (family === 2) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(bytes.readUInt16BE(i).toString(16));
-  const v6 = words.join(':').replace(/\b(?:0:){2,}/, '::').replace(/:{3,}/, '::');
-  const mapped = /^::ffff:([0-9a-f]+):([0-9a-f]+)$/.exec(v6);
-  if (mapped) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  return v6;
 }
 
 export class DiagnoseSession {
@@ -146,8 +130,8 @@ export class DiagnoseSession {
       const fam = kv.uint(k, 'family');
       flows.push({
         tgid: kv.uint(k, 'tgid'), family: fam === 2 ? 4 : 6,
-        laddr: addrText(kv.bytes(k, 'laddr'), fam), lport: kv.uint(k, 'lport'),
-        raddr: addrText(kv.bytes(k, 'raddr'), fam), rport: kv.uint(k, 'rport'),
+        laddr: formatAddr(fam, kv.bytes(k, 'laddr')), lport: kv.uint(k, 'lport'),
+        raddr: formatAddr(fam, kv.bytes(k, 'raddr')), rport: kv.uint(k, 'rport'),
         txBytes: fv.uint(v, 'tx_bytes'), rxBytes: fv.uint(v, 'rx_bytes'), txCalls: fv.uint(v, 'tx_calls'), rxCalls: fv.uint(v, 'rx_calls'),
       });
     }
@@ -156,7 +140,7 @@ export class DiagnoseSession {
     try {
       for (const s of listSockets({ all: true })) {
         if ((s.proto === 'tcp' || s.proto === 'tcp6') && s.localAddr !== null && s.localPort !== null) {
-          endpoints.set(`${s.localAddr.replace(/^::ffff:/, '')} ${s.localPort}`, s.pid);
+          endpoints.set(`${unmapIPv4(s.localAddr)} ${s.localPort}`, s.pid);
         }
       }
     } catch {

@@ -1,6 +1,7 @@
 // What trace knows about each syscall: the type of every argument, which user memory to copy
 // (and when: timeouts and inputs at entry, results at exit), and how to print it like strace.
 // The copy ops become the `ops` table in the BPF object's .rodata (see bpf/trace.h).
+import { formatIPv4, formatIPv6 } from '../../core/net.js';
 import { errnoName, syscallNumber } from '../../core/syscalls/index.js';
 
 /** Argument types. Types with a copy get their bytes from the kernel side. */
@@ -274,30 +275,13 @@ export function quote(buf: Buffer, truncated: boolean): string {
   return s + '"' + (truncated ? '...' : '');
 }
 
-function ipv4(b: Buffer, at: number): string { return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`; }
-function ipv6(b: Buffer, at: number): string {
-  const words: string[] = [];
-  for (let i = 0; i < 8; i++) words.push(b.readUInt16BE(at + 2 * i).toString(16));
-  // longest run of zeros -> ::
-  let best = -1; let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== '0') { i++; continue; }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  if (best < 0) return words.join(':');
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
-}
-
 export function sockaddr(b: Buffer): string {
   if (b.length < 2) return '{}';
   const fam = b.readUInt16LE(0);
-  if (fam === 2 && b.length >= 8) return `{sa_family=AF_INET, sin_port=htons(${b.readUInt16BE(2)}), sin_addr=inet_addr("${ipv4(b, 4)}")}`;
+  if (fam === 2 && b.length >= 8) return `{sa_family=AF_INET, sin_port=htons(${b.readUInt16BE(2)}), sin_addr=inet_addr("${formatIPv4(b.subarray(4, 8))}")}`;
   if (fam === 10 && b.length >= 24) {
     const scope = b.length >= 28 ? b.readUInt32LE(24) : 0;
-    return `{sa_family=AF_INET6, sin6_port=htons(${b.readUInt16BE(2)}), sin6_flowinfo=htonl(${b.readUInt32BE(4)}), inet_pton(AF_INET6, "${ipv6(b, 8)}", &sin6_addr), sin6_scope_id=${scope}}`;
+    return `{sa_family=AF_INET6, sin6_port=htons(${b.readUInt16BE(2)}), sin6_flowinfo=htonl(${b.readUInt32BE(4)}), inet_pton(AF_INET6, "${formatIPv6(b.subarray(8, 24))}", &sin6_addr), sin6_scope_id=${scope}}`;
   }
   if (fam === 1) {
     const path = b.subarray(2);
