@@ -11,22 +11,43 @@ import { formatAddr, unmapIPv4 } from '../../core/net.js';
 import { listSockets } from '../../core/sockets.js';
 import { listPids, readCgroup2, readCmdline, readStat } from '../../core/proc.js';
 
-/** Wait kinds, in the order of enum diag_wait in bpf/diagnose.h. */
+/**
+ * Wait kinds: enum diag_wait of bpf/diagnose.h is DIAG_<KIND>; their numbers (the indexes of
+ * diag_thread.wait_ns) come from the object's BTF, see waitKindValues.
+ */
 export const WAIT_KINDS = ['other', 'input', 'sleep', 'select_sleep', 'read', 'write', 'sync', 'lock'] as const;
 export type WaitKind = (typeof WAIT_KINDS)[number];
-const SELECT_LIKE = 9;
-const POLL_LIKE = 10;
+/** Classification-only kinds, resolved in the kernel from the arguments. */
+type TableKind = WaitKind | 'select_like' | 'poll_like';
 
-/** Which syscalls block on what (by name; numbers come from the generated table). */
-const SYSCALL_KINDS: Record<string, number> = {
-  epoll_wait: 1, epoll_pwait: 1, epoll_pwait2: 1, accept: 1, accept4: 1,
-  select: SELECT_LIKE, pselect6: SELECT_LIKE, poll: POLL_LIKE, ppoll: POLL_LIKE,
-  nanosleep: 2, clock_nanosleep: 2,
-  read: 4, readv: 4, pread64: 4, preadv: 4, preadv2: 4, recvfrom: 4, recvmsg: 4, recvmmsg: 4,
-  write: 5, writev: 5, pwrite64: 5, pwritev: 5, pwritev2: 5, sendto: 5, sendmsg: 5, sendmmsg: 5,
-  fsync: 6, fdatasync: 6, sync_file_range: 6, syncfs: 6, msync: 6,
-  futex: 7, futex_waitv: 7,
+/** Which syscalls block on what (by name; syscall numbers come from the generated table). */
+const SYSCALL_KINDS: Record<string, TableKind> = {
+  epoll_wait: 'input', epoll_pwait: 'input', epoll_pwait2: 'input', accept: 'input', accept4: 'input',
+  select: 'select_like', pselect6: 'select_like', poll: 'poll_like', ppoll: 'poll_like',
+  nanosleep: 'sleep', clock_nanosleep: 'sleep',
+  read: 'read', readv: 'read', pread64: 'read', preadv: 'read', preadv2: 'read', recvfrom: 'read', recvmsg: 'read', recvmmsg: 'read',
+  write: 'write', writev: 'write', pwrite64: 'write', pwritev: 'write', pwritev2: 'write', sendto: 'write', sendmsg: 'write', sendmmsg: 'write',
+  fsync: 'sync', fdatasync: 'sync', sync_file_range: 'sync', syncfs: 'sync', msync: 'sync',
+  futex: 'lock', futex_waitv: 'lock',
 };
+
+/**
+ * The number of each kind, from enum diag_wait in the object's BTF. Throws when the two sides
+ * disagree: a kind missing in C, or a C kind below DIAG_WAIT_KINDS that TypeScript does not name.
+ */
+export function waitKindValues(diagWait: Record<string, number>, waitSlots: number): Record<TableKind, number> {
+  const out = {} as Record<TableKind, number>;
+  for (const kind of [...WAIT_KINDS, 'select_like', 'poll_like'] as TableKind[]) {
+    const v = diagWait[`DIAG_${kind.toUpperCase()}`];
+    if (v === undefined) throw new Error(`bpf/diagnose.bpf.o: enum diag_wait has no DIAG_${kind.toUpperCase()}`);
+    out[kind] = v;
+  }
+  const slots = diagWait.DIAG_WAIT_KINDS;
+  if (slots !== WAIT_KINDS.length || waitSlots !== slots) {
+    throw new Error(`bpf/diagnose.bpf.o: ${slots} wait kinds (diag_thread.wait_ns has ${waitSlots}), TypeScript knows ${WAIT_KINDS.length}`);
+  }
+  return out;
+}
 
 export interface ThreadStat {
   tid: number; tgid: number; comm: string;
@@ -75,10 +96,11 @@ export class DiagnoseSession {
     const procsAtStart = readProcs();
     const obj = BpfObject.openFile(bpfObjectPath('diagnose'));
     try {
-      const kinds = Buffer.alloc(1024);
+      const value = waitKindValues(obj.enumValues('diag_wait'), obj.struct('diag_thread').count('wait_ns'));
+      const kinds = Buffer.alloc(1024); // DIAG_MAX_SYSCALLS (setConstants refuses a larger buffer)
       for (const [name, kind] of Object.entries(SYSCALL_KINDS)) {
         const nr = syscallNumber(name);
-        if (nr !== undefined && nr < kinds.length) kinds[nr] = kind;
+        if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
       }
       obj.setConstants({ self_tgid: process.pid, wait_kind: kinds });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
@@ -110,13 +132,14 @@ export class DiagnoseSession {
     const threads: ThreadStat[] = [];
     const waitOff = tv.field('wait_ns').offset;
     const countOff = tv.field('wait_count').offset;
+    const index = waitKindValues(this.obj.enumValues('diag_wait'), tv.count('wait_ns'));
     for (const [k, v] of this.obj.map('threads').entries()) {
       const waitNs = {} as Record<WaitKind, number>;
       const waitCount = {} as Record<WaitKind, number>;
-      WAIT_KINDS.forEach((kind, i) => {
-        waitNs[kind] = Number(v.readBigUInt64LE(waitOff + i * 8));
-        waitCount[kind] = Number(v.readBigUInt64LE(countOff + i * 8));
-      });
+      for (const kind of WAIT_KINDS) {
+        waitNs[kind] = Number(v.readBigUInt64LE(waitOff + index[kind] * 8));
+        waitCount[kind] = Number(v.readBigUInt64LE(countOff + index[kind] * 8));
+      }
       threads.push({
         tid: k.readUInt32LE(0), tgid: tv.uint(v, 'tgid'), comm: tv.str(v, 'comm'),
         oncpuNs: tv.uint(v, 'oncpu_ns'), runqNs: tv.uint(v, 'runq_ns'), syscalls: tv.uint(v, 'syscalls'),

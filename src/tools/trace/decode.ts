@@ -92,11 +92,17 @@ export const SPECS: Record<string, SyscallSpec> = {
 /** exit and exit_group never return: the kernel side reports them at entry. */
 export const NORETURN = ['exit', 'exit_group'];
 
-// ---- copy ops (mirror of struct trace_copy_op in bpf/trace.h) ----
-export const COPY = { NONE: 0, FIXED: 1, STR: 2, ARGLEN: 3, RETLEN: 4, LENPTR: 5 } as const;
-export interface CopyOp { kind: number; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number; retry?: boolean }
-export const MAX_OPS = 8;
-export const DATA_BUDGET = 512;
+// ---- copy ops (struct trace_copy_op in bpf/trace.h) ----
+/** enum trace_copy_kind without its TRACE_COPY_ prefix; the numbers come from the object's BTF. */
+export type CopyKind = 'FIXED' | 'STR' | 'ARGLEN' | 'RETLEN' | 'LENPTR';
+export interface CopyOp { kind: CopyKind; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number; retry?: boolean }
+/** The kernel side's limits on a plan, from the object's BTF (TraceSession reads them). */
+export interface PlanLimits {
+  /** Ops per syscall: the size of trace_rec.lens (TRACE_MAX_OPS). */
+  maxOps: number;
+  /** Sum of the ops' max sizes: TRACE_DATA_USED. */
+  dataBudget: number;
+}
 export const PATH_MAX_COPY = 256;
 export const SOCKADDR_MAX = 128;
 export const FDSET_MAX = 32;      // bytes: fds 0..255
@@ -114,44 +120,45 @@ export interface Plan {
   exitOp: number[];
 }
 
-function op(kind: number, atExit: boolean, arg: number, max: number, lenArg = 0, mult = 1, shift = 0): CopyOp {
+function op(kind: CopyKind, atExit: boolean, arg: number, max: number, lenArg = 0, mult = 1, shift = 0): CopyOp {
   return { kind, atExit, arg, lenArg, max, mult, shift };
 }
 /** An input the kernel reads but never changes: if its page was not present at entry, copy it at exit. */
 const input = (o: CopyOp): CopyOp => ({ ...o, retry: true });
 
-export function planFor(nr: number, name: string, strsize: number): Plan {
+/** The copy ops of one syscall; with `limits`, a plan the kernel side cannot carry throws. */
+export function planFor(nr: number, name: string, strsize: number, limits?: PlanLimits): Plan {
   const spec = SPECS[name];
   const entry: Array<[number, CopyOp]> = [];
   const exit: Array<[number, CopyOp]> = [];
   spec?.args.forEach((t, i) => {
     switch (t) {
-      case 'path': entry.push([i, input(op(COPY.STR, false, i, PATH_MAX_COPY))]); break;
+      case 'path': entry.push([i, input(op('STR', false, i, PATH_MAX_COPY))]); break;
       // write/sendto: the data at entry, its length in the next argument
-      case 'bufin': entry.push([i, input(op(COPY.ARGLEN, false, i, strsize, i + 1))]); break;
+      case 'bufin': entry.push([i, input(op('ARGLEN', false, i, strsize, i + 1))]); break;
       // read/recvfrom: the data at exit, as much as the call returned
-      case 'bufout': exit.push([i, op(COPY.RETLEN, true, i, strsize)]); break;
-      case 'saddrin': entry.push([i, input(op(COPY.ARGLEN, false, i, SOCKADDR_MAX, i + 1))]); break;
-      case 'saddrout': exit.push([i, op(COPY.LENPTR, true, i, SOCKADDR_MAX, i + 1)]); break;
-      case 'timeval': case 'timespec': case 'futex_timeout': entry.push([i, op(COPY.FIXED, false, i, 16)]); break;
+      case 'bufout': exit.push([i, op('RETLEN', true, i, strsize)]); break;
+      case 'saddrin': entry.push([i, input(op('ARGLEN', false, i, SOCKADDR_MAX, i + 1))]); break;
+      case 'saddrout': exit.push([i, op('LENPTR', true, i, SOCKADDR_MAX, i + 1)]); break;
+      case 'timeval': case 'timespec': case 'futex_timeout': entry.push([i, op('FIXED', false, i, 16)]); break;
       case 'fdset':
-        entry.push([i, op(COPY.ARGLEN, false, i, FDSET_MAX, 0, 1, 3)]);
-        exit.push([i, op(COPY.ARGLEN, true, i, FDSET_MAX, 0, 1, 3)]);
+        entry.push([i, op('ARGLEN', false, i, FDSET_MAX, 0, 1, 3)]);
+        exit.push([i, op('ARGLEN', true, i, FDSET_MAX, 0, 1, 3)]);
         break;
-      case 'pollfds': exit.push([i, op(COPY.ARGLEN, true, i, POLLFD_MAX * 8, i + 1, 8)]); break;
-      case 'epevents': exit.push([i, op(COPY.RETLEN, true, i, EPEVENT_MAX * 12, 0, 12)]); break;
-      case 'epevent': entry.push([i, input(op(COPY.FIXED, false, i, 12))]); break;
-      case 'msghdr': entry.push([i, op(COPY.FIXED, false, i, 56)]); break;
-      case 'cloneargs': entry.push([i, input(op(COPY.ARGLEN, false, i, 88, i + 1))]); break;
+      case 'pollfds': exit.push([i, op('ARGLEN', true, i, POLLFD_MAX * 8, i + 1, 8)]); break;
+      case 'epevents': exit.push([i, op('RETLEN', true, i, EPEVENT_MAX * 12, 0, 12)]); break;
+      case 'epevent': entry.push([i, input(op('FIXED', false, i, 12))]); break;
+      case 'msghdr': entry.push([i, op('FIXED', false, i, 56)]); break;
+      case 'cloneargs': entry.push([i, input(op('ARGLEN', false, i, 88, i + 1))]); break;
       default: break;
     }
   });
   // after a successful execve the old memory is gone: never copy its inputs again at exit
   if (name === 'execve' || name === 'execveat') for (const e of entry) e[1] = { ...e[1], retry: false };
   const all = [...entry, ...exit];
-  if (all.length > MAX_OPS) throw new Error(`trace: ${name} needs ${all.length} copies (max ${MAX_OPS})`);
+  if (limits && all.length > limits.maxOps) throw new Error(`trace: ${name} needs ${all.length} copies (max ${limits.maxOps})`);
   const budget = all.reduce((s, [, o]) => s + o.max, 0);
-  if (budget > DATA_BUDGET) throw new Error(`trace: ${name} copies up to ${budget} bytes (max ${DATA_BUDGET})`);
+  if (limits && budget > limits.dataBudget) throw new Error(`trace: ${name} copies up to ${budget} bytes (max ${limits.dataBudget})`);
   const entryOp: number[] = [];
   const exitOp: number[] = [];
   all.forEach(([argIdx, o], k) => { (o.atExit ? exitOp : entryOp)[argIdx] = k; });
