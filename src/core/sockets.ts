@@ -10,16 +10,11 @@ import { listPids, readComm } from './proc.js';
 
 export type SocketProto = 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'raw' | 'raw6' | 'unix';
 
-export interface SocketRecord {
-  pid: number;
-  comm: string;
-  fd: number;
+/** One row of a /proc/net socket table (before joining with a process). */
+export interface NetEntry {
   proto: SocketProto;
   /** Socket type: stream, dgram, seqpacket, raw. */
   type: string;
-  /** Display forms: "127.0.0.1:8080", "[::1]:443", "*:8080", "*:*"; unix: path, "@abstract" or "". */
-  local: string;
-  remote: string;
   /** inet: address text ("127.0.0.1", "::1", "::ffff:10.0.0.1"); unix: path or null if unnamed. */
   localAddr: string | null;
   localPort: number | null;
@@ -36,6 +31,16 @@ export interface SocketRecord {
   inode: number;
 }
 
+/** A socket held by a process: its table row, the fd that holds it, and display forms. */
+export interface SocketRecord extends NetEntry {
+  pid: number;
+  comm: string;
+  fd: number;
+  /** Display forms: "127.0.0.1:8080", "[::1]:443", "*:8080", "*:*"; unix: path, "@abstract" or "". */
+  local: string;
+  remote: string;
+}
+
 export interface ListOptions {
   /** Processes to inspect; each must exist (else NO_SUCH_PROCESS). */
   pids?: number[];
@@ -47,20 +52,6 @@ export interface ListOptions {
   procRoot?: string;
   /** Diagnostics (processes skipped, sockets not found in any table). */
   verbose?: (text: string) => void;
-}
-
-/** One row of a /proc/net socket table (before joining with a process). */
-export interface NetEntry {
-  proto: SocketProto;
-  type: string;
-  localAddr: string | null;
-  localPort: number | null;
-  remoteAddr: string | null;
-  remotePort: number | null;
-  state: string;
-  sendQ: number | null;
-  recvQ: number | null;
-  inode: number;
 }
 
 // ---- address parsing
