@@ -6,6 +6,9 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
+#include "btf_keep.bpf.h"
+
+BTF_KEEP_ENUM(diag_wait);
 
 #define AF_INET 2
 #define AF_INET6 10

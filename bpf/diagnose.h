@@ -8,7 +8,8 @@
 #define DIAG_MAX_EXITED 8192
 #define DIAG_TASK_COMM_LEN 16
 
-/* What a thread blocked in a syscall is waiting for. Indexes of diag_thread.wait_ns. */
+/* What a thread blocked in a syscall is waiting for. Indexes of diag_thread.wait_ns. User space
+ * reads these from the object's BTF (kept by BTF_KEEP_ENUM in diagnose.bpf.c): DIAG_<KIND>. */
 enum diag_wait {
 	DIAG_OTHER = 0,		/* any other syscall */
 	DIAG_INPUT = 1,		/* epoll/select/poll with fds, accept: waiting for input */

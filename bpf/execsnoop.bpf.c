@@ -7,6 +7,9 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
+#include "btf_keep.bpf.h"
+
+BTF_KEEP_ENUM(exec_limits);
 
 SNOOP_LAYOUT(exec_event);
 

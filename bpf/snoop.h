@@ -6,8 +6,11 @@
 
 #define SNOOP_COMM_LEN 16
 #define EXEC_ARGS_SIZE 4096   /* all of argv, NUL-separated */
-#define EXEC_ARG_LEN 256      /* one argument, when read from the argv array (failed exec) */
-#define EXEC_MAX_ARGS 64      /* hard upper bound on --max-args */
+/* execsnoop's limits, an enum so user space reads them from BTF (kept in execsnoop.bpf.c) */
+enum exec_limits {
+	EXEC_ARG_LEN = 256,   /* one argument, when read from the argv array (failed exec) */
+	EXEC_MAX_ARGS = 64,   /* hard upper bound on --max-args */
+};
 #define OPEN_PATH_LEN 256
 #define TCPLIFE_MAX_PORTS 8
 

@@ -9,6 +9,13 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "trace.h"
+#include "btf_keep.bpf.h"
+
+BTF_KEEP_ENUM(trace_copy_kind);
+BTF_KEEP_ENUM(trace_op_when);
+BTF_KEEP_ENUM(trace_flags);
+BTF_KEEP_ENUM(trace_limits);
+BTF_KEEP_ENUM(trace_counter);
 
 /* libbpf 1.1 has no PT_REGS_PARM6_CORE_SYSCALL */
 #if defined(__TARGET_ARCH_x86)

@@ -2,10 +2,8 @@
 #ifndef BPFKIT_TRACE_H
 #define BPFKIT_TRACE_H
 
-#define TRACE_MAX_SYSCALLS 1024
 #define TRACE_MAX_OPS 8          /* user-memory copies per syscall (entry + exit) */
 #define TRACE_DATA 1024          /* bytes of copied user memory room per event */
-#define TRACE_DATA_USED 512      /* user space keeps the sum of an op list's max sizes below this */
 #define TRACE_CHUNK_MASK 511
 #define TASK_COMM_LEN 16
 
@@ -30,14 +28,28 @@ struct trace_copy_op {
 	__u8 shift;
 };
 
+/*
+ * Constants user space reads from the object's BTF (enums, kept by BTF_KEEP_ENUM in
+ * trace.bpf.c), so they are written down once, here.
+ */
+
 /* trace_copy_op.at_exit bits */
-#define TRACE_OP_EXIT 1          /* copy at exit (results) instead of at entry */
-#define TRACE_OP_RETRY 2         /* input: if the entry copy faulted (page not present), copy again at
-                                  * exit, when the syscall itself has faulted the page in */
+enum trace_op_when {
+	TRACE_OP_EXIT = 1,       /* copy at exit (results) instead of at entry */
+	TRACE_OP_RETRY = 2,      /* input: if the entry copy faulted (page not present), copy again at
+	                          * exit, when the syscall itself has faulted the page in */
+};
 
 /* event flags */
-#define TRACE_F_NORETURN 1       /* exit/exit_group: emitted at entry, no return value */
-#define TRACE_F_FAULT_SHIFT 8    /* bit 8+i: op i could not read user memory */
+enum trace_flags {
+	TRACE_F_NORETURN = 1,    /* exit/exit_group: emitted at entry, no return value */
+	TRACE_F_FAULT_SHIFT = 8, /* bit 8+i: op i could not read user memory */
+};
+
+enum trace_limits {
+	TRACE_MAX_SYSCALLS = 1024,  /* syscall numbers the per-syscall tables cover */
+	TRACE_DATA_USED = 512,   /* user space keeps the sum of an op list's max sizes below this */
+};
 
 /*
  * One syscall. Built in per-thread storage at entry (args, entry-time copies), completed at
@@ -61,9 +73,11 @@ struct trace_rec {
 };
 
 /* Counters (per CPU): index into the counters array. */
-#define TRACE_CNT_SENT 0
-#define TRACE_CNT_LOST_RINGBUF 1   /* ring buffer full */
-#define TRACE_CNT_LOST_SLOT 2      /* no per-thread slot at entry (storage full) */
-#define TRACE_CNT_N 4
+enum trace_counter {
+	TRACE_CNT_SENT = 0,
+	TRACE_CNT_LOST_RINGBUF = 1,  /* ring buffer full */
+	TRACE_CNT_LOST_SLOT = 2,     /* no per-thread slot at entry (storage full) */
+	TRACE_CNT_N = 4,
+};
 
 #endif

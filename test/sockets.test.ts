@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { existsSync, readlinkSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listSockets, type SocketRecord } from '../src/tools/sockets/sockets.js';
+import { listSockets, type SocketRecord } from '../src/core/sockets.js';
 import { command } from '../src/tools/sockets/index.js';
 import { BpfkitError } from '../src/core/errors.js';
 

@@ -3,7 +3,7 @@
 import { BpfkitError } from './errors.js';
 import { native, lastErrno, isNull, encodeBytes, type Ptr } from './libbpf.js';
 import { captureLog } from './log.js';
-import { datasecVars, structLayout, StructView } from './btf.js';
+import { datasecVars, enumValues, structLayout, StructView } from './btf.js';
 import { BpfMap } from './maps.js';
 import { ensureTracefs } from './features.js';
 
@@ -124,6 +124,13 @@ export class BpfObject {
     const layout = structLayout(native.bpf_object__btf(this.live), name);
     if (!layout) throw new Error(`BPF object ${this.name} has no BTF for struct ${name} (is it used in the C code?)`);
     return new StructView(layout);
+  }
+
+  /** The constants of a C enum (name -> value), as the object's BTF has them. */
+  enumValues(name: string): Record<string, number> {
+    const values = enumValues(native.bpf_object__btf(this.live), name);
+    if (!values) throw new Error(`BPF object ${this.name} has no BTF for enum ${name} (is it used in the C code?)`);
+    return values;
   }
 
   /**

@@ -72,6 +72,7 @@ export const native = {
   bpf_enable_stats: lib.func('int bpf_enable_stats(int type)'), // BPF_STATS_RUN_TIME = 0: on while the fd is open
   btf__load_vmlinux_btf: lib.func('void *btf__load_vmlinux_btf(void)'),
   btf__free: lib.func('void btf__free(void *btf)'),
+  btf__parse: lib.func('void *btf__parse(const char *path, void *btf_ext)'),
   btf__find_by_name_kind: lib.func('int btf__find_by_name_kind(void *btf, const char *name, uint32 kind)'),
   btf__type_by_id: lib.func('void *btf__type_by_id(void *btf, uint32 id)'),
   btf__name_by_offset: lib.func('const char *btf__name_by_offset(void *btf, uint32 off)'),

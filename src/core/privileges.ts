@@ -1,14 +1,15 @@
 // Root or the capabilities BPF tracing needs (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { BpfkitError } from './errors.js';
+import { readStatus } from './proc.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
 
 export function effectiveCaps(): bigint {
-  const m = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? BigInt('0x' + m[1]) : 0n;
+  const capEff = readStatus('self')?.get('CapEff');
+  return capEff ? BigInt('0x' + capEff) : 0n;
 }
 
 export function requireBpfPrivileges(): void {
@@ -21,13 +22,4 @@ export function requireBpfPrivileges(): void {
 /** A PID (or TID) that exists now. */
 export function requireProcess(pid: number, what = 'process'): void {
   if (!existsSync(`/proc/${pid}`)) throw new BpfkitError('NO_SUCH_PROCESS', `no such ${what}: ${pid}`);
-}
-
-/** The command name of a process, or undefined once it is gone. */
-export function processComm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return undefined;
-  }
 }

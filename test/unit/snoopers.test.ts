@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeExitCode, exitCodeText } from '../../src/tools/exitsnoop/exitsnoop.js';
-import { formatIPv6 } from '../../src/tools/tcplife/tcplife.js';
+import { formatIPv6 } from '../../src/core/net.js';
 import { openFlagNames } from '../../src/tools/opensnoop/opensnoop.js';
 import { parseRingbufMb } from '../../src/tools/execsnoop/snoop.js';
 import { parseTcplifeArgs } from '../../src/tools/tcplife/index.js';

@@ -1,7 +1,8 @@
 // sockets: pure unit tests (no kernel, no root), moved from test/sockets.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatEndpoint, formatIPv6, parseHexEndpoint, parseIPv4Hex, parseIPv6Hex, parseInetTable, parseSocketLink, parseUnixTable } from '../../src/tools/sockets/sockets.js';
+import { parseHexEndpoint, parseIPv4Hex, parseIPv6Hex, parseInetTable, parseSocketLink, parseUnixTable } from '../../src/core/sockets.js';
+import { formatEndpoint, formatIPv6 } from '../../src/core/net.js';
 
 test('IPv4 hex, both host byte orders', () => {
   assert.equal(parseIPv4Hex('0100007F', true), '127.0.0.1');

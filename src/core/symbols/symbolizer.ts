@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import { ElfFile } from './elf.js';
 import { KernelSymbols } from './kallsyms.js';
 import { PerfMap } from './perfmap.js';
+import { readStatus } from '../proc.js';
 import { findMapping, isFileMapping, parseMaps, type Mapping } from './procmaps.js';
 import { buildStack, type LabelOptions } from './frames.js';
 import { escapeControl } from '../sanitize.js';
@@ -385,20 +386,15 @@ export class Symbolizer {
   private processIds(pid: number): { tgid: number; nsTgid: number; uids?: number[] } {
     let tgid = pid;
     let nsTgid = pid;
-    let uids: number[] | undefined;
-    try {
-      const status = readFileSync(`${this.proc}/${pid}/status`, 'latin1');
-      const u = /^Uid:\s*([\d\s]+)$/m.exec(status);
-      if (u) uids = u[1]!.trim().split(/\s+/).map(Number);
-      const t = /^Tgid:\s*(\d+)/m.exec(status);
-      if (t) tgid = nsTgid = Number(t[1]);
-      const ns = /^NStgid:\s*([\d\s]+)$/m.exec(status);
-      if (ns) {
-        const ids = ns[1]!.trim().split(/\s+/);
-        nsTgid = Number(ids[ids.length - 1]);
-      }
-    } catch {
-      // keep pid
+    const status = readStatus(pid, this.proc);
+    const u = status?.get('Uid');
+    const uids = u ? u.split(/\s+/).map(Number) : undefined;
+    const t = status?.get('Tgid');
+    if (t) tgid = nsTgid = Number(t);
+    const ns = status?.get('NStgid');
+    if (ns) {
+      const ids = ns.split(/\s+/);
+      nsTgid = Number(ids[ids.length - 1]);
     }
     return uids ? { tgid, nsTgid, uids } : { tgid, nsTgid };
   }

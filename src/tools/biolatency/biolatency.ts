@@ -1,14 +1,13 @@
 // biolatency's kernel side: a log2 histogram of block I/O latency per disk and/or per request
 // flags, built in the kernel (tp_btf block_rq_issue -> block_rq_complete; -Q from block_io_start
 // or, on kernels without it, block_rq_insert).
-import { readFileSync } from 'node:fs';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
+import { DiskNames, diskDevice } from '../../core/disks.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import type { BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
-import { DiskNames } from '../biotop/biotop.js';
 
 export interface BiolatencyOptions {
   perDisk: boolean;
@@ -30,17 +29,6 @@ export interface Histogram {
 }
 
 const SLOTS = 64;
-
-/** "7:0" of a disk name, from sysfs. */
-export function diskDevice(name: string): { major: number; minor: number } | undefined {
-  if (!/^[\w.-]+$/.test(name)) return undefined;
-  try {
-    const [major, minor] = readFileSync(`/sys/class/block/${name}/dev`, 'utf8').trim().split(':').map(Number);
-    return { major: major!, minor: minor! };
-  } catch {
-    return undefined;
-  }
-}
 
 const OPS: Record<number, string> = { 0: 'Read', 1: 'Write', 2: 'Flush', 3: 'Discard', 5: 'SecureErase', 9: 'WriteZeros', 10: 'ZoneAppend', 13: 'ZoneOpen', 15: 'ZoneClose', 17: 'ZoneFinish', 19: 'ZoneReset', 21: 'ZoneResetAll' };
 // Normalized bits from bpf/biolatency.h, in BCC's order of prefixes.

@@ -1,10 +1,10 @@
 // biotop's kernel side: who submitted each block request (block_io_start, or block_bio_queue on
 // kernels without it), device time from block_rq_issue to block_rq_complete, totals per
 // process/direction/disk aggregated in the kernel and drained every interval.
-import { readFileSync } from 'node:fs';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint } from '../../core/features.js';
+import { DiskNames } from '../../core/disks.js';
 import { note } from '../../core/log.js';
 import type { BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
@@ -35,30 +35,6 @@ export function chooseBiotopMode(): BiotopMode {
   if (hasBtfTracepoint('block_io_start')) return 'io_start';
   if (hasBtfTracepoint('block_bio_queue')) return 'bio_queue';
   throw new BpfkitError('NOT_SUPPORTED', 'kernel has neither block:block_io_start (Linux 6.5+) nor block:block_bio_queue to find who submits block I/O');
-}
-
-/** Block device names by "MAJ:MIN", from /proc/diskstats (re-read when an unknown one shows up). */
-export class DiskNames {
-  private names = new Map<string, string>();
-  constructor() { this.reload(); }
-  private reload(): void {
-    let text = '';
-    try { text = readFileSync('/proc/diskstats', 'utf8'); } catch { return; }
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f.length >= 3) this.names.set(`${f[0]}:${f[1]}`, f[2]!);
-    }
-  }
-  name(major: number, minor: number): string {
-    const key = `${major}:${minor}`;
-    let n = this.names.get(key);
-    if (n === undefined) {
-      this.reload();
-      n = this.names.get(key) ?? '?';
-      this.names.set(key, n);
-    }
-    return n;
-  }
 }
 
 export class BiotopSession {

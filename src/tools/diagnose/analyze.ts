@@ -3,6 +3,7 @@
 // bottleneck suspects by general rules about saturation and backlog (never by program names).
 import type { FlowStat, Snapshot, ThreadStat, WaitKind } from './collect.js';
 import { WAIT_KINDS } from './collect.js';
+import { formatHostPort, unmapIPv4 } from '../../core/net.js';
 
 export interface TimeShare {
   /** Fractions (0..1) of the service's accounted thread time. */
@@ -115,10 +116,11 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
   const ownerOf = new Map<string, number>();
   const seenEnds = new Set<string>(); // "tgid addr port" of every connection end with a record
   for (const f of snap.flows) {
-    ownerOf.set(`${f.laddr} ${f.lport}`, f.tgid);
-    seenEnds.add(`${f.tgid} ${f.laddr} ${f.lport}`);
+    ownerOf.set(`${unmapIPv4(f.laddr)} ${f.lport}`, f.tgid);
+    seenEnds.add(`${f.tgid} ${unmapIPv4(f.laddr)} ${f.lport}`);
   }
-  const peerOf = (f: FlowStat): number | undefined => ownerOf.get(`${f.raddr} ${f.rport}`) ?? snap.endpoints.get(`${f.raddr} ${f.rport}`);
+  // An IPv4 peer seen from a dual-stack socket is ::ffff:a.b.c.d: ends are matched by unmapped address.
+  const peerOf = (f: FlowStat): number | undefined => ownerOf.get(`${unmapIPv4(f.raddr)} ${f.rport}`) ?? snap.endpoints.get(`${unmapIPv4(f.raddr)} ${f.rport}`);
   const edgeMap = new Map<string, Edge>();
   const addEdge = (from: number | string, to: number | string, bytes: number, msgs: number) => {
     if (bytes <= 0 || from === to) return;
@@ -132,15 +134,15 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
     if (f.tgid === snap.selfPid) continue;
     const me = root(f.tgid);
     const peerPid = peerOf(f);
-    const isLocal = snap.localAddrs.has(f.raddr);
+    const isLocal = snap.localAddrs.has(unmapIPv4(f.raddr));
     if (peerPid !== undefined && isLocal) {
       const peer = root(peerPid);
       addEdge(me, peer, f.txBytes, f.txCalls);
       // The peer's own record carries its sends; only count our receives when it has none.
-      if (!seenEnds.has(`${peerPid} ${f.raddr} ${f.rport}`)) addEdge(peer, me, f.rxBytes, f.rxCalls);
+      if (!seenEnds.has(`${peerPid} ${unmapIPv4(f.raddr)} ${f.rport}`)) addEdge(peer, me, f.rxBytes, f.rxCalls);
       if (!byService.has(peer)) byService.set(peer, []);
     } else {
-      const remote = f.family === 6 ? `[${f.raddr}]:${f.rport}` : `${f.raddr}:${f.rport}`;
+      const remote = formatHostPort(f.raddr, f.rport);
       addEdge(me, remote, f.txBytes, f.txCalls);
       addEdge(remote, me, f.rxBytes, f.rxCalls);
     }

@@ -1,30 +1,53 @@
 // diagnose's kernel side: load every program of bpf/diagnose.bpf.o for the whole host, wait,
 // and read the per-thread and per-connection counters into plain records.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
-import { listSockets } from '../sockets/sockets.js';
+import { formatAddr, unmapIPv4 } from '../../core/net.js';
+import { listSockets } from '../../core/sockets.js';
+import { listPids, readCgroup2, readCmdline, readStat } from '../../core/proc.js';
 
-/** Wait kinds, in the order of enum diag_wait in bpf/diagnose.h. */
+/**
+ * Wait kinds: enum diag_wait of bpf/diagnose.h is DIAG_<KIND>; their numbers (the indexes of
+ * diag_thread.wait_ns) come from the object's BTF, see waitKindValues.
+ */
 export const WAIT_KINDS = ['other', 'input', 'sleep', 'select_sleep', 'read', 'write', 'sync', 'lock'] as const;
 export type WaitKind = (typeof WAIT_KINDS)[number];
-const SELECT_LIKE = 9;
-const POLL_LIKE = 10;
+/** Classification-only kinds, resolved in the kernel from the arguments. */
+type TableKind = WaitKind | 'select_like' | 'poll_like';
 
-/** Which syscalls block on what (by name; numbers come from the generated table). */
-const SYSCALL_KINDS: Record<string, number> = {
-  epoll_wait: 1, epoll_pwait: 1, epoll_pwait2: 1, accept: 1, accept4: 1,
-  select: SELECT_LIKE, pselect6: SELECT_LIKE, poll: POLL_LIKE, ppoll: POLL_LIKE,
-  nanosleep: 2, clock_nanosleep: 2,
-  read: 4, readv: 4, pread64: 4, preadv: 4, preadv2: 4, recvfrom: 4, recvmsg: 4, recvmmsg: 4,
-  write: 5, writev: 5, pwrite64: 5, pwritev: 5, pwritev2: 5, sendto: 5, sendmsg: 5, sendmmsg: 5,
-  fsync: 6, fdatasync: 6, sync_file_range: 6, syncfs: 6, msync: 6,
-  futex: 7, futex_waitv: 7,
+/** Which syscalls block on what (by name; syscall numbers come from the generated table). */
+const SYSCALL_KINDS: Record<string, TableKind> = {
+  epoll_wait: 'input', epoll_pwait: 'input', epoll_pwait2: 'input', accept: 'input', accept4: 'input',
+  select: 'select_like', pselect6: 'select_like', poll: 'poll_like', ppoll: 'poll_like',
+  nanosleep: 'sleep', clock_nanosleep: 'sleep',
+  read: 'read', readv: 'read', pread64: 'read', preadv: 'read', preadv2: 'read', recvfrom: 'read', recvmsg: 'read', recvmmsg: 'read',
+  write: 'write', writev: 'write', pwrite64: 'write', pwritev: 'write', pwritev2: 'write', sendto: 'write', sendmsg: 'write', sendmmsg: 'write',
+  fsync: 'sync', fdatasync: 'sync', sync_file_range: 'sync', syncfs: 'sync', msync: 'sync',
+  futex: 'lock', futex_waitv: 'lock',
 };
+
+/**
+ * The number of each kind, from enum diag_wait in the object's BTF. Throws when the two sides
+ * disagree: a kind missing in C, or a C kind below DIAG_WAIT_KINDS that TypeScript does not name.
+ */
+export function waitKindValues(diagWait: Record<string, number>, waitSlots: number): Record<TableKind, number> {
+  const out = {} as Record<TableKind, number>;
+  for (const kind of [...WAIT_KINDS, 'select_like', 'poll_like'] as TableKind[]) {
+    const v = diagWait[`DIAG_${kind.toUpperCase()}`];
+    if (v === undefined) throw new Error(`bpf/diagnose.bpf.o: enum diag_wait has no DIAG_${kind.toUpperCase()}`);
+    out[kind] = v;
+  }
+  const slots = diagWait.DIAG_WAIT_KINDS;
+  if (slots !== WAIT_KINDS.length || waitSlots !== slots) {
+    throw new Error(`bpf/diagnose.bpf.o: ${slots} wait kinds (diag_thread.wait_ns has ${waitSlots}), TypeScript knows ${WAIT_KINDS.length}`);
+  }
+  return out;
+}
 
 export interface ThreadStat {
   tid: number; tgid: number; comm: string;
@@ -61,32 +84,14 @@ export interface Snapshot {
 }
 
 export function readProcs(into = new Map<number, ProcInfo>()): Map<number, ProcInfo> {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '';
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
-      into.set(pid, { pid, comm, ppid, cgroup: cg, cmdline });
-    } catch {
-      // exited while we looked
-    }
+  for (const pid of listPids()) {
+    const stat = readStat(pid);
+    const cgroup = readCgroup2(pid);
+    const cmdline = readCmdline(pid);
+    // exited while we looked
+    if (stat && cgroup !== undefined && cmdline !== undefined) into.set(pid, { pid, comm: stat.comm, ppid: stat.ppid, cgroup, cmdline });
   }
   return into;
-}
-
-function addrText(bytes: Buffer, family: number): string {
-  if (family === 2) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(bytes.readUInt16BE(i).toString(16));
-  const v6 = words.join(':').replace(/\b(?:0:){2,}/, '::').replace(/:{3,}/, '::');
-  const mapped = /^::ffff:([0-9a-f]+):([0-9a-f]+)$/.exec(v6);
-  if (mapped) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  return v6;
 }
 
 export class DiagnoseSession {
@@ -99,10 +104,11 @@ export class DiagnoseSession {
     const procsAtStart = readProcs();
     const obj = BpfObject.openFile(bpfObjectPath('diagnose'));
     try {
-      const kinds = Buffer.alloc(1024);
+      const value = waitKindValues(obj.enumValues('diag_wait'), obj.struct('diag_thread').count('wait_ns'));
+      const kinds = Buffer.alloc(1024); // DIAG_MAX_SYSCALLS (setConstants refuses a larger buffer)
       for (const [name, kind] of Object.entries(SYSCALL_KINDS)) {
         const nr = syscallNumber(name);
-        if (nr !== undefined && nr < kinds.length) kinds[nr] = kind;
+        if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
       }
       obj.setConstants({ self_tgid: process.pid, wait_kind: kinds });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
@@ -133,15 +139,16 @@ export class DiagnoseSession {
     const tv = this.obj.struct('diag_thread');
     const waitOff = tv.field('wait_ns').offset;
     const countOff = tv.field('wait_count').offset;
+    const index = waitKindValues(this.obj.enumValues('diag_wait'), tv.count('wait_ns'));
     const read = (map: string): ThreadStat[] => {
       const threads: ThreadStat[] = [];
       for (const [k, v] of this.obj.map(map).entries()) {
         const waitNs = {} as Record<WaitKind, number>;
         const waitCount = {} as Record<WaitKind, number>;
-        WAIT_KINDS.forEach((kind, i) => {
-          waitNs[kind] = Number(v.readBigUInt64LE(waitOff + i * 8));
-          waitCount[kind] = Number(v.readBigUInt64LE(countOff + i * 8));
-        });
+        for (const kind of WAIT_KINDS) {
+          waitNs[kind] = Number(v.readBigUInt64LE(waitOff + index[kind] * 8));
+          waitCount[kind] = Number(v.readBigUInt64LE(countOff + index[kind] * 8));
+        }
         threads.push({
           tid: map === 'exited' ? 0 : k.readUInt32LE(0), tgid: tv.uint(v, 'tgid'), ppid: tv.uint(v, 'ppid'), comm: tv.str(v, 'comm'),
           oncpuNs: tv.uint(v, 'oncpu_ns'), runqNs: tv.uint(v, 'runq_ns'), syscalls: tv.uint(v, 'syscalls'),
@@ -159,8 +166,8 @@ export class DiagnoseSession {
       const fam = kv.uint(k, 'family');
       flows.push({
         tgid: kv.uint(k, 'tgid'), family: fam === 2 ? 4 : 6,
-        laddr: addrText(kv.bytes(k, 'laddr'), fam), lport: kv.uint(k, 'lport'),
-        raddr: addrText(kv.bytes(k, 'raddr'), fam), rport: kv.uint(k, 'rport'),
+        laddr: formatAddr(fam, kv.bytes(k, 'laddr')), lport: kv.uint(k, 'lport'),
+        raddr: formatAddr(fam, kv.bytes(k, 'raddr')), rport: kv.uint(k, 'rport'),
         txBytes: fv.uint(v, 'tx_bytes'), rxBytes: fv.uint(v, 'rx_bytes'), txCalls: fv.uint(v, 'tx_calls'), rxCalls: fv.uint(v, 'rx_calls'),
       });
     }
@@ -169,7 +176,7 @@ export class DiagnoseSession {
     try {
       for (const s of listSockets({ all: true })) {
         if ((s.proto === 'tcp' || s.proto === 'tcp6') && s.localAddr !== null && s.localPort !== null) {
-          endpoints.set(`${s.localAddr.replace(/^::ffff:/, '')} ${s.localPort}`, s.pid);
+          endpoints.set(`${unmapIPv4(s.localAddr)} ${s.localPort}`, s.pid);
         }
       }
     } catch {

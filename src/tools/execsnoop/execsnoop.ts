@@ -1,5 +1,7 @@
 // execsnoop's kernel side: bpf/execsnoop.bpf.o on tp_btf/sys_exit (execve, execveat), one record
 // per exec with its result and argv.
+import { bpfObjectPath } from '../../core/bpf.js';
+import { fileEnumValues } from '../../core/btf.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
 import { SnoopSession } from './snoop.js';
 
@@ -40,11 +42,16 @@ export function openExecsnoop(f: ExecsnoopFilters, ringbufBytes: number): SnoopS
   });
 }
 
-/** EXEC_ARG_LEN in bpf/snoop.h. */
-const ARG_LEN = 256;
+/** enum exec_limits of bpf/snoop.h (EXEC_ARG_LEN, EXEC_MAX_ARGS), from the object's BTF. */
+export function execLimits(): { argLen: number; maxArgs: number } {
+  const e = fileEnumValues(bpfObjectPath('execsnoop'), 'exec_limits');
+  if (e?.EXEC_ARG_LEN === undefined || e.EXEC_MAX_ARGS === undefined) throw new Error('bpf/execsnoop.bpf.o has no BTF for enum exec_limits (rebuild with bpf/build.sh)');
+  return { argLen: e.EXEC_ARG_LEN, maxArgs: e.EXEC_MAX_ARGS };
+}
 
 export function execDecoder(s: SnoopSession, maxArgs: number): (b: Buffer) => ExecRecord {
   const v = s.view;
+  const ARG_LEN = execLimits().argLen;
   const argsAt = v.field('args').offset;
   return (b) => {
     const size = v.uint(b, 'args_size');

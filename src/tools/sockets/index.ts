@@ -2,10 +2,10 @@
 import { has, parseArgs, parsePids, type FlagSpec } from '../../cli/args.js';
 import type { ToolCommand, ToolContext } from '../../cli/command.js';
 import { badArgs } from '../../core/errors.js';
-import { listSockets, type SocketRecord } from './sockets.js';
+import { listSockets, type SocketRecord } from '../../core/sockets.js';
 
-export { listSockets } from './sockets.js';
-export type { SocketRecord, ListOptions, SocketProto } from './sockets.js';
+export { listSockets } from '../../core/sockets.js';
+export type { SocketRecord, ListOptions, SocketProto } from '../../core/sockets.js';
 
 const FLAGS: FlagSpec[] = [
   { key: 'pid', short: 'p', long: 'pid', value: true },

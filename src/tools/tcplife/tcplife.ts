@@ -1,5 +1,6 @@
 // tcplife's kernel side: bpf/tcplife.bpf.o on tp_btf/inet_sock_set_state; one record per TCP
 // connection when it reaches CLOSE, with duration and bytes.
+import { formatAddr } from '../../core/net.js';
 import { SnoopSession } from '../execsnoop/snoop.js';
 
 export const MAX_PORTS = 8;
@@ -50,29 +51,6 @@ export function openTcplife(f: TcplifeFilters, ringbufBytes: number): SnoopSessi
   });
 }
 
-export function formatIPv4(b: Buffer): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** RFC 5952: lower case, longest run of zero words (>= 2) as ::, IPv4-mapped as ::ffff:a.b.c.d. */
-export function formatIPv6(b: Buffer): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(2 * i));
-  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return `::ffff:${formatIPv4(b.subarray(12, 16))}`;
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = w.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
 export function tcplifeDecoder(s: SnoopSession): (b: Buffer) => TcplifeRecord {
   const v = s.view;
   return (b) => {
@@ -84,9 +62,9 @@ export function tcplifeDecoder(s: SnoopSession): (b: Buffer) => TcplifeRecord {
       pid: v.uint(b, 'pid'),
       comm: v.str(b, 'comm'),
       family,
-      laddr: family === 4 ? formatIPv4(sa) : formatIPv6(sa),
+      laddr: formatAddr(family, sa),
       lport: v.uint(b, 'lport'),
-      raddr: family === 4 ? formatIPv4(da) : formatIPv6(da),
+      raddr: formatAddr(family, da),
       rport: v.uint(b, 'rport'),
       txBytes: v.uint(b, 'tx_bytes'),
       rxBytes: v.uint(b, 'rx_bytes'),

@@ -7,7 +7,7 @@ import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasKprobes, hasTpBtf } from
 import { note } from '../../core/log.js';
 import { possibleCpus, setCgroupFilter, type BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
-import { formatAddress } from './addr.js';
+import { AF_INET, AF_INET6, formatAddr } from '../../core/net.js';
 
 export type HookSet = 'tp_btf' | 'fentry' | 'kprobe';
 export const HOOK_SETS: HookSet[] = ['tp_btf', 'fentry', 'kprobe'];
@@ -52,8 +52,6 @@ const DESCRIBE: Record<HookSet, string> = {
   kprobe: 'kprobe+kretprobe on tcp_sendmsg and tcp_recvmsg',
 };
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 function usable(h: HookSet): boolean {
   switch (h) {
@@ -177,9 +175,9 @@ export class TcptopSession {
       pid: kv.uint(k, 'pid'),
       comm: this.valueView.str(v, 'comm'),
       family,
-      laddr: formatAddress(family, kv.bytes(k, 'saddr')),
+      laddr: formatAddr(family, kv.bytes(k, 'saddr')),
       lport: kv.uint(k, 'lport'),
-      raddr: formatAddress(family, kv.bytes(k, 'daddr')),
+      raddr: formatAddr(family, kv.bytes(k, 'daddr')),
       rport: kv.uint(k, 'dport'),
       rxBytes: this.valueView.uint(v, 'received'),
       txBytes: this.valueView.uint(v, 'sent'),

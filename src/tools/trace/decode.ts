@@ -1,6 +1,7 @@
 // What trace knows about each syscall: the type of every argument, which user memory to copy
 // (and when: timeouts and inputs at entry, results at exit), and how to print it like strace.
 // The copy ops become the `ops` table in the BPF object's .rodata (see bpf/trace.h).
+import { formatIPv4, formatIPv6 } from '../../core/net.js';
 import { errnoName, syscallNumber } from '../../core/syscalls/index.js';
 
 /** Argument types. Types with a copy get their bytes from the kernel side. */
@@ -91,11 +92,17 @@ export const SPECS: Record<string, SyscallSpec> = {
 /** exit and exit_group never return: the kernel side reports them at entry. */
 export const NORETURN = ['exit', 'exit_group'];
 
-// ---- copy ops (mirror of struct trace_copy_op in bpf/trace.h) ----
-export const COPY = { NONE: 0, FIXED: 1, STR: 2, ARGLEN: 3, RETLEN: 4, LENPTR: 5 } as const;
-export interface CopyOp { kind: number; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number; retry?: boolean }
-export const MAX_OPS = 8;
-export const DATA_BUDGET = 512;
+// ---- copy ops (struct trace_copy_op in bpf/trace.h) ----
+/** enum trace_copy_kind without its TRACE_COPY_ prefix; the numbers come from the object's BTF. */
+export type CopyKind = 'FIXED' | 'STR' | 'ARGLEN' | 'RETLEN' | 'LENPTR';
+export interface CopyOp { kind: CopyKind; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number; retry?: boolean }
+/** The kernel side's limits on a plan, from the object's BTF (TraceSession reads them). */
+export interface PlanLimits {
+  /** Ops per syscall: the size of trace_rec.lens (TRACE_MAX_OPS). */
+  maxOps: number;
+  /** Sum of the ops' max sizes: TRACE_DATA_USED. */
+  dataBudget: number;
+}
 export const PATH_MAX_COPY = 256;
 export const SOCKADDR_MAX = 128;
 export const FDSET_MAX = 32;      // bytes: fds 0..255
@@ -113,44 +120,45 @@ export interface Plan {
   exitOp: number[];
 }
 
-function op(kind: number, atExit: boolean, arg: number, max: number, lenArg = 0, mult = 1, shift = 0): CopyOp {
+function op(kind: CopyKind, atExit: boolean, arg: number, max: number, lenArg = 0, mult = 1, shift = 0): CopyOp {
   return { kind, atExit, arg, lenArg, max, mult, shift };
 }
 /** An input the kernel reads but never changes: if its page was not present at entry, copy it at exit. */
 const input = (o: CopyOp): CopyOp => ({ ...o, retry: true });
 
-export function planFor(nr: number, name: string, strsize: number): Plan {
+/** The copy ops of one syscall; with `limits`, a plan the kernel side cannot carry throws. */
+export function planFor(nr: number, name: string, strsize: number, limits?: PlanLimits): Plan {
   const spec = SPECS[name];
   const entry: Array<[number, CopyOp]> = [];
   const exit: Array<[number, CopyOp]> = [];
   spec?.args.forEach((t, i) => {
     switch (t) {
-      case 'path': entry.push([i, input(op(COPY.STR, false, i, PATH_MAX_COPY))]); break;
+      case 'path': entry.push([i, input(op('STR', false, i, PATH_MAX_COPY))]); break;
       // write/sendto: the data at entry, its length in the next argument
-      case 'bufin': entry.push([i, input(op(COPY.ARGLEN, false, i, strsize, i + 1))]); break;
+      case 'bufin': entry.push([i, input(op('ARGLEN', false, i, strsize, i + 1))]); break;
       // read/recvfrom: the data at exit, as much as the call returned
-      case 'bufout': exit.push([i, op(COPY.RETLEN, true, i, strsize)]); break;
-      case 'saddrin': entry.push([i, input(op(COPY.ARGLEN, false, i, SOCKADDR_MAX, i + 1))]); break;
-      case 'saddrout': exit.push([i, op(COPY.LENPTR, true, i, SOCKADDR_MAX, i + 1)]); break;
-      case 'timeval': case 'timespec': case 'futex_timeout': entry.push([i, op(COPY.FIXED, false, i, 16)]); break;
+      case 'bufout': exit.push([i, op('RETLEN', true, i, strsize)]); break;
+      case 'saddrin': entry.push([i, input(op('ARGLEN', false, i, SOCKADDR_MAX, i + 1))]); break;
+      case 'saddrout': exit.push([i, op('LENPTR', true, i, SOCKADDR_MAX, i + 1)]); break;
+      case 'timeval': case 'timespec': case 'futex_timeout': entry.push([i, op('FIXED', false, i, 16)]); break;
       case 'fdset':
-        entry.push([i, op(COPY.ARGLEN, false, i, FDSET_MAX, 0, 1, 3)]);
-        exit.push([i, op(COPY.ARGLEN, true, i, FDSET_MAX, 0, 1, 3)]);
+        entry.push([i, op('ARGLEN', false, i, FDSET_MAX, 0, 1, 3)]);
+        exit.push([i, op('ARGLEN', true, i, FDSET_MAX, 0, 1, 3)]);
         break;
-      case 'pollfds': exit.push([i, op(COPY.ARGLEN, true, i, POLLFD_MAX * 8, i + 1, 8)]); break;
-      case 'epevents': exit.push([i, op(COPY.RETLEN, true, i, EPEVENT_MAX * 12, 0, 12)]); break;
-      case 'epevent': entry.push([i, input(op(COPY.FIXED, false, i, 12))]); break;
-      case 'msghdr': entry.push([i, op(COPY.FIXED, false, i, 56)]); break;
-      case 'cloneargs': entry.push([i, input(op(COPY.ARGLEN, false, i, 88, i + 1))]); break;
+      case 'pollfds': exit.push([i, op('ARGLEN', true, i, POLLFD_MAX * 8, i + 1, 8)]); break;
+      case 'epevents': exit.push([i, op('RETLEN', true, i, EPEVENT_MAX * 12, 0, 12)]); break;
+      case 'epevent': entry.push([i, input(op('FIXED', false, i, 12))]); break;
+      case 'msghdr': entry.push([i, op('FIXED', false, i, 56)]); break;
+      case 'cloneargs': entry.push([i, input(op('ARGLEN', false, i, 88, i + 1))]); break;
       default: break;
     }
   });
   // after a successful execve the old memory is gone: never copy its inputs again at exit
   if (name === 'execve' || name === 'execveat') for (const e of entry) e[1] = { ...e[1], retry: false };
   const all = [...entry, ...exit];
-  if (all.length > MAX_OPS) throw new Error(`trace: ${name} needs ${all.length} copies (max ${MAX_OPS})`);
+  if (limits && all.length > limits.maxOps) throw new Error(`trace: ${name} needs ${all.length} copies (max ${limits.maxOps})`);
   const budget = all.reduce((s, [, o]) => s + o.max, 0);
-  if (budget > DATA_BUDGET) throw new Error(`trace: ${name} copies up to ${budget} bytes (max ${DATA_BUDGET})`);
+  if (limits && budget > limits.dataBudget) throw new Error(`trace: ${name} copies up to ${budget} bytes (max ${limits.dataBudget})`);
   const entryOp: number[] = [];
   const exitOp: number[] = [];
   all.forEach(([argIdx, o], k) => { (o.atExit ? exitOp : entryOp)[argIdx] = k; });
@@ -274,30 +282,13 @@ export function quote(buf: Buffer, truncated: boolean): string {
   return s + '"' + (truncated ? '...' : '');
 }
 
-function ipv4(b: Buffer, at: number): string { return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`; }
-function ipv6(b: Buffer, at: number): string {
-  const words: string[] = [];
-  for (let i = 0; i < 8; i++) words.push(b.readUInt16BE(at + 2 * i).toString(16));
-  // longest run of zeros -> ::
-  let best = -1; let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== '0') { i++; continue; }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  if (best < 0) return words.join(':');
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
-}
-
 export function sockaddr(b: Buffer): string {
   if (b.length < 2) return '{}';
   const fam = b.readUInt16LE(0);
-  if (fam === 2 && b.length >= 8) return `{sa_family=AF_INET, sin_port=htons(${b.readUInt16BE(2)}), sin_addr=inet_addr("${ipv4(b, 4)}")}`;
+  if (fam === 2 && b.length >= 8) return `{sa_family=AF_INET, sin_port=htons(${b.readUInt16BE(2)}), sin_addr=inet_addr("${formatIPv4(b.subarray(4, 8))}")}`;
   if (fam === 10 && b.length >= 24) {
     const scope = b.length >= 28 ? b.readUInt32LE(24) : 0;
-    return `{sa_family=AF_INET6, sin6_port=htons(${b.readUInt16BE(2)}), sin6_flowinfo=htonl(${b.readUInt32BE(4)}), inet_pton(AF_INET6, "${ipv6(b, 8)}", &sin6_addr), sin6_scope_id=${scope}}`;
+    return `{sa_family=AF_INET6, sin6_port=htons(${b.readUInt16BE(2)}), sin6_flowinfo=htonl(${b.readUInt32BE(4)}), inet_pton(AF_INET6, "${formatIPv6(b.subarray(8, 24))}", &sin6_addr), sin6_scope_id=${scope}}`;
   }
   if (fam === 1) {
     const path = b.subarray(2);

@@ -8,7 +8,7 @@ import { note } from '../../core/log.js';
 import { possibleCpus, type BpfMap } from '../../core/maps.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import { allSyscalls, syscallName } from '../../core/syscalls/index.js';
-import { MAX_OPS, NORETURN, planFor, type Plan, type TraceRecord } from './decode.js';
+import { NORETURN, planFor, type Plan, type PlanLimits, type TraceRecord } from './decode.js';
 
 export interface TraceFilters {
   tgid?: number;
@@ -26,13 +26,40 @@ export interface TraceFilters {
 
 export interface TraceCounters { sent: number; lostRingbuf: number; lostSlot: number; lost: number }
 
-const MAX_SYSCALLS = 1024;
 const READ_INTERVAL_MS = 50;
-const OP_EXIT = 1;
-const OP_RETRY = 2;
-const CNT_SENT = 0;
-const CNT_LOST_RINGBUF = 1;
-const CNT_LOST_SLOT = 2;
+
+/** The constants of bpf/trace.h, read from the object's BTF (enums and array sizes). */
+interface TraceConsts extends PlanLimits {
+  maxSyscalls: number;
+  copyKind: Record<string, number>;
+  opExit: number;
+  opRetry: number;
+  faultShift: number;
+  counter: { sent: number; lostRingbuf: number; lostSlot: number };
+}
+
+function traceConsts(obj: BpfObject): TraceConsts {
+  const need = (e: Record<string, number>, name: string): number => {
+    const v = e[name];
+    if (v === undefined) throw new Error(`bpf/trace.bpf.o: no ${name} in its BTF (rebuild with bpf/build.sh)`);
+    return v;
+  };
+  const copyKind = obj.enumValues('trace_copy_kind');
+  const when = obj.enumValues('trace_op_when');
+  const flags = obj.enumValues('trace_flags');
+  const cnt = obj.enumValues('trace_counter');
+  const limits = obj.enumValues('trace_limits');
+  return {
+    maxSyscalls: need(limits, 'TRACE_MAX_SYSCALLS'),
+    maxOps: obj.struct('trace_rec').count('lens'),
+    dataBudget: need(limits, 'TRACE_DATA_USED'),
+    copyKind,
+    opExit: need(when, 'TRACE_OP_EXIT'),
+    opRetry: need(when, 'TRACE_OP_RETRY'),
+    faultShift: need(flags, 'TRACE_F_FAULT_SHIFT'),
+    counter: { sent: need(cnt, 'TRACE_CNT_SENT'), lostRingbuf: need(cnt, 'TRACE_CNT_LOST_RINGBUF'), lostSlot: need(cnt, 'TRACE_CNT_LOST_SLOT') },
+  };
+}
 
 /** Which programs: tp_btf with task storage (best), raw_tp with a hash (older kernels). */
 export type HookSet = 'tp_btf' | 'raw_tp';
@@ -57,8 +84,11 @@ export class TraceSession {
   private onRecord: (r: TraceRecord) => void = () => {};
   private timer: NodeJS.Timeout | undefined;
 
+  private readonly k: TraceConsts;
+
   private constructor(private obj: BpfObject, readonly hooks: HookSet, private strsize: number) {
     this.counterMap = obj.map('trace_counters');
+    this.k = traceConsts(obj);
   }
 
   /**
@@ -76,23 +106,26 @@ export class TraceSession {
     let session: TraceSession | undefined;
     try {
       session = new TraceSession(obj, hooks, f.strsize);
+      const { k } = session;
       const opView = obj.struct('trace_copy_op');
-      const wanted = Buffer.alloc(MAX_SYSCALLS);
-      const noreturn = Buffer.alloc(MAX_SYSCALLS);
-      const opCount = Buffer.alloc(MAX_SYSCALLS);
-      const ops = Buffer.alloc(MAX_SYSCALLS * MAX_OPS * opView.size);
+      const wanted = Buffer.alloc(k.maxSyscalls);
+      const noreturn = Buffer.alloc(k.maxSyscalls);
+      const opCount = Buffer.alloc(k.maxSyscalls);
+      const ops = Buffer.alloc(k.maxSyscalls * k.maxOps * opView.size);
       const names = f.syscalls ? f.syscalls.map((nr) => ({ nr, name: syscallName(nr) })) : allSyscalls();
       for (const { nr, name } of names) {
-        if (nr < 0 || nr >= MAX_SYSCALLS) continue;
-        const plan = planFor(nr, name, f.strsize);
+        if (nr < 0 || nr >= k.maxSyscalls) continue;
+        const plan = planFor(nr, name, f.strsize, k);
         session.plans[nr] = plan;
         wanted[nr] = 1;
         if (NORETURN.includes(name)) noreturn[nr] = 1;
         opCount[nr] = plan.ops.length;
         plan.ops.forEach((o, i) => {
-          const base = (nr * MAX_OPS + i) * opView.size;
-          ops.writeUInt8(o.kind, base + opView.field('kind').offset);
-          ops.writeUInt8((o.atExit ? OP_EXIT : 0) | (o.retry ? OP_RETRY : 0), base + opView.field('at_exit').offset);
+          const base = (nr * k.maxOps + i) * opView.size;
+          const kind = k.copyKind[`TRACE_COPY_${o.kind}`];
+          if (kind === undefined) throw new Error(`bpf/trace.bpf.o: no TRACE_COPY_${o.kind} in enum trace_copy_kind`);
+          ops.writeUInt8(kind, base + opView.field('kind').offset);
+          ops.writeUInt8((o.atExit ? k.opExit : 0) | (o.retry ? k.opRetry : 0), base + opView.field('at_exit').offset);
           ops.writeUInt8(o.arg, base + opView.field('arg').offset);
           ops.writeUInt8(o.lenArg, base + opView.field('len_arg').offset);
           ops.writeUInt16LE(o.max, base + opView.field('max').offset);
@@ -172,7 +205,7 @@ export class TraceSession {
     for (let i = 0; i < plan.ops.length; i++) {
       const len = b.readUInt16LE(o.lens! + 2 * i);
       const at = this.dataOff + b.readUInt16LE(o.offs! + 2 * i);
-      if (flags & (1 << (8 + i))) chunks.push('fault');
+      if (flags & (1 << (this.k.faultShift + i))) chunks.push('fault');
       else if (len === 0) chunks.push(null);
       else {
         const end = Math.min(at + len, b.length);
@@ -190,7 +223,7 @@ export class TraceSession {
   planOf(nr: number): Plan {
     let p = this.plans[nr];
     if (!p) {
-      p = planFor(nr, syscallName(nr), this.strsize);
+      p = planFor(nr, syscallName(nr), this.strsize, this.k);
       this.plans[nr] = p;
     }
     return p;
@@ -212,9 +245,9 @@ export class TraceSession {
       for (let c = 0; c < possibleCpus(); c++) total += Number(v.readBigUInt64LE(c * this.counterMap.slotSize));
       return total;
     };
-    const lostRingbuf = get(CNT_LOST_RINGBUF);
-    const lostSlot = get(CNT_LOST_SLOT);
-    return { sent: get(CNT_SENT), lostRingbuf, lostSlot, lost: lostRingbuf + lostSlot };
+    const lostRingbuf = get(this.k.counter.lostRingbuf);
+    const lostSlot = get(this.k.counter.lostSlot);
+    return { sent: get(this.k.counter.sent), lostRingbuf, lostSlot, lost: lostRingbuf + lostSlot };
   }
 
   /** Detach the programs (no new events; what is in the ring buffer stays readable). */

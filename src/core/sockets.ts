@@ -4,20 +4,17 @@
 import { readdirSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { BpfkitError } from '../../core/errors.js';
+import { BpfkitError } from './errors.js';
+import { formatEndpoint, formatIPv4, formatIPv6 } from './net.js';
+import { listPids, readComm } from './proc.js';
 
 export type SocketProto = 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'raw' | 'raw6' | 'unix';
 
-export interface SocketRecord {
-  pid: number;
-  comm: string;
-  fd: number;
+/** One row of a /proc/net socket table (before joining with a process). */
+export interface NetEntry {
   proto: SocketProto;
   /** Socket type: stream, dgram, seqpacket, raw. */
   type: string;
-  /** Display forms: "127.0.0.1:8080", "[::1]:443", "*:8080", "*:*"; unix: path, "@abstract" or "". */
-  local: string;
-  remote: string;
   /** inet: address text ("127.0.0.1", "::1", "::ffff:10.0.0.1"); unix: path or null if unnamed. */
   localAddr: string | null;
   localPort: number | null;
@@ -34,6 +31,16 @@ export interface SocketRecord {
   inode: number;
 }
 
+/** A socket held by a process: its table row, the fd that holds it, and display forms. */
+export interface SocketRecord extends NetEntry {
+  pid: number;
+  comm: string;
+  fd: number;
+  /** Display forms: "127.0.0.1:8080", "[::1]:443", "*:8080", "*:*"; unix: path, "@abstract" or "". */
+  local: string;
+  remote: string;
+}
+
 export interface ListOptions {
   /** Processes to inspect; each must exist (else NO_SUCH_PROCESS). */
   pids?: number[];
@@ -45,20 +52,6 @@ export interface ListOptions {
   procRoot?: string;
   /** Diagnostics (processes skipped, sockets not found in any table). */
   verbose?: (text: string) => void;
-}
-
-/** One row of a /proc/net socket table (before joining with a process). */
-export interface NetEntry {
-  proto: SocketProto;
-  type: string;
-  localAddr: string | null;
-  localPort: number | null;
-  remoteAddr: string | null;
-  remotePort: number | null;
-  state: string;
-  sendQ: number | null;
-  recvQ: number | null;
-  inode: number;
 }
 
 // ---- address parsing
@@ -78,28 +71,7 @@ function wordBytes(hex8: string, littleEndian: boolean): number[] {
  */
 export function parseIPv4Hex(hex: string, littleEndian = LITTLE): string {
   if (!/^[0-9A-Fa-f]{8}$/.test(hex)) throw new Error(`bad IPv4 hex '${hex}'`);
-  return wordBytes(hex, littleEndian).join('.');
-}
-
-/** IPv6 text (RFC 5952: lower case, longest zero run as ::, IPv4-mapped as ::ffff:a.b.c.d). */
-export function formatIPv6(bytes: number[]): string {
-  if (bytes.length !== 16) throw new Error('IPv6 address needs 16 bytes');
-  const isMapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (isMapped) return `::ffff:${bytes.slice(12).join('.')}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // longest run of zero groups (length >= 2), first one on ties
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIPv4(wordBytes(hex, littleEndian));
 }
 
 /** IPv6 address of a /proc/net/{tcp6,udp6,raw6} field: four 32-bit words, each host order. */
@@ -119,15 +91,6 @@ export function parseHexEndpoint(field: string, littleEndian = LITTLE): { addr: 
   if (!Number.isFinite(port)) throw new Error(`bad port in '${field}'`);
   const addr = hex.length === 8 ? parseIPv4Hex(hex, littleEndian) : parseIPv6Hex(hex, littleEndian);
   return { addr, port };
-}
-
-const isWildcard = (addr: string) => addr === '0.0.0.0' || addr === '::';
-
-/** Display form of an endpoint, as lsof prints it: "*:8080", "*:*", "127.0.0.1:80", "[::1]:443". */
-export function formatEndpoint(addr: string, port: number): string {
-  const a = isWildcard(addr) ? '*' : addr.includes(':') ? `[${addr}]` : addr;
-  const p = port === 0 ? '*' : String(port);
-  return `${a}:${p}`;
 }
 
 // ---- /proc/net tables
@@ -267,10 +230,6 @@ function netnsKey(procRoot: string, pid: number): string {
   }
 }
 
-function allPids(procRoot: string): number[] {
-  return readdirSync(procRoot).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
-}
-
 function isListening(e: NetEntry): boolean {
   if (e.state === 'LISTEN') return true;
   // bound, unconnected datagram/raw sockets are what ss -l calls listening
@@ -283,7 +242,7 @@ export function listSockets(opts: ListOptions): SocketRecord[] {
   const verbose = opts.verbose ?? (() => {});
   const explicit = opts.pids !== undefined && opts.pids.length > 0;
   if (!explicit && !opts.all) throw new BpfkitError('BAD_ARGS', 'sockets: give -p PID or -a');
-  const pids = explicit ? [...new Set(opts.pids)].sort((a, b) => a - b) : allPids(procRoot);
+  const pids = explicit ? [...new Set(opts.pids)].sort((a, b) => a - b) : listPids(procRoot);
   if (explicit) {
     for (const pid of pids) {
       if (!existsSync(join(procRoot, String(pid)))) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
@@ -315,7 +274,7 @@ export function listSockets(opts: ListOptions): SocketRecord[] {
       continue; // exited while we looked
     }
     if (fds.length === 0) continue;
-    const comm = (readOptional(join(procRoot, String(pid), 'comm')) ?? '').replace(/\n$/, '');
+    const comm = readComm(pid, procRoot) ?? '';
     const table = loadTables(pid);
     for (const [fd, inode] of fds) found.push({ pid, comm, fd, inode, table });
   }
