@@ -5,7 +5,7 @@ import { native, lastErrno, isNull, encodeBytes, type Ptr } from './libbpf.js';
 import { captureLog } from './log.js';
 import { datasecVars, structLayout, StructView } from './btf.js';
 import { BpfMap } from './maps.js';
-import { ensureTracefs } from './features.js';
+import { ensureTracefs } from './tracefs.js';
 
 const openObjects = new Set<BpfObject>();
 
