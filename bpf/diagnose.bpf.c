@@ -6,12 +6,12 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
+#include "self.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 
-const volatile __u32 self_tgid = 0;
 /* Syscall number -> enum diag_wait, filled by user space from the generated syscall table. */
 const volatile __u8 wait_kind[DIAG_MAX_SYSCALLS] = {};
 
@@ -59,7 +59,7 @@ static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 
 static __always_inline bool ignored(struct task_struct *t)
 {
-	return t->pid == 0 || (self_tgid && t->tgid == self_tgid);
+	return t->pid == 0 || is_self_tgid(t->tgid);
 }
 
 SEC("tp_btf/sys_enter")
