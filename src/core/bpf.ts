@@ -211,9 +211,17 @@ export class BpfObject {
     return link;
   }
 
-  close(): void {
+  /**
+   * Destroy the links (the programs stop producing) but keep programs and maps open: what the
+   * programs left in maps and ring buffers stays readable until close(). Idempotent.
+   */
+  detach(): void {
     for (const l of this.links.reverse()) l.destroy();
     this.links = [];
+  }
+
+  close(): void {
+    this.detach();
     if (this.ptr !== null) native.bpf_object__close(this.ptr);
     this.ptr = null;
     openObjects.delete(this);
