@@ -6,6 +6,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "biolatency.h"
+#include "self.bpf.h"
 
 #define REQ_OP_MASK 0xff
 
@@ -49,6 +50,9 @@ static __always_inline bool wanted(struct request *rq)
 static __always_inline void stamp(struct request *rq, bool only_if_new)
 {
 	if (!wanted(rq))
+		return;
+	/* I/O started or issued in bpfkit's own context is not timed (completion skips it) */
+	if (is_self(bpf_get_current_pid_tgid()))
 		return;
 	__u64 ts = bpf_ktime_get_ns();
 	__u64 id = (__u64)rq;

@@ -6,6 +6,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "biotop.h"
+#include "self.bpf.h"
 
 #define REQ_OP_MASK 0xff
 #define REQ_OP_WRITE 1
@@ -113,6 +114,8 @@ int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigne
 	key.pid = s->who.pid;
 	if (filter_tgid && !key.pid)
 		goto out;
+	if (is_self_tgid(key.pid))
+		goto out; /* I/O submitted by bpfkit itself (recorded at start, left out here) */
 	__builtin_memcpy(key.comm, s->who.comm, sizeof(key.comm));
 	/* tp_btf arguments are BTF pointers: direct loads, no helper calls */
 	struct gendisk *disk = rq->q->disk;

@@ -6,6 +6,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
+#include "self.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(diag_wait);
@@ -14,7 +15,6 @@ BTF_KEEP_ENUM(diag_wait);
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 
-const volatile __u32 self_tgid = 0;
 /* Syscall number -> enum diag_wait, filled by user space from the generated syscall table. */
 const volatile __u8 wait_kind[DIAG_MAX_SYSCALLS] = {};
 
@@ -76,7 +76,7 @@ static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 
 static __always_inline bool ignored(struct task_struct *t)
 {
-	return t->pid == 0 || (self_tgid && t->tgid == self_tgid);
+	return t->pid == 0 || is_self_tgid(t->tgid);
 }
 
 /* The last time an exited thread leaves a CPU: fold its counters into `exited`. */

@@ -7,6 +7,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
+#include "self.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(exec_limits);
@@ -28,6 +29,9 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (failed_only && ret >= 0)
 		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (is_self(id))
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 	if (filter_ppid && ppid != filter_ppid)
@@ -41,7 +45,6 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 		count_lost();
 		return 0;
 	}
-	__u64 id = bpf_get_current_pid_tgid();
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;

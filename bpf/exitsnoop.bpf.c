@@ -5,6 +5,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
+#include "self.bpf.h"
 
 SNOOP_LAYOUT(exit_event);
 
@@ -18,6 +19,8 @@ int BPF_PROG(exitsnoop_exit, struct task_struct *task)
 	__u32 tgid = task->tgid;
 	__u32 tid = task->pid;
 	if (!per_thread && tgid != tid)
+		return 0;
+	if (is_self_tgid(tgid))
 		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;

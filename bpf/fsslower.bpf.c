@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "fsslower.h"
+#include "self.bpf.h"
 
 const volatile __u32 filter_tgid = 0;
 const volatile __u64 min_ns = 0;
@@ -144,7 +145,10 @@ int BPF_PROG(fsslower_sys_enter, struct pt_regs *regs, long nr)
 	__u32 kind = kind_of(nr);
 	if (kind == FSS_NONE)
 		return 0;
-	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+	__u64 id = bpf_get_current_pid_tgid();
+	if (is_self(id))
+		return 0; /* never bpfkit's own reads/writes (its output may go to the traced fs) */
+	if (filter_tgid && (id >> 32) != filter_tgid)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct file *f = 0;
@@ -217,6 +221,8 @@ struct {
 static __always_inline int kp_enter(__u32 kind, struct file *f, __u64 offset)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	if (is_self(id))
+		return 0;
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return 0;
 	__u32 tid = (__u32)id;

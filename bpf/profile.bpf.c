@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "profile.h"
+#include "self.bpf.h"
 
 const volatile __u32 filter_npids = 0;
 const volatile __u32 filter_pids[PROFILE_MAX_FILTER] = {};
@@ -162,6 +163,8 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	__u32 zero = 0;
 
 	if (!include_idle && tid == 0)
+		return 0;
+	if (is_self(id))
 		return 0;
 	if (filter_npids && !in_list(tgid, filter_pids, filter_npids))
 		return 0;

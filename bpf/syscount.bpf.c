@@ -6,6 +6,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "syscount.h"
+#include "self.bpf.h"
 
 const volatile __u32 filter_tgid = 0;
 const volatile __u32 filter_tid = 0;
@@ -45,9 +46,11 @@ struct {
 	__type(value, __u32);
 } cgroup_filter SEC(".maps");
 
-static __always_inline bool wanted_task(void)
+/* id: bpf_get_current_pid_tgid(), fetched once per event */
+static __always_inline bool wanted_task(__u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	if (is_self(id))
+		return false;
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return false;
 	if (filter_tid && (__u32)id != filter_tid)
@@ -69,7 +72,7 @@ static __always_inline bool wanted_syscall(long nr)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(syscount_enter, struct pt_regs *regs, long nr)
 {
-	if (!wanted_task() || !wanted_syscall(nr))
+	if (!wanted_task(bpf_get_current_pid_tgid()) || !wanted_syscall(nr))
 		return 0;
 	__u64 *ts = bpf_task_storage_get(&start_ns, bpf_get_current_task_btf(), 0,
 					 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -81,7 +84,8 @@ int BPF_PROG(syscount_enter, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(syscount_exit, struct pt_regs *regs, long ret)
 {
-	if (!wanted_task())
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!wanted_task(id))
 		return 0;
 	long nr = regs->orig_ax;
 	if (!wanted_syscall(nr))
@@ -101,7 +105,7 @@ int BPF_PROG(syscount_exit, struct pt_regs *regs, long ret)
 	}
 
 	if (by_process) {
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u32 tgid = id >> 32;
 		struct syscount_proc *p = bpf_map_lookup_elem(&by_proc, &tgid);
 		if (!p) {
 			struct syscount_proc init = {};

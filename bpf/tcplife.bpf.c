@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "snoop.h"
+#include "self.bpf.h"
 
 SNOOP_LAYOUT(tcplife_event);
 
@@ -116,6 +117,8 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	bpf_map_delete_elem(&births, &key);
 	if (filter_tgid && born.pid != filter_tgid)
 		return 0;
+	if (is_self_tgid(born.pid))
+		return 0; /* bpfkit's own connections (e.g. a metrics scrape) */
 	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (n_lports && !port_in(lport, lports, n_lports))

@@ -16,6 +16,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "tcptop.h"
+#include "self.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -87,9 +88,12 @@ struct {
 	__type(value, struct pending_call);
 } pending_recv SEC(".maps");
 
-static __always_inline bool wanted_task(void)
+/* id: bpf_get_current_pid_tgid(), fetched once by the caller */
+static __always_inline bool wanted_task(__u64 id)
 {
-	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+	if (is_self(id))
+		return false;
+	if (filter_tgid && (id >> 32) != filter_tgid)
 		return false;
 	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_filter, 0))
 		return false;
@@ -160,11 +164,12 @@ static __always_inline int count_btf(struct sock *sk, long ret, bool sent)
 		return 0;
 	if (filter_family && family != filter_family)
 		return 0;
-	if (!wanted_task())
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!wanted_task(id))
 		return 0;
 
 	struct tcptop_key key = {};
-	key.pid = bpf_get_current_pid_tgid() >> 32;
+	key.pid = id >> 32;
 	key.family = family;
 	key.lport = sk->__sk_common.skc_num;
 	key.dport = bpf_ntohs(sk->__sk_common.skc_dport);
@@ -191,11 +196,12 @@ static __always_inline int count_probe(struct sock *sk, long ret, bool sent)
 		return 0;
 	if (filter_family && family != filter_family)
 		return 0;
-	if (!wanted_task())
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!wanted_task(id))
 		return 0;
 
 	struct tcptop_key key = {};
-	key.pid = bpf_get_current_pid_tgid() >> 32;
+	key.pid = id >> 32;
 	key.family = family;
 	key.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	key.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
@@ -247,9 +253,10 @@ int BPF_PROG(tcptop_fx_recv, struct sock *sk, struct msghdr *msg, size_t len, in
 
 static __always_inline int remember(void *map, struct sock *sk, __u32 flags)
 {
-	if (!wanted_task())
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!wanted_task(id))
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
 	struct pending_call call = { .sk = sk, .flags = flags };
 	bpf_map_update_elem(map, &tid, &call, BPF_ANY);
 	return 0;

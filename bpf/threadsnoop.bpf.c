@@ -5,6 +5,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
+#include "self.bpf.h"
 
 SNOOP_LAYOUT(thread_event);
 
@@ -18,6 +19,8 @@ int BPF_PROG(threadsnoop_fork, struct task_struct *parent, struct task_struct *c
 	__u32 tid = child->pid;
 	if (tgid == tid)
 		return 0; /* a new process, not a thread */
+	if (is_self_tgid(tgid))
+		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;
 	struct thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -47,6 +50,8 @@ int BPF_PROG(threadsnoop_exit, struct task_struct *task)
 	__u32 tid = task->pid;
 	if (tgid == tid)
 		return 0; /* a thread group leader: a process (exitsnoop) */
+	if (is_self_tgid(tgid))
+		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;
 	struct thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

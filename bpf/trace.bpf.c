@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "trace.h"
+#include "self.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(trace_copy_kind);
@@ -40,7 +41,6 @@ struct pt_regs___trace_arm64 {
 
 const volatile __u32 filter_tgid = 0;
 const volatile __u32 filter_tid = 0;
-const volatile __u32 self_tgid = 0;          /* never trace bpfkit itself */
 const volatile bool filter_comm = false;
 const volatile char comm_name[TASK_COMM_LEN] = {};
 const volatile bool failed_only = false;
@@ -99,7 +99,7 @@ static __always_inline void count(__u32 idx)
 static __always_inline bool wanted_task(__u64 id)
 {
 	__u32 tgid = id >> 32;
-	if (tgid == self_tgid)
+	if (is_self_tgid(tgid))
 		return false;
 	if (filter_tgid && tgid != filter_tgid)
 		return false;

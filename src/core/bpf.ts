@@ -5,7 +5,7 @@ import { native, lastErrno, isNull, encodeBytes, type Ptr } from './libbpf.js';
 import { captureLog } from './log.js';
 import { datasecVars, enumValues, structLayout, StructView } from './btf.js';
 import { BpfMap } from './maps.js';
-import { ensureTracefs } from './features.js';
+import { ensureTracefs } from './tracefs.js';
 
 const openObjects = new Set<BpfObject>();
 
@@ -60,10 +60,15 @@ export class BpfProgram {
 
 export interface OpenOptions { name?: string }
 
+/** The .rodata constant of bpf/include/self.bpf.h: programs leave this tgid out, in the kernel. */
+export const SELF_TGID_CONSTANT = 'bpfkit_self_tgid';
+
 export class BpfObject {
   private ptr: Ptr;
   private links: Link[] = [];
   private loaded = false;
+  /** Set explicitly by the caller (load() then leaves it alone). */
+  private selfTgidSet = false;
   readonly name: string;
 
   private constructor(ptr: Ptr, name: string) {
@@ -139,7 +144,7 @@ export class BpfObject {
    */
   setConstants(values: Record<string, number | bigint | boolean | Buffer>): void {
     if (this.loaded) throw new Error('constants must be set before load');
-    const vars = datasecVars(native.bpf_object__btf(this.live), '.rodata');
+    const vars = this.rodataVars();
     let rodata: Ptr = null;
     for (let m = native.bpf_object__next_map(this.live, null); !isNull(m); m = native.bpf_object__next_map(this.live, m)) {
       if ((native.bpf_map__name(m) as string).endsWith('.rodata')) rodata = m;
@@ -164,10 +169,23 @@ export class BpfObject {
         else throw new Error(`constant ${key} has size ${v.size}: pass a Buffer`);
       }
       encodeBytes(mem, v.offset, bytes);
+      if (key === SELF_TGID_CONSTANT) this.selfTgidSet = true;
     }
   }
 
+  private rodataVars(): ReturnType<typeof datasecVars> {
+    return datasecVars(native.bpf_object__btf(this.live), '.rodata');
+  }
+
+  /**
+   * Load the programs into the kernel. An object built with bpf/include/self.bpf.h gets
+   * bpfkit's own pid in `bpfkit_self_tgid` (unless the caller set it): bpfkit never observes
+   * itself, whatever the tool.
+   */
   load(): void {
+    if (!this.selfTgidSet && !this.loaded && SELF_TGID_CONSTANT in this.rodataVars()) {
+      this.setConstants({ [SELF_TGID_CONSTANT]: process.pid });
+    }
     const log = captureLog();
     const rc = native.bpf_object__load(this.live) as number;
     if (rc !== 0) {
@@ -200,15 +218,17 @@ export class BpfObject {
     return link;
   }
 
-  /** Detach every program (the producers stop); maps stay readable until close. */
+  /**
+   * Destroy the links (the programs stop producing) but keep programs and maps open: what the
+   * programs left in maps and ring buffers stays readable until close(). Idempotent.
+   */
   detach(): void {
     for (const l of this.links.reverse()) l.destroy();
     this.links = [];
   }
 
   close(): void {
-    for (const l of this.links.reverse()) l.destroy();
-    this.links = [];
+    this.detach();
     if (this.ptr !== null) native.bpf_object__close(this.ptr);
     this.ptr = null;
     openObjects.delete(this);

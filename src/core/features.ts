@@ -2,10 +2,12 @@
 // available hook set and name what is missing when nothing fits.
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { native } from './libbpf.js';
-import { BpfkitError } from './errors.js';
 import { kernelHasType } from './btf.js';
 import { note } from './log.js';
 import { probeProgram } from './probe.js';
+import { ensureTracefs, tracefsRoot } from './tracefs.js';
+
+export { ensureTracefs } from './tracefs.js';
 
 const cache = new Map<string, boolean>();
 function cached(key: string, fn: () => boolean): boolean {
@@ -88,21 +90,3 @@ export const hasTpBtf = (): boolean => cached('tp_btf', () => probeProgram('prob
 export const hasFentry = (): boolean => cached('fentry', () => probeProgram('probe_fentry', true));
 /** kprobes attach (CONFIG_KPROBES). */
 export const hasKprobes = (): boolean => cached('kprobe', () => probeProgram('probe_kprobe', true));
-
-function tracefsRoot(): string {
-  if (existsSync('/sys/kernel/tracing/events')) return '/sys/kernel/tracing';
-  if (existsSync('/sys/kernel/debug/tracing/events')) return '/sys/kernel/debug/tracing';
-  return '/sys/kernel/tracing';
-}
-
-/** Classic tracepoints need tracefs (libbpf reads event ids there); mount it when missing. */
-export function ensureTracefs(): void {
-  if (existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events')) return;
-  const rc = native.mount('nodev', '/sys/kernel/tracing', 'tracefs', 0, null) as number;
-  if (rc !== 0 || !existsSync('/sys/kernel/tracing/events')) {
-    throw new BpfkitError('NOT_SUPPORTED', 'tracefs is not mounted and cannot be mounted at /sys/kernel/tracing (needed for classic tracepoints)');
-  }
-  note('mounted tracefs at /sys/kernel/tracing (classic tracepoints need it)');
-}
-
-

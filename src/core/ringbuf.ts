@@ -4,6 +4,10 @@
 // call and no FFI callback per record, which is what kept libbpf's ring_buffer__consume path
 // below ~150k records/s. The map's fd is watched with koffi's poll (level-triggered: readable
 // while the producer is ahead), so no thread blocks and records arrive in order.
+// Signals and timers are served within a slice at any event rate: the poll callback delivers at
+// most SLICE_RECORDS records, then yields to the event loop (the next slice is a setImmediate),
+// and close() never drains. To stop cleanly: detach the producers (BpfObject.detach), drain()
+// what they had committed (bounded by the ring's size), then close().
 import { native, view, addressOf, pollFd, lastErrno, type Ptr } from './libbpf.js';
 import { BpfkitError } from './errors.js';
 import type { BpfMap } from './maps.js';
@@ -17,6 +21,8 @@ const DISCARD = 0x40000000;
 const HDR = 8;
 /** Publish the consumer position at least every this many records (frees room for the producer). */
 const PUBLISH_EVERY = 256;
+/** Records one poll callback delivers before yielding to the event loop. */
+export const SLICE_RECORDS = 65536;
 
 function mapOrThrow(len: number, prot: number, fd: number, offset: number, what: string): Ptr {
   const p = native.mmap(null, len, prot, MAP_SHARED, fd, offset);
@@ -39,6 +45,7 @@ export class RingBufferReader {
   private poller: { close(): void } | undefined;
   private closed = false;
   private consuming = false;
+  private sliceScheduled = false;
   /** Records delivered so far. */
   delivered = 0;
 
@@ -61,23 +68,53 @@ export class RingBufferReader {
     this.prod = new BigInt64Array(all, 0, 1);
     this.hdr = new Int32Array(all, this.page, (2 * this.size) / 4);
     this.data = Buffer.from(all, this.page, 2 * this.size);
-    const h = pollFd(fd, () => this.consume());
+    const h = pollFd(fd, () => this.slice());
     this.poller = { close: () => h.close() };
   }
 
+  /** One bounded slice from the poll callback; while the producer is still ahead, the next
+   * slice runs from setImmediate, after timers, I/O and signal handlers had their turn. */
+  private slice(): void {
+    if (this.closed) return;
+    this.consume(SLICE_RECORDS);
+    if (this.sliceScheduled || this.closed || !this.pending()) return;
+    this.sliceScheduled = true;
+    setImmediate(() => {
+      this.sliceScheduled = false;
+      this.slice();
+    });
+  }
+
   /**
-   * Deliver the records committed when the call starts (also call before reading final
-   * results). Bounded, so that a producer that never pauses cannot starve the event loop: the
-   * poll callback runs again while the producer is ahead. Returns the count.
+   * Deliver at most `maxRecords` committed records (never more than were committed when the
+   * call started), then return the count. A producer that never pauses cannot keep the caller
+   * here: call again (after yielding to the event loop) while pending().
    */
-  consume(maxRecords = Infinity): number {
-    if (this.closed || this.consuming) return 0;
+  consume(maxRecords = SLICE_RECORDS): number {
+    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords);
+  }
+
+  /** The producer is ahead of the consumer (records committed or being written are unread). */
+  pending(): boolean {
+    if (this.closed) return false;
+    return Atomics.load(this.prod, 0) > Atomics.load(this.cons, 0);
+  }
+
+  /**
+   * Deliver what was committed when the call starts, and nothing newer: bounded by the ring's
+   * size even while producers run. Meant for after the producers were detached.
+   */
+  drain(): number {
+    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), Infinity);
+  }
+
+  private consumeUntil(prod: number, maxRecords: number): number {
+    if (this.closed || this.consuming || maxRecords <= 0) return 0;
     this.consuming = true;
     let n = 0;
     try {
       // Positions stay below 2^53 for years of traffic: plain numbers are exact.
       let cons = Number(Atomics.load(this.cons, 0));
-      const prod = Number(Atomics.load(this.prod, 0));
       let unpublished = 0;
       while (cons < prod && n < maxRecords) {
         const off = cons & this.mask;
@@ -102,23 +139,11 @@ export class RingBufferReader {
     return n;
   }
 
-  /** Records are committed and not yet consumed. */
-  pending(): boolean {
-    return !this.closed && Number(Atomics.load(this.cons, 0)) < Number(Atomics.load(this.prod, 0));
-  }
-
-  /** Consume until nothing committed is left (after the producers stopped). */
-  drain(): number {
-    let total = 0;
-    for (let n = this.consume(); n > 0; n = this.consume()) total += n;
-    return total;
-  }
-
+  /** Stop polling and unmap. Never drains: what is unread is dropped (drain() first if needed). */
   close(): void {
     if (this.closed) return;
     this.poller?.close();
     this.poller = undefined;
-    this.drain();
     this.closed = true;
     this.unmap();
   }

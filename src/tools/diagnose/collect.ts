@@ -110,7 +110,7 @@ export class DiagnoseSession {
         const nr = syscallNumber(name);
         if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
       }
-      obj.setConstants({ self_tgid: process.pid, wait_kind: kinds });
+      obj.setConstants({ wait_kind: kinds }); // bpfkit_self_tgid: set by load()
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
       if (hasBtfTracepoint('sock_send_length') && hasBtfTracepoint('sock_recv_length')) {
         programs.push('diagnose_send', 'diagnose_recv');

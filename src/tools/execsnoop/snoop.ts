@@ -41,6 +41,7 @@ export class SnoopSession {
   private reader: RingBufferReader | undefined;
   /** Records handed to the callback so far. */
   delivered = 0;
+  private finished = false;
   private constructor(private obj: BpfObject, private lostMap: BpfMap, readonly view: StructView) {}
 
   static open(spec: SnoopSpec): SnoopSession {
@@ -73,9 +74,20 @@ export class SnoopSession {
     });
   }
 
-  /** Drain what the ring buffer holds now. */
+  /** Deliver what the ring buffer holds now, in a bounded slice (the producers keep going). */
   drain(): void {
     this.reader?.consume();
+  }
+
+  /**
+   * Stop the producers (links destroyed, maps kept), then deliver what they had committed:
+   * bounded by the ring's contents at detach time, however fast they were producing. Idempotent.
+   */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.obj.detach();
+    this.reader?.drain();
   }
 
   /** Events the kernel could not put in the ring buffer (full), since attach. */
@@ -84,10 +96,12 @@ export class SnoopSession {
     return v ? Number(sumPercpuU64(this.lostMap, v, 0)) : 0;
   }
 
+  /** finish() (if not done yet), then release everything. */
   close(): void {
     try {
-      this.reader?.close();
+      this.finish();
     } finally {
+      this.reader?.close();
       this.reader = undefined;
       this.obj.close();
     }
@@ -155,7 +169,7 @@ export async function streamUntilDone(session: SnoopSession, out: LineBatcher, o
     out.flush();
     if (!full) break;
   }
-  session.drain();
+  session.finish();
   reportLost();
   if (opts.json) out.push(JSON.stringify({ summary: { events: session.delivered, lost: reportedLost } }) + '\n');
   out.flush();

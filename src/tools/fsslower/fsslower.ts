@@ -153,9 +153,15 @@ export class FsslowerSession {
     return v ? Number(sumPercpuU64(lost, v, 0)) : 0;
   }
 
+  /** Stop the probes, deliver what they had committed (bounded), then release everything. */
   close(): void {
-    this.reader?.close();
-    this.reader = undefined;
-    this.obj.close();
+    try {
+      this.obj.detach();
+      this.reader?.drain();
+    } finally {
+      this.reader?.close();
+      this.reader = undefined;
+      this.obj.close();
+    }
   }
 }

@@ -139,7 +139,6 @@ export class TraceSession {
       obj.setConstants({
         filter_tgid: f.tgid ?? 0,
         filter_tid: f.tid ?? 0,
-        self_tgid: process.pid,
         filter_comm: f.comm !== undefined,
         comm_name: comm,
         failed_only: f.failedOnly ?? false,
