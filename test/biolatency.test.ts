@@ -109,7 +109,8 @@ test('biolatency bad input: one-line error, exit 2', kernelTest(), async () => {
   const cases: Array<[string[], RegExp]> = [
     [['biolatency', '-D', '-F'], /^bpfkit biolatency: can only use one of -D and -F$/],
     [['biolatency', '-d', 'nosuchdisk'], /^bpfkit biolatency: -d: no such disk 'nosuchdisk'/],
-    [['biolatency', '-1'], /^bpfkit biolatency: interval: must be > 0, got -1$/],
+    [['biolatency', '-1'], /^bpfkit biolatency: interval: '-1' is not a duration/],
+    [['biolatency', '0.05'], /^bpfkit biolatency: interval: at least 0.1 s, got '0.05'$/],
     [['biolatency', '1', 'x'], /^bpfkit biolatency: count: 'x' is not an integer$/],
   ];
   for (const [args, pattern] of cases) {

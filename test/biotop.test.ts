@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
 import { diskStat, makeLoopFs, STORAGE_WORKLOAD, VM_EXT4, type LoopFs } from './storagefs.js';
 
-interface Row { pid: number; comm: string; dir: 'R' | 'W'; major: number; minor: number; disk: string; io: number; bytes: number; kbytes: number; avg_ms: number }
+interface Row { pid: number; comm: string; d: 'R' | 'W'; maj: number; min: number; disk: string; io: number; bytes: number; kbytes: number; avgms: number }
 const parse = (stdout: string): Row[] => stdout.trim().split('\n').filter(Boolean).flatMap((l) => (JSON.parse(l) as { rows: Row[] }).rows);
 
 function sum(rows: Row[], pred: (r: Row) => boolean): { io: number; bytes: number } {
@@ -20,7 +20,7 @@ after(() => fs?.cleanup());
 
 const K = 200;
 
-test('biotop -p CHILD: exactly K 4 KiB writes and K reads on the loop device, for that PID', kernelTest(), async () => {
+test('biotop -p CHILD: exactly K 4 KiB writes and K reads on the loop device, for that PID; stops when it exits', kernelTest(), async () => {
   const bin = compileC(STORAGE_WORKLOAD);
   // Allocated beforehand (by us), so the child's first write reads no allocation bitmaps.
   const file = join(fs!.dir, 'dio-a');
@@ -30,12 +30,14 @@ test('biotop -p CHILD: exactly K 4 KiB writes and K reads on the loop device, fo
   await tool.ready;
   child.go();
   assert.equal(await child.exited, 0);
-  const run = await tool.stop('SIGINT');
+  // The process it follows is gone: biotop says so, prints its last report and stops by itself.
+  const run = await tool.done;
   assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, `bpfkit biotop: process ${child.proc.pid} exited\n`);
   assert.deepEqual(leftoverPrograms('biotop_'), []);
   const rows = parse(run.stdout);
   assert.ok(rows.every((r) => r.pid === child.proc.pid), `only the child: ${run.stdout}`);
-  const onLoop = (dir: string) => (r: Row) => r.dir === dir && r.major === fs!.major && r.minor === fs!.minor;
+  const onLoop = (dir: string) => (r: Row) => r.d === dir && r.maj === fs!.major && r.min === fs!.minor;
   const w = sum(rows, onLoop('W'));
   const r = sum(rows, onLoop('R'));
   // The child's only block I/O is its own direct I/O: the file's blocks and metadata were
@@ -47,7 +49,7 @@ test('biotop -p CHILD: exactly K 4 KiB writes and K reads on the loop device, fo
   const row = rows.find(onLoop('W'))!;
   assert.equal(row.disk, fs!.name);
   assert.match(row.comm, /^w-[0-9a-f]+/);
-  assert.ok(row.avg_ms > 0 && row.avg_ms < 1000, `avg ${row.avg_ms} ms`);
+  assert.ok(row.avgms > 0 && row.avgms < 1000, `avg ${row.avgms} ms`);
 });
 
 test('biotop without -p: the loop device rows add up to the kernel\'s own disk statistics', kernelTest(), async () => {
@@ -62,15 +64,15 @@ test('biotop without -p: the loop device rows add up to the kernel\'s own disk s
   const run = await tool.stop('SIGINT');
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(leftoverPrograms('biotop_'), []);
-  const rows = parse(run.stdout).filter((r) => r.major === fs!.major && r.minor === fs!.minor);
-  const w = sum(rows, (r) => r.dir === 'W' && r.bytes > 0);
-  const r = sum(rows, (r) => r.dir === 'R');
+  const rows = parse(run.stdout).filter((r) => r.maj === fs!.major && r.min === fs!.minor);
+  const w = sum(rows, (r) => r.d === 'W' && r.bytes > 0);
+  const r = sum(rows, (r) => r.d === 'R');
   assert.equal(w.io, s1.writes - s0.writes, run.stdout);
   assert.equal(w.bytes, (s1.writeSectors - s0.writeSectors) * 512);
   assert.equal(r.io, s1.reads - s0.reads, run.stdout);
   assert.equal(r.bytes, (s1.readSectors - s0.readSectors) * 512);
   assert.ok(w.io >= K && r.io >= K);
-  assert.equal(sum(rows, (x) => x.pid === child.proc.pid && x.dir === 'W').io, K);
+  assert.equal(sum(rows, (x) => x.pid === child.proc.pid && x.d === 'W').io, K);
 });
 
 test('biotop text output: BCC columns, the child\'s rows', kernelTest(), async () => {
@@ -101,7 +103,8 @@ test('biotop bad input: one-line error, exit 2', kernelTest(), async () => {
     [['biotop', '-p', '999999'], /^bpfkit biotop: no such process: 999999$/],
     [['biotop', '-s', 'size'], /^bpfkit biotop: -s: unknown sort key 'size'/],
     [['biotop', '-r', '0'], /^bpfkit biotop: -r ROWS: 0 is out of range/],
-    [['biotop', '0'], /^bpfkit biotop: interval: must be > 0, got 0$/],
+    [['biotop', '0'], /^bpfkit biotop: interval: must be more than 0, got '0'$/],
+    [['biotop', '0.01'], /^bpfkit biotop: interval: at least 0.1 s, got '0.01'$/],
     [['biotop', '1', '2', '3'], /^bpfkit biotop: unexpected argument '3'/],
   ];
   for (const [args, pattern] of cases) {
@@ -141,7 +144,7 @@ cat $D/out
   const child = Number(/^CHILD=(\d+)$/m.exec(output)![1]);
   const [major, minor] = /^DEVNUM=(\d+):(\d+)$/m.exec(output)!.slice(1).map(Number);
   const rows = parse(output.split('\n').filter((l) => l.startsWith('{')).join('\n'));
-  const mine = (d: string) => (r: Row) => r.pid === child && r.dir === d && r.major === major && r.minor === minor;
+  const mine = (d: string) => (r: Row) => r.pid === child && r.d === d && r.maj === major && r.min === minor;
   assert.deepEqual(sum(rows, mine('W')), { io: k, bytes: k * 4096 }, output);
   assert.deepEqual(sum(rows, mine('R')), { io: k, bytes: k * 4096 }, output);
 });

@@ -4,11 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, readlinkSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listSockets, type SocketRecord } from '../src/core/sockets.js';
-import { command } from '../src/tools/sockets/index.js';
+import { runTool } from './helpers.js';
 import { BpfkitError } from '../src/core/errors.js';
 
 // ---------- a real process with known sockets
@@ -152,14 +152,13 @@ test('nonexistent PID: NO_SUCH_PROCESS', () => {
     e instanceof BpfkitError && e.code === 'NO_SUCH_PROCESS' && e.message === `no such process: ${pid}` && e.exitCode === 2);
 });
 
-// ---------- the command, end to end with a fake context
+// ---------- the command, end to end through the CLI
 
 async function run(argv: string[]): Promise<string> {
-  const buf: string[] = [];
-  let ready = 0;
-  await command.run(argv, { out: (s) => { buf.push(s); }, verbose: () => {}, signal: new AbortController().signal, isTTY: false, ready: () => { ready++; } });
-  assert.ok(ready <= 1);
-  return buf.join('');
+  const r = await runTool(['sockets', ...argv]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  return r.stdout;
 }
 
 test('command: text table', async () => {
@@ -175,21 +174,78 @@ test('command: text table', async () => {
   assert.equal(ends.size, 1, text);
 });
 
-test('command: --json is NDJSON, one object per socket', async () => {
+test('command: --json is NDJSON, one object per socket, keys as the columns', async () => {
   const text = await run(['--json', `--pid=${pidOf()}`, '--listening']);
-  const objs = text.trimEnd().split('\n').map((l) => JSON.parse(l) as SocketRecord);
+  const objs = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(objs.length, 4);
-  assert.ok(objs.some((o) => o.proto === 'tcp' && o.localPort === info.v4Port && o.state === 'LISTEN'));
+  for (const o of objs) {
+    assert.deepEqual(Object.keys(o).slice(0, 10), ['pid', 'comm', 'fd', 'proto', 'local', 'remote', 'state', 'send_q', 'recv_q', 'inode']);
+  }
+  assert.ok(objs.some((o) => o.proto === 'tcp' && o.local_port === info.v4Port && o.state === 'LISTEN' && o.local === `127.0.0.1:${info.v4Port}`));
+  const ux = objs.find((o) => o.proto === 'unix')!;
+  assert.deepEqual([ux.local, ux.send_q, ux.recv_q, ux.type], [unixPath, null, null, 'stream']);
 });
 
-test('command: errors', async () => {
-  const code = (c: string) => (e: unknown) => e instanceof BpfkitError && e.code === c;
-  await assert.rejects(run(['--bogus']), code('BAD_ARGS'));
-  await assert.rejects(run([]), code('BAD_ARGS'));
-  await assert.rejects(run(['-p', 'abc']), code('BAD_ARGS'));
-  await assert.rejects(run(['-p', '1', '-a']), code('BAD_ARGS'));
-  await assert.rejects(run(['-p', String(nonexistentPid())]), code('NO_SUCH_PROCESS'));
-  assert.match(await run(['--help']), /usage: bpfkit sockets/);
+test('command: -p with a list, repeated; -a', async () => {
+  const self = await run(['-p', `${pidOf()},${pidOf()}`, '-p', String(pidOf()), '--json']);
+  assert.equal(self.trimEnd().split('\n').length, listSockets({ pids: [pidOf()] }).length);
+  const all = await run(['-a', '--json']);
+  const mine = all.trimEnd().split('\n').map((l) => JSON.parse(l) as { pid: number }).filter((o) => o.pid === pidOf());
+  assert.equal(mine.length, listSockets({ pids: [pidOf()] }).length);
+});
+
+test('command: errors are one line, status 2', async () => {
+  const missing = nonexistentPid();
+  const cases: Array<[string[], RegExp]> = [
+    [['--bogus'], /^bpfkit sockets: unknown option --bogus/],
+    [[], /^bpfkit sockets: give -p PID or -a/],
+    [['-p', 'abc'], /^bpfkit sockets: -p PID: 'abc' is not an integer/],
+    [['-p', '1', '-a'], /^bpfkit sockets: -p and -a cannot be used together$/],
+    [['-a', 'extra'], /^bpfkit sockets: unexpected argument 'extra'/],
+    [['-p', String(missing)], new RegExp(`^bpfkit sockets: no such process: ${missing}$`)],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runTool(['sockets', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trimEnd(), pattern);
+  }
+  const help = await runTool(['sockets', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: bpfkit sockets \(-p PID\[,PID\.\.\.\] \| -a\)/);
+});
+
+test('command: a thread id given to -p is named as such', async () => {
+  const tids = readdirSync(`/proc/${process.pid}/task`).map(Number).filter((t) => t !== process.pid);
+  assert.ok(tids.length > 0, 'node has worker threads');
+  const r = await runTool(['sockets', '-p', String(tids[0])]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trimEnd(), `bpfkit sockets: ${tids[0]} is a thread of process ${process.pid}, not a process: use -p ${process.pid}`);
+});
+
+test('command: names a process controls (comm, unix socket path) are escaped in text, exact in JSON', async () => {
+  // (A newline in a unix socket path would break /proc/net/unix itself, which prints paths raw.)
+  const evilPath = join(dir, 'evil\x1b[2JFAKE.sock');
+  const evil = spawn(process.execPath, ['-e', `
+require('fs').writeFileSync('/proc/self/comm', 'ev\\x1b[31m\\nil');
+require('net').createServer().listen(process.argv[1], () => process.stdout.write('ok\\n'));
+setInterval(() => {}, 1000);`, evilPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: evil.stdout! }).once('line', () => resolve());
+      evil.once('exit', (code) => reject(new Error(`child exited ${code}`)));
+    });
+    const text = await run(['-p', String(evil.pid)]);
+    assert.doesNotMatch(text, /\x1b/);
+    assert.equal(text.trimEnd().split('\n').length, 1 + listSockets({ pids: [evil.pid!] }).length, text);
+    assert.ok(text.includes('evil\\x1b[2JFAKE.sock'), text);
+    assert.ok(text.includes('ev\\x1b[31m\\x0ail'), text);
+    const objs = (await run(['-p', String(evil.pid), '--json', '-l'])).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(objs.map((o) => [o.comm, o.local]), [['ev\x1b[31m\nil', evilPath]]);
+  } finally {
+    evil.kill('SIGKILL');
+  }
 });
 
 // A socket stays in the netns it was created in: a process that unshared its netns afterwards

@@ -205,13 +205,13 @@ test('a connection that opens, transfers and closes inside one interval is repor
   assertExact(records, p, 'closed connection');
 });
 
-test('exact across many interval boundaries (-i 0.02 while a paced transfer runs)', kernelTest(), async () => {
+test('exact across many interval boundaries (-i 0.1, the shortest, while a paced transfer runs)', kernelTest(), async () => {
   // Each report flips the in-kernel table and drains the old one while the transfer goes on:
   // the sum over all reports must still be exact.
   const B = randomBytes();
-  const tool = startTool(['tcptop', '-C', '--json', '-r', '1000', '0.02']);
+  const tool = startTool(['tcptop', '-C', '--json', '-r', '1000', '-i', '0.1']);
   await tool.ready;
-  const p = await transfer(4, B, 4000);
+  const p = await transfer(4, B, 20000);
   await new Promise((r) => setTimeout(r, 200));
   const run = await finish(tool, 'SIGINT');
   assert.deepEqual(leftoverPrograms('tcptop_'), []);
@@ -221,7 +221,7 @@ test('exact across many interval boundaries (-i 0.02 while a paced transfer runs
   assertExact(records, p, `${B} bytes over ${withOurs.length} reports`);
 });
 
-test('-p shows only that process; -s sent / -s received order; -4 / -6; -c cgroup', kernelTest(), async () => {
+test('-p shows only that process and stops when it exits; -s sent / -s received order; -4 / -6; -c cgroup', kernelTest(), async () => {
   const small = 1_000_000 + Math.floor(Math.random() * 1_000_000);
   const big = 3_000_000 + Math.floor(Math.random() * 2_000_000);
   const a = await startPair(4, small);
@@ -243,7 +243,12 @@ test('-p shows only that process; -s sent / -s received order; -4 / -6; -c cgrou
     await Promise.all(Object.values(tools).map((t) => t.ready));
     const [pa, pb, pc] = await Promise.all([a.run(), b.run(), c.run()]);
     const out: Record<string, JsonRecord[]> = {};
-    for (const [k, t] of Object.entries(tools)) out[k] = parseJson((await finish(t, 'SIGTERM')).stdout);
+    // -p: the sender has exited, so that tcptop says so and stops by itself.
+    const byPid = await tools.pid.done;
+    assert.equal(byPid.code, 0, byPid.stderr);
+    assert.equal(byPid.stderr, `bpfkit tcptop: process ${pa.sender} exited\n`);
+    out.pid = parseJson(byPid.stdout);
+    for (const [k, t] of Object.entries(tools)) if (k !== 'pid') out[k] = parseJson((await finish(t, 'SIGTERM')).stdout);
     assert.deepEqual(leftoverPrograms('tcptop_'), []);
 
     // -p: only the sender of pair a, exactly its bytes.
@@ -282,8 +287,9 @@ test('-p shows only that process; -s sent / -s received order; -4 / -6; -c cgrou
 test('bad input: one-line error, exit code 2, nothing loaded', kernelTest(), async () => {
   const cases: Array<[string[], RegExp]> = [
     [['tcptop', '-p', '999999'], /^bpfkit tcptop: no such process: 999999$/],
-    [['tcptop', '-i', '0'], /^bpfkit tcptop: interval: must be > 0, got 0$/],
-    [['tcptop', 'abc'], /^bpfkit tcptop: interval: 'abc' is not a number$/],
+    [['tcptop', '-i', '0'], /^bpfkit tcptop: -i INTERVAL: must be more than 0, got '0'$/],
+    [['tcptop', '-i', '0.02'], /^bpfkit tcptop: -i INTERVAL: at least 0.1 s, got '0.02'$/],
+    [['tcptop', 'abc'], /^bpfkit tcptop: interval: 'abc' is not a duration/],
     [['tcptop', '1', 'x'], /^bpfkit tcptop: count: 'x' is not an integer$/],
     [['tcptop', '1', '2', '3'], /^bpfkit tcptop: unexpected argument '3'/],
     [['tcptop', '-s', 'bytes'], /^bpfkit tcptop: -s: sort by all, sent or received, not 'bytes'$/],

@@ -241,6 +241,11 @@ export function checkOutputPath(path: string, what: string): void {
 
 function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   const listed = new Set(table.map((f) => f.key));
+  // How errors name a shared flag: as the tool's table spells it (biolatency's is --duration only).
+  const what = (key: string, fallback: string) => {
+    const f = table.find((x) => x.key === key);
+    return f ? `${f.short ? `-${f.short}` : `--${f.long}`} ${f.arg}` : fallback;
+  };
   const get = (key: keyof typeof COMMON) => (listed.has(COMMON[key].key) ? a.get(COMMON[key].key) : undefined);
   const pid = get('pid');
   const tid = get('tid');
@@ -253,8 +258,8 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
     pid: pid !== undefined ? parsePid(pid) : undefined,
     tid: tid !== undefined ? parsePid(tid, '-t TID') : undefined,
     cgroup,
-    intervalS: interval !== undefined ? parseInterval(interval) : undefined,
-    durationS: duration !== undefined ? parseDuration(duration) : undefined,
+    intervalS: interval !== undefined ? parseInterval(interval, what('interval', '-i INTERVAL')) : undefined,
+    durationS: duration !== undefined ? parseDuration(duration, what('duration', '-d DURATION')) : undefined,
     json: listed.has('json') && a.has('json'),
     bufferMb: mb !== undefined ? parseBufferMb(mb) : DEFAULT_BUFFER_MB,
   };

@@ -85,3 +85,32 @@ test('parseSocketLink', () => {
   assert.equal(parseSocketLink('pipe:[12345]'), undefined);
   assert.equal(parseSocketLink('/dev/null'), undefined);
 });
+
+// ---- the command's flags and renderers (no /proc of a live process)
+
+import { command, renderJson, renderText, type SocketsOptions, type SocketRecord } from '../../src/tools/sockets/index.js';
+
+test('sockets flags: -p lists (repeatable), -a, -l; bad combinations', () => {
+  const p = command.parse(['-p', '3,1', '-p', '2', '-l']) as SocketsOptions;
+  assert.deepEqual(p, { pids: [3, 1, 2], all: false, listening: true });
+  assert.deepEqual(command.parse(['-a', '--json']), { pids: [], all: true, listening: false });
+  const bad = (argv: string[], re: RegExp) => assert.throws(() => command.parse(argv), (e: Error & { code?: string }) => e.code === 'BAD_ARGS' && re.test(e.message), argv.join(' '));
+  bad([], /^give -p PID or -a/);
+  bad(['-p', '1', '-a'], /^-p and -a cannot be used together$/);
+  bad(['-p', '1,x'], /^-p PID: 'x' is not an integer/);
+  bad(['-p', '0'], /^-p PID: 0 is out of range/);
+  bad(['-a', 'x'], /^unexpected argument 'x'/);
+});
+
+test('sockets renderers: control characters escaped in text, exact in JSON; keys as the columns', () => {
+  const r: SocketRecord = {
+    pid: 5, comm: 'a\x1b[2J\nb', fd: 3, proto: 'unix', type: 'stream', localAddr: '/tmp/\x1b]0;x\x07', localPort: null,
+    remoteAddr: null, remotePort: null, state: 'LISTEN', sendQ: null, recvQ: null, inode: 77, local: '/tmp/\x1b]0;x\x07', remote: '',
+  };
+  const text = renderText([r]);
+  assert.doesNotMatch(text, /[\x00-\x09\x0b-\x1f]/);
+  assert.equal(text.split('\n').length, 3);
+  assert.match(text, /^ +5 +a\\x1b\[2J\\x0ab +3 +unix +\/tmp\/\\x1b\]0;x\\x07 +- +LISTEN +- +- +77$/m);
+  const o = JSON.parse(renderJson([r])) as Record<string, unknown>;
+  assert.deepEqual(o, { pid: 5, comm: r.comm, fd: 3, proto: 'unix', local: r.local, remote: '', state: 'LISTEN', send_q: null, recv_q: null, inode: 77, type: 'stream', local_addr: r.localAddr, local_port: null, remote_addr: null, remote_port: null });
+});

@@ -1,78 +1,95 @@
 // `bpfkit biolatency`: block I/O latency as a log2 histogram (BCC's flags and layout).
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parseIntArg, parsePositive, type FlagSpec } from '../../cli/args.js';
-import { clockTime, runIntervals } from '../../cli/runtime.js';
+import { COMMON, parseIntArg, parseInterval, type ParsedArgs } from '../../toolkit/flags.js';
+import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs } from '../../core/errors.js';
-import { requireBpfPrivileges } from '../../core/privileges.js';
+import { clockTime } from '../../core/clock.js';
 import { log2Buckets, log2Histogram } from '../../render/histogram.js';
+import { safe } from '../../render/text.js';
 import { BiolatencySession, type BiolatencyOptions, type Histogram } from './biolatency.js';
 
-const HELP = `Usage: bpfkit biolatency [options] [interval [count]]
+const FLAGS = [
+  { key: 'timestamp', short: 'T', long: 'timestamp', help: 'include a timestamp on output' },
+  { key: 'queued', short: 'Q', long: 'queued', help: 'include OS queued time in I/O time' },
+  { key: 'ms', short: 'm', long: 'milliseconds', help: 'histogram in milliseconds (default microseconds)' },
+  { key: 'disks', short: 'D', long: 'disks', help: 'one histogram per disk' },
+  { key: 'flags', short: 'F', long: 'flags', help: 'one histogram per I/O operation and flags (Read, Sync-Write, ...)' },
+  { key: 'disk', short: 'd', long: 'disk', arg: 'DISK', help: 'trace this disk only (e.g. sda, loop0)' },
+  // BCC's -d is the disk: the duration is --duration only.
+  { ...COMMON.duration, short: undefined },
+  COMMON.json,
+];
 
-Summarize block device I/O latency as a histogram. By default the latency is device time
+export interface BiolatencyCli {
+  session: BiolatencyOptions;
+  /** Undefined: one report when the run stops. */
+  intervalS?: number;
+  /** 0 = until stopped. */
+  count: number;
+  timestamp: boolean;
+}
+
+export function parseBiolatencyOptions(a: ParsedArgs, _c: Common): BiolatencyCli {
+  if (a.has('disks') && a.has('flags')) throw badArgs('can only use one of -D and -F');
+  const disk = a.get('disk');
+  if (disk === '') throw badArgs('-d: empty disk name');
+  const [interval, count] = a.positionals;
+  return {
+    session: {
+      perDisk: a.has('disks'),
+      perFlag: a.has('flags'),
+      ms: a.has('ms'),
+      queued: a.has('queued'),
+      disk,
+    },
+    intervalS: interval !== undefined ? parseInterval(interval, 'interval') : undefined,
+    count: count !== undefined ? parseIntArg(count, 'count', 1) : 0,
+    timestamp: a.has('timestamp'),
+  };
+}
+
+export const command = defineTool<BiolatencyCli>({
+  name: 'biolatency',
+  summary: 'block I/O latency as a log2 histogram',
+  usage: '[options] [interval [count]]',
+  about: `Summarize block device I/O latency as a histogram. By default the latency is device time
 (request issued to the driver until completion); -Q adds the time queued in the OS.
-Prints on Ctrl-C, or every interval seconds (count times).
-
-Options:
-  -T, --timestamp   include a timestamp on output
-  -Q, --queued      include OS queued time in I/O time
-  -m, --milliseconds  histogram in milliseconds (default microseconds)
-  -D, --disks       one histogram per disk
-  -F, --flags       one histogram per I/O operation and flags (Read, Sync-Write, ...)
-  -d DISK           trace this disk only (e.g. sda, loop0)
-  --json            one JSON record per interval (NDJSON)
-  --verbose         show which kernel hooks are used
+Prints on Ctrl-C (or at the end of --duration), or every interval seconds (count times).`,
+  flags: FLAGS,
+  maxPositionals: 2,
+  more: `JSON: one record per report: {time, interval_s, unit, histograms: [{disk?, major?, minor?,
+flags?, total, buckets: [{low, high, count}]}]}.
 
 Examples:
   bpfkit biolatency            # histogram on Ctrl-C
   bpfkit biolatency -mT 1 5    # milliseconds, timestamps, every second, 5 times
   bpfkit biolatency -D         # per disk
   bpfkit biolatency -F         # per operation and flags
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'timestamp', short: 'T', long: 'timestamp' },
-  { key: 'queued', short: 'Q', long: 'queued' },
-  { key: 'ms', short: 'm', long: 'milliseconds' },
-  { key: 'disks', short: 'D', long: 'disks' },
-  { key: 'flags', short: 'F', long: 'flags' },
-  { key: 'disk', short: 'd', long: 'disk', value: true },
-  { key: 'json', long: 'json' },
-];
-
-export interface BiolatencyCli {
-  session: BiolatencyOptions;
-  intervalS?: number;
-  count: number;
-  timestamp: boolean;
-  json: boolean;
-}
-
-export function parseBiolatencyArgs(argv: string[]): BiolatencyCli {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length > 2) throw badArgs(`unexpected argument '${a.positionals[2]}' (usage: biolatency [interval [count]])`);
-  if (has(a, 'disks') && has(a, 'flags')) throw badArgs('can only use one of -D and -F');
-  return {
-    session: {
-      perDisk: has(a, 'disks'),
-      perFlag: has(a, 'flags'),
-      ms: has(a, 'ms'),
-      queued: has(a, 'queued'),
-      disk: last(a, 'disk'),
-    },
-    intervalS: a.positionals[0] !== undefined ? parsePositive(a.positionals[0], 'interval') : undefined,
-    count: a.positionals[1] !== undefined ? parseIntArg(a.positionals[1], 'count', 1) : 0,
-    timestamp: has(a, 'timestamp'),
-    json: has(a, 'json'),
-  };
-}
+  bpfkit biolatency -d sda --duration 10s --json`,
+  parse: parseBiolatencyOptions,
+  async run(opts, rt) {
+    const session = BiolatencySession.start(opts.session);
+    try {
+      rt.ready();
+      if (!rt.json) rt.write('Tracing block device I/O... Hit Ctrl-C to end.\n');
+      let lastTime = Date.now();
+      await rt.intervals(() => {
+        const now = Date.now();
+        const hists = session.read();
+        rt.write(rt.json ? renderJson(hists, opts, (now - lastTime) / 1000) : renderText(hists, opts));
+        lastTime = now;
+      }, { intervalS: opts.intervalS, count: opts.count });
+    } finally {
+      session.close();
+    }
+  },
+});
 
 export function renderText(hists: Histogram[], opts: BiolatencyCli): string {
   const unit = opts.session.ms ? 'msecs' : 'usecs';
   let out = '\n';
   if (opts.timestamp) out += `${clockTime()}\n`;
   for (const h of hists) {
-    if (opts.session.perDisk) out += `\ndisk = ${h.disk}\n`;
+    if (opts.session.perDisk) out += `\ndisk = ${safe(h.disk ?? '')}\n`;
     else if (opts.session.perFlag) out += `\nflags = ${h.flags}\n`;
     out += log2Histogram(h.slots, unit);
   }
@@ -92,27 +109,3 @@ export function renderJson(hists: Histogram[], opts: BiolatencyCli, intervalS: n
     })),
   }) + '\n';
 }
-
-export const command: ToolCommand = {
-  name: 'biolatency',
-  summary: 'block I/O latency as a log2 histogram',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const opts = parseBiolatencyArgs(argv);
-    requireBpfPrivileges();
-    const session = BiolatencySession.start(opts.session);
-    try {
-      ctx.ready();
-      if (!opts.json) ctx.out('Tracing block device I/O... Hit Ctrl-C to end.\n');
-      let lastTime = Date.now();
-      await runIntervals({ intervalS: opts.intervalS, count: opts.count }, ctx.signal, () => {
-        const now = Date.now();
-        const hists = session.read();
-        ctx.out(opts.json ? renderJson(hists, opts, (now - lastTime) / 1000) : renderText(hists, opts));
-        lastTime = now;
-      });
-    } finally {
-      session.close();
-    }
-  },
-};
