@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { kernelTest, leftoverPrograms, runTool, sleep } from './helpers.js';
+import { kernelTest, leftoverPrograms, runTool, sleep, startTool } from './helpers.js';
 
 interface Verdict { service: number; comm: string; rule: string; summary: string; evidence: string[] }
 interface Service { id: number; comm: string; pids: number[]; cpuCores: number; exitedCpuCores: number }
@@ -70,4 +70,19 @@ test('a process that sleeps: nothing is saturated for it, whatever else the host
   } finally {
     idle.kill('SIGKILL');
   }
+});
+
+test('-d 2592000 (30 days) keeps observing; Ctrl-C reports what was observed', kernelTest(), async () => {
+  const t = startTool(['diagnose', '-d', '2592000', '--json'], { timeoutMs: 60_000 });
+  await t.ready;
+  await sleep(2000);
+  assert.equal(t.proc.exitCode, null, 'diagnose -d 2592000 ended early');
+  const t0 = Date.now();
+  const r = await t.stop('SIGINT');
+  assert.ok(Date.now() - t0 < 5000, `report ${Date.now() - t0} ms after SIGINT`);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as Report & { windowS: number };
+  assert.ok(report.windowS >= 1.9 && report.windowS < 30, `window ${report.windowS} s`);
+  assert.ok(report.services.length > 0);
+  assert.deepEqual(leftoverPrograms('diagnose_'), []);
 });

@@ -140,6 +140,23 @@ const isKernel = (f: string) => f.endsWith('_[k]');
 
 // ---------------------------------------------------------------- no kernel needed
 
+test('an output file that cannot be written fails at once (exit 2, one line), before any sampling', async () => {
+  for (const [args, why] of [
+    [['--svg', '/nonexistent/dir/x.svg', '-d', '5'], /directory \/nonexistent\/dir does not exist/],
+    [['--speedscope', '/nonexistent/dir/x.json', '5'], /directory \/nonexistent\/dir does not exist/],
+    [['--svg', tmpdir(), '-d', '5'], /is a directory/],
+  ] as const) {
+    const t0 = Date.now();
+    const r = await runTool(['profile', ...args], { timeoutMs: 10_000 });
+    const ms = Date.now() - t0;
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, why);
+    assert.equal(r.stdout, '');
+    assert.ok(ms < 1000, `${args.join(' ')}: failed after ${ms} ms`);
+  }
+});
+
 // ---------------------------------------------------------------- kernel
 
 test('a C function under main gets >= 80% of the samples, folded order right, exact totals', kernelTest(), async () => {
@@ -368,6 +385,29 @@ test('Ctrl-C without a duration prints what was sampled; bad input exits 2', ker
   const cpu = await runTool(['profile', '-C', '999', '1']);
   assert.equal(cpu.code, 2);
   noLeftovers();
+});
+
+test('-p of a process that exits: sampling ends with a notice and the profile is printed', kernelTest(), async () => {
+  const hot = await startProc(compileC(HOT_C, FP));
+  try {
+    const t = startTool(['profile', '-p', String(hot.pid), '-F', '99', '-f'], { timeoutMs: 60_000 });
+    await t.ready;
+    const c0 = cpuTime(hot.pid);
+    const deadline = Date.now() + 30_000;
+    while (cpuTime(hot.pid) - c0 < 0.5 && Date.now() < deadline) await sleep(50);
+    const killedAt = Date.now();
+    hot.proc.kill('SIGKILL');
+    const r = await t.done;
+    const ms = Date.now() - killedAt;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(ms < 3000, `profile ended ${ms} ms after its target exited`);
+    assert.match(r.stderr, new RegExp(`process ${hot.pid} exited`));
+    const folded = parseFolded(r.stdout);
+    assert.ok(sum(folded.filter((s) => s.stack.includes('bpfkit_hot_spin'))) >= 20, r.stdout.slice(0, 2000));
+    noLeftovers();
+  } finally {
+    kill(hot);
+  }
 });
 
 test('fallback kernel (6.1): same sampling and symbolization', { ...kernelTest(), skip: kernelTest().skip || (!existsSync(RUN_IN_KERNEL) && process.env.CI !== 'true' ? 'no run-in-kernel' : false) }, async () => {

@@ -110,8 +110,12 @@ export function parseNumber(text: string, what: string, allowZero = false): numb
 
 export const PID_MAX = 4194304;
 export const parsePid = (text: string, what = '-p PID'): number => parseIntArg(text, what, 1, PID_MAX);
-/** A comma list of PIDs. */
-export const parsePids = (text: string, what = '-p PID'): number[] => text.split(',').map((t) => parsePid(t, what));
+/** A comma list of PIDs (duplicates removed). */
+export function parsePids(text: string, what = '-p PID'): number[] {
+  const ids = text.split(',').filter((t) => t.trim() !== '').map((t) => parsePid(t.trim(), what));
+  if (ids.length === 0) throw badArgs(`${what}: no IDs given`);
+  return [...new Set(ids)];
+}
 
 /** Longest duration or interval: a year (timers beyond 2^31 ms are split, see sleepOrAbort). */
 export const MAX_SECONDS = 366 * 86400;
@@ -145,6 +149,10 @@ export function parseBufferMb(text: string, what = '--buffer-mb'): number {
 export const COMMON = {
   pid: { key: 'pid', short: 'p', long: 'pid', arg: 'PID', help: 'trace only this process' },
   tid: { key: 'tid', short: 't', long: 'tid', arg: 'TID', help: 'trace only this thread' },
+  /** -p with a comma list (Common.pids); the run stops when all of them have exited. */
+  pids: { key: 'pids', short: 'p', long: 'pid', arg: 'PID[,PID]', help: 'trace only these processes' },
+  /** -t with a comma list (Common.tids); a tool may give it another letter ({ ...COMMON.tids, short: 'L' }). */
+  tids: { key: 'tids', short: 't', long: 'tid', arg: 'TID[,TID]', help: 'trace only these threads' },
   cgroup: { key: 'cgroup', short: 'c', long: 'cgroup', arg: 'CGROUP_PATH', help: 'trace only this cgroup (v2 directory, e.g. /sys/fs/cgroup/unified/...)' },
   interval: { key: 'interval', short: 'i', long: 'interval', arg: 'INTERVAL', help: 'print a report every INTERVAL (seconds, or 500ms, 1m; at least 0.1 s)' },
   duration: { key: 'duration', short: 'd', long: 'duration', arg: 'DURATION', help: 'stop after DURATION (seconds, or 500ms, 10s, 2m, 1h)' },

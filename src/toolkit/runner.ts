@@ -8,13 +8,17 @@ import { BpfkitError, badArgs } from '../core/errors.js';
 import { closeAll } from '../core/bpf.js';
 import { setLibbpfVerbose, setVerboseNotes } from '../core/log.js';
 import { requireBpfPrivileges } from '../core/privileges.js';
-import { COMMON, DEFAULT_BUFFER_MB, flagHelp, parseBufferMb, parseDuration, parseFlags, parseInterval, parsePid, type Flag, type ParsedArgs } from './flags.js';
+import { COMMON, DEFAULT_BUFFER_MB, flagHelp, parseBufferMb, parseDuration, parseFlags, parseInterval, parsePid, parsePids, type Flag, type ParsedArgs } from './flags.js';
 import { Output, describeWriteError } from './output.js';
 
 /** The shared flags, parsed by the runner (present when the tool's table lists them). */
 export interface Common {
   pid?: number;
   tid?: number;
+  /** -p PID[,PID] (COMMON.pids). */
+  pids?: number[];
+  /** -t TID[,TID] (COMMON.tids). */
+  tids?: number[];
   cgroup?: string;
   intervalS?: number;
   durationS?: number;
@@ -165,10 +169,19 @@ export class Runtime {
 
   /** Watch -p/-t: when the process exits, say so and stop. */
   watchTarget(id: number, what: 'process' | 'thread'): void {
+    this.watchTargets([id], what);
+  }
+
+  /** Watch a list of -p/-t targets: say when each exits, stop when none is left. */
+  watchTargets(ids: number[], what: 'process' | 'thread'): void {
+    const alive = new Set(ids);
     const timer = setInterval(() => {
-      if (!gone(id)) return;
-      this.notice(`${what} ${id} exited`);
-      this.stop('target-exited');
+      for (const id of alive) {
+        if (!gone(id)) continue;
+        alive.delete(id);
+        this.notice(`${what} ${id} exited`);
+      }
+      if (alive.size === 0) this.stop('target-exited');
     }, 200);
     this.timers.push(() => clearInterval(timer));
   }
@@ -217,12 +230,14 @@ function tgidOf(id: number): number | undefined {
 }
 
 function checkTargets(common: Common): void {
-  if (common.pid !== undefined) {
-    const tgid = tgidOf(common.pid);
-    if (tgid === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${common.pid}`);
-    if (tgid !== common.pid) throw new BpfkitError('NO_SUCH_PROCESS', `${common.pid} is a thread of process ${tgid}, not a process: use -p ${tgid} for the process, or -t ${common.pid} for this thread`);
+  for (const pid of [...(common.pid !== undefined ? [common.pid] : []), ...(common.pids ?? [])]) {
+    const tgid = tgidOf(pid);
+    if (tgid === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
+    if (tgid !== pid) throw new BpfkitError('NO_SUCH_PROCESS', `${pid} is a thread of process ${tgid}, not a process: use -p ${tgid} for the process, or -t ${pid} for this thread`);
   }
-  if (common.tid !== undefined && tgidOf(common.tid) === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such thread: ${common.tid}`);
+  for (const tid of [...(common.tid !== undefined ? [common.tid] : []), ...(common.tids ?? [])]) {
+    if (tgidOf(tid) === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such thread: ${tid}`);
+  }
 }
 
 /** An output file can be created: its directory exists and is writable, and it is not a directory. */
@@ -249,6 +264,8 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   const get = (key: keyof typeof COMMON) => (listed.has(COMMON[key].key) ? a.get(COMMON[key].key) : undefined);
   const pid = get('pid');
   const tid = get('tid');
+  const pids = get('pids');
+  const tids = get('tids');
   const interval = get('interval');
   const duration = get('duration');
   const mb = get('bufferMb');
@@ -257,6 +274,8 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   return {
     pid: pid !== undefined ? parsePid(pid) : undefined,
     tid: tid !== undefined ? parsePid(tid, '-t TID') : undefined,
+    pids: pids !== undefined ? parsePids(pids) : undefined,
+    tids: tids !== undefined ? parsePids(tids, `-${table.find((f) => f.key === 'tids')?.short ?? 't'} TID`) : undefined,
     cgroup,
     intervalS: interval !== undefined ? parseInterval(interval, what('interval', '-i INTERVAL')) : undefined,
     durationS: duration !== undefined ? parseDuration(duration, what('duration', '-d DURATION')) : undefined,
@@ -294,6 +313,8 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
     if (!spec.snapshot) {
       if (common.pid !== undefined) rt.watchTarget(common.pid, 'process');
       if (common.tid !== undefined) rt.watchTarget(common.tid, 'thread');
+      if (common.pids !== undefined) rt.watchTargets(common.pids, 'process');
+      if (common.tids !== undefined) rt.watchTargets(common.tids, 'thread');
     }
   } catch (err) {
     return reportError(err, spec.name, verbose);

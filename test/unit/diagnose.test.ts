@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze } from '../../src/tools/diagnose/analyze.js';
+import { command, type DiagnoseOptions } from '../../src/tools/diagnose/index.js';
 import { WAIT_KINDS, type FlowStat, type Snapshot, type ThreadStat, type WaitKind } from '../../src/tools/diagnose/collect.js';
 
 const W = 10; // seconds observed
@@ -117,4 +118,19 @@ test('short-lived children: exited records go to the service that started them; 
   // The same load spread thin: not saturated.
   const light = analyze({ ...snap, cpus: 8 });
   assert.equal(light.saturated, false, JSON.stringify(light.verdicts));
+});
+
+test('arguments: -d with units and long durations, default window, PID lists, bad input', () => {
+  const parse = (argv: string[]) => command.parse(argv) as DiagnoseOptions;
+  assert.equal(parse([]).durationS, 10);
+  assert.equal(parse(['-d', '4']).durationS, 4);
+  assert.equal(parse(['-d', '10s']).durationS, 10);
+  assert.equal(parse(['-d', '500ms']).durationS, 0.5);
+  assert.equal(parse(['--duration', '2m']).durationS, 120);
+  assert.equal(parse(['-d', '2592000']).durationS, 2592000);
+  assert.deepEqual(parse(['-p', '12,34,12']).pids, [12, 34]);
+  assert.equal(parse(['--json']).json, true);
+  for (const bad of [['-d', '0'], ['-d', 'x'], ['-d', '400d'], ['-p', 'x'], ['-p', '0'], ['extra'], ['--nope']]) {
+    assert.throws(() => parse(bad), (e: Error & { code?: string }) => e.code === 'BAD_ARGS', bad.join(' '));
+  }
 });

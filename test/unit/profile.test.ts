@@ -1,8 +1,10 @@
 // profile: pure unit tests (no kernel, no root), moved from test/profile.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseProfileArgs, renderText, stackLine, header } from '../../src/tools/profile/index.js';
+import { command, renderText, stackLine, header, type ProfileCliOptions } from '../../src/tools/profile/index.js';
 import { parseCpuList, perfAttr, type ProfileResult } from '../../src/tools/profile/profile.js';
+
+const parseProfileArgs = (argv: string[]) => command.parse(argv) as ProfileCliOptions;
 
 test('arguments: BCC flags, duration, conflicts', () => {
   const o = parseProfileArgs(['-p', '12,34', '-F', '99', '-U', '-f', '5']);
@@ -12,9 +14,15 @@ test('arguments: BCC flags, duration, conflicts', () => {
   assert.equal(o.folded, true);
   assert.equal(o.durationS, 5);
   assert.equal(parseProfileArgs(['-d', '2.5']).durationS, 2.5);
+  assert.equal(parseProfileArgs(['-d', '10s']).durationS, 10);
+  assert.equal(parseProfileArgs(['2m']).durationS, 120);
+  assert.equal(parseProfileArgs(['-d', '2592000']).durationS, 2592000);
+  assert.deepEqual(parseProfileArgs(['-L', '5,6,5']).session.tids, [5, 6]);
+  assert.deepEqual(parseProfileArgs(['--svg', 'a.svg', '--speedscope', 'b.json']).svg, 'a.svg');
   assert.equal(parseProfileArgs(['-c', '1000000']).session.period, 1000000);
   assert.equal(parseProfileArgs(['--stack-storage-size', '1024']).session.stackStorageSize, 1024);
-  for (const bad of [['-U', '-K'], ['-F', '99', '-c', '10'], ['-d', '1', '2'], ['-F', 'x'], ['-p', '1', '-L', '2'], ['1', '2'], ['--nope']]) {
+  for (const bad of [['-U', '-K'], ['-F', '99', '-c', '10'], ['-d', '1', '2'], ['-F', 'x'], ['-p', '1', '-L', '2'], ['1', '2'], ['--nope'], ['-d', '0'], ['-p', ''], ['-p', '1,x'], ['-L', '0'], ['--svg', ''],
+    ['-p', Array.from({ length: 65 }, (_, i) => i + 1).join(',')]]) {
     assert.throws(() => parseProfileArgs(bad), (e: Error & { code?: string }) => e.code === 'BAD_ARGS', bad.join(' '));
   }
   assert.equal(header(parseProfileArgs(['-p', '7', '-F', '99', '2'])), 'Sampling at 99 Hertz of PID 7 by user + kernel stack for 2 secs.');

@@ -1,16 +1,35 @@
 // `bpfkit diagnose`: watch the host for a few seconds and name the bottleneck with evidence.
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parsePositive, parsePids, type FlagSpec } from '../../cli/args.js';
-import { sleepOrAbort } from '../../cli/runtime.js';
-import { badArgs } from '../../core/errors.js';
-import { requireBpfPrivileges, requireProcess } from '../../core/privileges.js';
-import { padL, padR } from '../../render/text.js';
+import { COMMON, type ParsedArgs } from '../../toolkit/flags.js';
+import { defineTool, type Common } from '../../toolkit/runner.js';
+import { padL, padR, safe } from '../../render/text.js';
 import { analyze, fmtRate, type Report, type Service } from './analyze.js';
 import { DiagnoseSession } from './collect.js';
 
-const HELP = `Usage: bpfkit diagnose [-d SECONDS] [-p PID,...] [--json]
+/** How long diagnose observes without -d. */
+export const DEFAULT_DURATION_S = 10;
 
-Watch the whole host (or the given processes and their TCP peers) for a few seconds with
+const FLAGS = [
+  { ...COMMON.duration, help: `how long to observe (default ${DEFAULT_DURATION_S} s; or 500ms, 2m, 1h)` },
+  { ...COMMON.pids, help: 'only these processes and their pipeline (local TCP peers)' },
+  { ...COMMON.json, help: 'the report as one JSON object' },
+];
+
+export interface DiagnoseOptions {
+  durationS: number;
+  pids?: number[];
+  json: boolean;
+}
+
+export function parseDiagnoseOptions(_a: ParsedArgs, c: Common): DiagnoseOptions {
+  // The runner's -d deadline ends the observation; without -d, the default window.
+  c.durationS ??= DEFAULT_DURATION_S;
+  return { durationS: c.durationS, pids: c.pids, json: c.json };
+}
+
+export const command = defineTool<DiagnoseOptions>({
+  name: 'diagnose',
+  summary: 'watch a pipeline for seconds and name its bottleneck, with evidence',
+  about: `Watch the whole host (or the given processes and their TCP peers) for a few seconds with
 the tools' kernel programs loaded together, then report:
   - the flow graph: processes, TCP flows between local processes with bytes/s and
     messages/s each way, and traffic to remote peers;
@@ -18,52 +37,34 @@ the tools' kernel programs loaded together, then report:
     kind (waiting for input, timed sleeps, reads, writes, disk sync, locks), block I/O;
   - the likely bottleneck stages, ranked, with the evidence and the next command to run.
 Verdicts come from general rules about saturation and backlog, never from program names.
-
-Options:
-  -d SECONDS     how long to observe (default 10)
-  -p PID,...     report on these processes and the local processes connected to them
-                 through TCP (their pipeline) only
-  --json         the report as one JSON object
-  --verbose      kernel hooks used, libbpf's log
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'duration', short: 'd', long: 'duration', value: true },
-  { key: 'pid', short: 'p', long: 'pid', value: true },
-  { key: 'json', long: 'json' },
-];
-
-export const command: ToolCommand = {
-  name: 'diagnose',
-  summary: 'watch a pipeline for seconds and name its bottleneck, with evidence',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const a = parseArgs(argv, FLAGS);
-    if (a.positionals.length) throw badArgs(`unexpected argument '${a.positionals[0]}' (see --help)`);
-    const d = last(a, 'duration');
-    const seconds = d !== undefined ? parsePositive(d, '-d SECONDS') : 10;
-    const p = last(a, 'pid');
-    const pids = p !== undefined ? parsePids(p) : undefined;
-    for (const pid of pids ?? []) requireProcess(pid);
-    requireBpfPrivileges();
+Ctrl-C (or the exit of every process given with -p) reports on what was observed so far.`,
+  flags: FLAGS,
+  more: `Examples:
+  bpfkit diagnose                   # the whole host, 10 s
+  bpfkit diagnose -d 30s -p 1234    # process 1234 and its TCP pipeline, 30 s
+  bpfkit diagnose -d 5 --json       # the report as JSON`,
+  // Analysis of the snapshot is quick, but reading thousands of threads' counters may take a moment.
+  stopGraceS: 5,
+  parse: parseDiagnoseOptions,
+  async run(opts, rt) {
     const session = DiagnoseSession.start();
     try {
-      ctx.ready();
-      if (!has(a, 'json')) ctx.out(`Observing the host for ${seconds} s... (Ctrl-C to report early)\n`);
-      await sleepOrAbort(seconds * 1000, ctx.signal);
-      const report = analyze(session.snapshot(), { pids });
-      ctx.out(has(a, 'json') ? JSON.stringify(report) + '\n' : renderReport(report));
+      rt.ready();
+      if (!opts.json) rt.write(`Observing the host for ${opts.durationS} s... (Ctrl-C to report early)\n`);
+      await rt.until();
+      const report = analyze(session.snapshot(), { pids: opts.pids });
+      rt.write(opts.json ? JSON.stringify(report) + '\n' : renderReport(report));
     } finally {
       session.close();
     }
   },
-};
+});
 
 const pctCell = (x: number) => padL((x * 100).toFixed(0), 5);
 
 export function renderReport(r: Report): string {
-  const name = new Map<number | string, string>(r.services.map((s) => [s.id, `${s.comm}(${s.id})`]));
-  const nm = (x: number | string) => name.get(x) ?? String(x);
+  const name = new Map<number | string, string>(r.services.map((s) => [s.id, `${safe(s.comm)}(${s.id})`]));
+  const nm = (x: number | string) => name.get(x) ?? safe(String(x));
   const out: string[] = [];
   out.push(`\nObserved ${r.windowS.toFixed(1)} s: ${r.services.length} processes, ${r.edges.length} TCP flows.\n`);
 
@@ -79,18 +80,18 @@ export function renderReport(r: Report): string {
   const shown = r.services.filter((s: Service) => s.cpuCores > 0.005 || s.inBytesPerS > 0 || s.outBytesPerS > 0).slice(0, 25);
   for (const s of shown) {
     const wt = s.share.wait;
-    out.push(`  ${padR(s.id, 7)} ${padR(s.comm.slice(0, 15), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}`);
+    out.push(`  ${padR(s.id, 7)} ${padR(safe(s.comm.slice(0, 15)), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}`);
   }
 
-  out.push(`\nVerdict: ${r.conclusion}`);
+  out.push(`\nVerdict: ${safe(r.conclusion)}`);
   r.verdicts.slice(0, 5).forEach((v, i) => {
-    out.push(`  ${i + 1}. ${v.summary}  [${v.rule}, score ${v.score.toFixed(1)}]`);
-    for (const e of v.evidence) out.push(`     - ${e}`);
-    out.push(`     next: ${v.next.join('   |   ')}`);
+    out.push(`  ${i + 1}. ${safe(v.summary)}  [${v.rule}, score ${v.score.toFixed(1)}]`);
+    for (const e of v.evidence) out.push(`     - ${safe(e)}`);
+    out.push(`     next: ${safe(v.next.join('   |   '))}`);
   });
   if (r.notes.length) {
     out.push('\nNotes:');
-    for (const n of r.notes) out.push(`  - ${n}`);
+    for (const n of r.notes) out.push(`  - ${safe(n)}`);
   }
   return out.join('\n') + '\n';
 }

@@ -1,72 +1,34 @@
 // `bpfkit profile`: sample on-CPU stacks (BCC's profile flags and output), as text, folded stacks,
 // an interactive SVG flame graph or a speedscope file.
 import { writeFileSync } from 'node:fs';
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parseIntArg, parsePositive, type FlagSpec } from '../../cli/args.js';
-import { sleepOrAbort } from '../../cli/runtime.js';
+import { COMMON, parseDuration, parseIntArg, type ParsedArgs } from '../../toolkit/flags.js';
+import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs, BpfkitError } from '../../core/errors.js';
-import { requireBpfPrivileges, requireProcess } from '../../core/privileges.js';
 import { frameLabel, type Frame } from '../../core/symbols/index.js';
 import { renderFolded, type StackCount } from '../../render/folded.js';
 import { renderFlameGraph } from '../../render/flamegraph.js';
 import { renderSpeedscope } from '../../render/speedscope.js';
 import { MAX_FILTER, onlineCpus, ProfileSession, type ProfileEvent, type ProfileOptions, type ProfileResult, type ProfileStack } from './profile.js';
 
-const HELP = `Usage: bpfkit profile [options] [duration]
-
-Profile CPU usage by sampling stack traces at a timed interval (perf events), counting the
-stacks in the kernel. Prints when the duration elapses or on Ctrl-C.
-
-Options:
-  -p PID[,PID]      profile these processes only
-  -L TID[,TID]      profile these threads only
-  -U                user stacks only (no kernel stacks)
-  -K                kernel stacks only (no user stacks)
-  -I                include CPU idle stacks
-  -F FREQUENCY      sample frequency, Hertz (default 49)
-  -c COUNT          sample period: every COUNT events (cpu-clock: nanoseconds)
-  -C CPU            sample only on this CPU
-  -d DURATION       duration in seconds (also as the positional argument)
-  -f                folded output, one line per stack (input of flame graph tools)
-  -a                annotate frames: _[k] kernel, _[j] JIT (folded and text output)
-  --delimited       insert "-" between the user and the kernel stack
-  --svg FILE        write an interactive SVG flame graph to FILE
-  --speedscope FILE write a speedscope (https://www.speedscope.app) profile to FILE
-  --stack-storage-size SIZE  distinct stacks the kernel can store (default 16384)
-  --cycles          sample on hardware CPU cycles instead of cpu-clock (needs a PMU)
-  --no-leaf-caller  do not recover the caller of frameless leaf functions (x86_64), walk
-                    frame pointers only (as perf record -g does)
-  --json            NDJSON: one record per stack, then a summary record
-  --verbose         show which kernel hooks are used, and libbpf's log
-
-Stacks are walked through frame pointers: code built without them (gcc/clang -O2 default on
-x86_64) may show truncated user stacks. Unresolved frames show as module+0xOFFSET.
-
-Examples:
-  bpfkit profile -p 1234 -F 99 10        # 10 s of PID 1234 at 99 Hz
-  bpfkit profile -f 30 > out.folded      # folded stacks of the whole system, 30 s
-  bpfkit profile -p 1234 --svg cpu.svg 5 # flame graph
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'pid', short: 'p', long: 'pid', value: true },
-  { key: 'tid', short: 'L', long: 'tid', value: true },
-  { key: 'user', short: 'U', long: 'user-stacks-only' },
-  { key: 'kernel', short: 'K', long: 'kernel-stacks-only' },
-  { key: 'idle', short: 'I', long: 'include-idle' },
-  { key: 'freq', short: 'F', long: 'frequency', value: true },
-  { key: 'count', short: 'c', long: 'count', value: true },
-  { key: 'cpu', short: 'C', long: 'cpu', value: true },
-  { key: 'duration', short: 'd', long: 'duration', value: true },
-  { key: 'folded', short: 'f', long: 'folded' },
-  { key: 'annotate', short: 'a', long: 'annotations' },
-  { key: 'delimited', long: 'delimited' },
-  { key: 'svg', long: 'svg', value: true },
-  { key: 'speedscope', long: 'speedscope', value: true },
-  { key: 'storage', long: 'stack-storage-size', value: true },
-  { key: 'cycles', long: 'cycles' },
-  { key: 'noleaf', long: 'no-leaf-caller' },
-  { key: 'json', long: 'json' },
+const FLAGS = [
+  { ...COMMON.pids, help: 'profile these processes only' },
+  { ...COMMON.tids, short: 'L', help: 'profile these threads only' },
+  { key: 'user', short: 'U', long: 'user-stacks-only', help: 'user stacks only (no kernel stacks)' },
+  { key: 'kernel', short: 'K', long: 'kernel-stacks-only', help: 'kernel stacks only (no user stacks)' },
+  { key: 'idle', short: 'I', long: 'include-idle', help: 'include CPU idle stacks' },
+  { key: 'freq', short: 'F', long: 'frequency', arg: 'FREQUENCY', help: 'sample frequency, Hertz (default 49)' },
+  { key: 'count', short: 'c', long: 'count', arg: 'COUNT', help: 'sample period: every COUNT events (cpu-clock: nanoseconds)' },
+  { key: 'cpu', short: 'C', long: 'cpu', arg: 'CPU', help: 'sample only on this CPU' },
+  { ...COMMON.duration, help: 'stop after DURATION (seconds, or 500ms, 2m, 1h; or as the argument)' },
+  { key: 'folded', short: 'f', long: 'folded', help: 'folded output, one line per stack (input of flame graph tools)' },
+  { key: 'annotate', short: 'a', long: 'annotations', help: 'annotate frames: _[k] kernel, _[j] JIT (folded and text output)' },
+  { key: 'delimited', long: 'delimited', help: 'insert "-" between the user and the kernel stack' },
+  { key: 'svg', long: 'svg', arg: 'FILE', help: 'write an interactive SVG flame graph to FILE' },
+  { key: 'speedscope', long: 'speedscope', arg: 'FILE', help: 'write a speedscope (https://www.speedscope.app) profile to FILE' },
+  { key: 'storage', long: 'stack-storage-size', arg: 'SIZE', help: 'distinct stacks the kernel can store (default 16384)' },
+  { key: 'cycles', long: 'cycles', help: 'sample on hardware CPU cycles instead of cpu-clock (needs a PMU)' },
+  { key: 'noleaf', long: 'no-leaf-caller', help: 'frame pointers only, as perf record -g (no caller of frameless leaves)' },
+  { ...COMMON.json, help: 'NDJSON: one record per stack, then a summary record' },
 ];
 
 export interface ProfileCliOptions {
@@ -80,97 +42,103 @@ export interface ProfileCliOptions {
   json: boolean;
 }
 
-function idList(text: string, what: string): number[] {
-  const ids = text.split(',').filter((t) => t !== '').map((t) => parseIntArg(t.trim(), what, 1, 4194304));
-  if (ids.length === 0) throw badArgs(`${what}: no IDs given`);
-  if (ids.length > MAX_FILTER) throw badArgs(`${what}: at most ${MAX_FILTER} IDs`);
-  return [...new Set(ids)];
+function idList(ids: number[] | undefined, what: string): number[] | undefined {
+  if (ids && ids.length > MAX_FILTER) throw badArgs(`${what}: at most ${MAX_FILTER} IDs`);
+  return ids;
 }
 
-export function parseProfileArgs(argv: string[]): ProfileCliOptions {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length > 1) throw badArgs(`unexpected argument '${a.positionals[1]}' (see --help)`);
+export function parseProfileOptions(a: ParsedArgs, c: Common): ProfileCliOptions {
   const s: ProfileOptions = {};
-  const pid = last(a, 'pid');
-  if (pid !== undefined) s.pids = idList(pid, '-p PID');
-  const tid = last(a, 'tid');
-  if (tid !== undefined) s.tids = idList(tid, '-L TID');
+  s.pids = idList(c.pids, '-p PID');
+  s.tids = idList(c.tids, '-L TID');
   if (s.pids && s.tids) throw badArgs('-p and -L cannot be combined');
-  s.userOnly = has(a, 'user');
-  s.kernelOnly = has(a, 'kernel');
+  s.userOnly = a.has('user');
+  s.kernelOnly = a.has('kernel');
   if (s.userOnly && s.kernelOnly) throw badArgs('-U and -K cannot be combined');
-  s.includeIdle = has(a, 'idle');
-  const freq = last(a, 'freq');
-  const count = last(a, 'count');
+  s.includeIdle = a.has('idle');
+  const freq = a.get('freq');
+  const count = a.get('count');
   if (freq !== undefined && count !== undefined) throw badArgs('-F and -c cannot be combined');
   if (freq !== undefined) s.frequency = parseIntArg(freq, '-F FREQUENCY', 1, 1_000_000);
   if (count !== undefined) s.period = parseIntArg(count, '-c COUNT', 1);
-  const cpu = last(a, 'cpu');
+  const cpu = a.get('cpu');
   if (cpu !== undefined) {
-    const c = parseIntArg(cpu, '-C CPU', 0, 65535);
-    if (!onlineCpus().includes(c)) throw badArgs(`-C: CPU ${c} is not online (online: ${onlineCpus().join(',')})`);
-    s.cpus = [c];
+    const n = parseIntArg(cpu, '-C CPU', 0, 65535);
+    if (!onlineCpus().includes(n)) throw badArgs(`-C: CPU ${n} is not online (online: ${onlineCpus().join(',')})`);
+    s.cpus = [n];
   }
-  const storage = last(a, 'storage');
+  const storage = a.get('storage');
   if (storage !== undefined) s.stackStorageSize = parseIntArg(storage, '--stack-storage-size', 1, 1 << 24);
-  s.leafCaller = !has(a, 'noleaf');
-  s.event = (has(a, 'cycles') ? 'cycles' : 'cpu-clock') as ProfileEvent;
-  const d = last(a, 'duration');
-  if (d !== undefined && a.positionals.length) throw badArgs('give the duration either with -d or as an argument, not both');
-  const dur = d ?? a.positionals[0];
+  s.leafCaller = !a.has('noleaf');
+  s.event = (a.has('cycles') ? 'cycles' : 'cpu-clock') as ProfileEvent;
+  // BCC's positional duration: the runner's -d deadline serves both forms.
+  if (c.durationS !== undefined && a.positionals.length) throw badArgs('give the duration either with -d or as an argument, not both');
+  if (a.positionals.length) c.durationS = parseDuration(a.positionals[0]!, 'duration');
+  const svg = a.get('svg');
+  const speedscope = a.get('speedscope');
+  if (svg === '' || speedscope === '') throw badArgs(`--${svg === '' ? 'svg' : 'speedscope'}: empty file name`);
   return {
     session: s,
-    durationS: dur !== undefined ? parsePositive(dur, 'duration') : undefined,
-    folded: has(a, 'folded'),
-    annotate: has(a, 'annotate'),
-    delimited: has(a, 'delimited'),
-    svg: last(a, 'svg'),
-    speedscope: last(a, 'speedscope'),
-    json: has(a, 'json'),
+    durationS: c.durationS,
+    folded: a.has('folded'),
+    annotate: a.has('annotate'),
+    delimited: a.has('delimited'),
+    svg,
+    speedscope,
+    json: c.json,
   };
 }
 
-export const command: ToolCommand = {
+export const command = defineTool<ProfileCliOptions>({
   name: 'profile',
   summary: 'sample on-CPU stack traces: text, folded stacks, SVG flame graph, speedscope',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const opts = parseProfileArgs(argv);
-    for (const p of opts.session.pids ?? []) requireProcess(p);
-    for (const t of opts.session.tids ?? []) requireProcess(t, 'thread');
-    requireBpfPrivileges();
+  usage: '[options] [duration]',
+  about: `Profile CPU usage by sampling stack traces at a timed interval (perf events), counting the
+stacks in the kernel. Prints when the duration elapses, on Ctrl-C, or when the processes given
+with -p (threads with -L) have all exited.`,
+  flags: FLAGS,
+  maxPositionals: 1,
+  // Symbolizing thousands of stacks and writing a flame graph after Ctrl-C takes a few seconds.
+  stopGraceS: 10,
+  more: `Stacks are walked through frame pointers: code built without them (gcc/clang -O2 default on
+x86_64) may show truncated user stacks. Unresolved frames show as module+0xOFFSET.
+
+Examples:
+  bpfkit profile -p 1234 -F 99 10        # 10 s of PID 1234 at 99 Hz
+  bpfkit profile -f 30 > out.folded      # folded stacks of the whole system, 30 s
+  bpfkit profile -p 1234 --svg cpu.svg 5 # flame graph`,
+  parse: parseProfileOptions,
+  outputPaths: (o) => [o.svg, o.speedscope].filter((p): p is string => p !== undefined),
+  async run(opts, rt) {
     const session = ProfileSession.start(opts.session);
-    let result: ProfileResult;
     try {
-      ctx.ready();
+      rt.ready();
       const textMode = !opts.folded && !opts.json;
       const files = opts.svg !== undefined || opts.speedscope !== undefined;
-      if (textMode) ctx.out(header(opts) + '\n');
-      // setTimeout's limit is 2^31-1 ms (~24.8 days): longer durations wait in steps.
-      const end = Date.now() + (opts.durationS !== undefined ? opts.durationS * 1000 : Infinity);
-      while (!ctx.signal.aborted && Date.now() < end) await sleepOrAbort(Math.min(end - Date.now(), 2 ** 31 - 1), ctx.signal);
-      result = session.collect();
+      if (textMode) rt.write(header(opts) + '\n');
+      await rt.until();
+      const result = session.collect();
       session.close();
       if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
         title: 'CPU Flame Graph',
-        subtitle: `bpfkit profile ${argv.join(' ')}`.trim(),
+        subtitle: `bpfkit profile: ${what(opts)}`,
       }));
       if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
-        name: `bpfkit profile ${argv.join(' ')}`.trim(),
+        name: `bpfkit profile: ${what(opts)}`,
       }));
-      if (opts.json) ctx.out(renderJson(result));
-      else if (opts.folded) ctx.out(renderFolded(toStackCounts(result, opts)));
-      else if (!files) ctx.out(renderText(result, opts));
-      else ctx.out([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
+      if (opts.json) rt.write(renderJson(result));
+      else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
+      else if (!files) rt.write(renderText(result, opts));
+      else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
       // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
       const w = warnings(result);
-      if (w && textMode) ctx.out(w);
-      else if (w && !opts.json) ctx.verbose(w);
+      if (w && textMode) rt.write(w);
+      else if (w && !opts.json) rt.verbose(w);
     } finally {
       session.close();
     }
   },
-};
+});
 
 function writeOut(path: string, text: string): void {
   try {
@@ -181,13 +149,18 @@ function writeOut(path: string, text: string): void {
 }
 
 export function header(o: ProfileCliOptions): string {
+  const end = o.durationS !== undefined ? ` for ${o.durationS} secs.` : '... Hit Ctrl-C to end.';
+  return `Sampling ${what(o)}${end}`;
+}
+
+/** "at 99 Hertz of PID 7 by user + kernel stack": the header, and the flame graph's subtitle. */
+function what(o: ProfileCliOptions): string {
   const s = o.session;
   const rate = s.period !== undefined ? `every ${s.period} events` : `at ${s.frequency ?? 49} Hertz`;
   const who = s.pids ? `PID ${s.pids.join(',')}` : s.tids ? `TID ${s.tids.join(',')}` : 'all threads';
   const stacks = s.userOnly ? 'user' : s.kernelOnly ? 'kernel' : 'user + kernel';
   const cpu = s.cpus ? ` on CPU ${s.cpus[0]}` : '';
-  const end = o.durationS !== undefined ? ` for ${o.durationS} secs.` : '... Hit Ctrl-C to end.';
-  return `Sampling ${rate} of ${who} by ${stacks} stack${cpu}${end}`;
+  return `${rate} of ${who} by ${stacks} stack${cpu}`;
 }
 
 function warnings(r: ProfileResult): string {
