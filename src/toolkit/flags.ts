@@ -55,7 +55,8 @@ export function parseFlags(argv: string[], table: readonly Flag[]): ParsedArgs {
         if (eq >= 0) throw badArgs(`option --${name} takes no value`);
         add(f, '');
       }
-    } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
+    } else if (arg.startsWith('-') && arg.length > 1 && (!/^-\d/.test(arg) || byShort.has(arg[1]!))) {
+      // "-4" is a flag when the table has one of that name (tcplife -4/-6), else a positional.
       for (let j = 1; j < arg.length; j++) {
         const c = arg[j]!;
         const f = byShort.get(c);
