@@ -35,9 +35,10 @@ export function openThreadsnoop(f: ThreadsnoopFilters, bufferMb: number): RingSo
 
 export function threadDecoder(s: RingSource): (b: Buffer) => ThreadRecord {
   const v = s.struct('thread_event');
+  const { THREAD_NEW } = s.obj.enumValues('thread_kind');
   return (b) => ({
     tsNs: v.u64(b, 'ts_ns'),
-    event: v.uint(b, 'kind') === 1 ? 'NEW' : 'EXIT',
+    event: v.uint(b, 'kind') === THREAD_NEW ? 'NEW' : 'EXIT',
     pid: v.uint(b, 'pid'),
     tid: v.uint(b, 'tid'),
     ptid: v.uint(b, 'ptid'),
