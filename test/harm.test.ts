@@ -3,7 +3,7 @@
 // flood, SIGINT is served within a second with the summary printed; nothing stays loaded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +128,31 @@ test('> /dev/full: every tool says so in one line, status 1, nothing loaded', ke
   }
 });
 
+/**
+ * Run `bpfkit TOOL ARGS` (stdout to a file), start the flood once it is ready, send SIGINT 3 s
+ * later and time SIGINT-to-exit. The flood runs in its own process group, killed whole after.
+ */
+async function stopUnderFlood(tool: string, args: string[], flood: [string, string[]]): Promise<{ r: Exit; stopMs: number; text: string }> {
+  const out = join(tmpdir(), `bpfkit-flood-${process.pid}.out`);
+  const fd = openSync(out, 'w');
+  const proc = spawn(process.execPath, [BPFKIT, tool, ...args], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, BPFKIT_READY: '1' } });
+  closeSync(fd);
+  let stderr = '';
+  proc.stderr!.on('data', (d) => { stderr += d; });
+  const exited = waitExit(proc, () => stderr, 60_000);
+  while (!stderr.includes('BPFKIT_READY') && proc.exitCode === null) await sleep(50);
+  const load = spawn(flood[0], flood[1], { stdio: 'ignore', detached: true });
+  await sleep(3000);
+  const t0 = Date.now();
+  proc.kill('SIGINT');
+  const r = await exited;
+  const stopMs = Date.now() - t0;
+  try { process.kill(-load.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  const text = readFileSync(out, 'utf8');
+  rmSync(out, { force: true });
+  return { r, stopMs, text };
+}
+
 // Opens of a missing file from several threads as fast as they go: what opensnoop and trace see.
 const FLOOD = `
 #include <fcntl.h>
@@ -155,23 +180,7 @@ int main(int argc, char **argv) {
 test('under a flood of >= 200k events/s, SIGINT stops opensnoop and trace within 1 s, summary printed', kernelTest(), async () => {
   const bin = compileC(FLOOD, ['-pthread']);
   for (const [tool, args] of ([['opensnoop', ['-x']], ['trace', ['-e', 'openat']], ['opensnoop', ['-x', '--json']]] as Array<[string, string[]]>).filter(([t]) => !ONLY || ONLY.includes(t))) {
-    const out = join(tmpdir(), `bpfkit-flood-${process.pid}.out`);
-    const fd = openSync(out, 'w');
-    const proc = spawn(process.execPath, [BPFKIT, tool, ...args], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, BPFKIT_READY: '1' } });
-    closeSync(fd);
-    let stderr = '';
-    proc.stderr!.on('data', (d) => { stderr += d; });
-    const exited = waitExit(proc, () => stderr, 60_000);
-    while (!stderr.includes('BPFKIT_READY') && proc.exitCode === null) await sleep(50);
-    const flood = spawn(bin, ['6', '/nonexistent-bpfkit-flood'], { stdio: 'ignore' });
-    await sleep(3000);
-    const t0 = Date.now();
-    proc.kill('SIGINT');
-    const r = await exited;
-    const stopMs = Date.now() - t0;
-    flood.kill('SIGKILL');
-    const text = readFileSync(out, 'utf8');
-    rmSync(out, { force: true });
+    const { r, stopMs, text } = await stopUnderFlood(tool, args, [bin, ['6', '/nonexistent-bpfkit-flood']]);
     console.log(`${tool} ${args.join(' ')}: SIGINT to exit ${stopMs} ms, output ${(text.length / 1e6).toFixed(1)} MB`);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(stopMs < 1000, `${tool}: ${stopMs} ms from SIGINT to exit`);
@@ -261,24 +270,7 @@ test('under a flood of execs, exits, threads and connections, SIGINT stops the p
     ['tcplife', [], 'tcp', 4],
   ];
   for (const [tool, args, mode, k] of runs.filter(([t]) => !ONLY || ONLY.includes(t))) {
-    const out = join(tmpdir(), `bpfkit-snoop-flood-${process.pid}.out`);
-    const fd = openSync(out, 'w');
-    const proc = spawn(process.execPath, [BPFKIT, tool, ...args], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, BPFKIT_READY: '1' } });
-    closeSync(fd);
-    let stderr = '';
-    proc.stderr!.on('data', (d) => { stderr += d; });
-    const exited = waitExit(proc, () => stderr, 60_000);
-    while (!stderr.includes('BPFKIT_READY') && proc.exitCode === null) await sleep(50);
-    const flood = spawn(bin, [mode, '8', String(k)], { stdio: 'ignore' });
-    await sleep(3000);
-    const t0 = Date.now();
-    proc.kill('SIGINT');
-    const r = await exited;
-    const stopMs = Date.now() - t0;
-    flood.kill('SIGKILL');
-    spawnSync('pkill', ['-KILL', '-P', String(flood.pid)]);
-    const text = readFileSync(out, 'utf8');
-    rmSync(out, { force: true });
+    const { r, stopMs, text } = await stopUnderFlood(tool, args, [bin, [mode, '8', String(k)]]);
     assert.equal(r.code, 0, r.stderr);
     let events: number;
     if (args.includes('--json')) {
