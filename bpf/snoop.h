@@ -28,8 +28,11 @@ struct exec_event {
 	char args[EXEC_ARGS_SIZE];
 };
 
-#define THREAD_NEW 1
-#define THREAD_EXIT 2
+/* thread_event.kind, an enum so user space reads it from BTF (kept in threadsnoop.bpf.c) */
+enum thread_kind {
+	THREAD_NEW = 1,
+	THREAD_EXIT = 2,
+};
 struct thread_event {
 	__u64 ts_ns;
 	__u64 lifetime_ns; /* EXIT only */

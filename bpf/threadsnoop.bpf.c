@@ -6,7 +6,9 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "btf_keep.bpf.h"
 
+BTF_KEEP_ENUM(thread_kind);
 SNOOP_LAYOUT(thread_event);
 
 const volatile __u32 filter_tgid = 0;

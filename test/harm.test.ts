@@ -4,10 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BPFKIT, compileC, kernelTest, loadedProgramNames, leftoverPrograms, sleep } from './helpers.js';
+import { BPFKIT, compileC, kernelTest, loadedProgramNames, leftoverPrograms, sleep, startGatedChild, startTool } from './helpers.js';
 
 /** Program-name prefixes of every tool (leak checks). */
 const PREFIXES = ['syscount', 'tcptop', 'biotop', 'biolat', 'fsslower', 'profile', 'trace', 'execsnoop', 'threadsnoop', 'exitsnoop', 'opensnoop', 'tcplife', 'diagnose', 'diag'];
@@ -128,6 +128,31 @@ test('> /dev/full: every tool says so in one line, status 1, nothing loaded', ke
   }
 });
 
+/**
+ * Run `bpfkit TOOL ARGS` (stdout to a file), start the flood once it is ready, send SIGINT 3 s
+ * later and time SIGINT-to-exit. The flood runs in its own process group, killed whole after.
+ */
+async function stopUnderFlood(tool: string, args: string[], flood: [string, string[]]): Promise<{ r: Exit; stopMs: number; text: string }> {
+  const out = join(tmpdir(), `bpfkit-flood-${process.pid}.out`);
+  const fd = openSync(out, 'w');
+  const proc = spawn(process.execPath, [BPFKIT, tool, ...args], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, BPFKIT_READY: '1' } });
+  closeSync(fd);
+  let stderr = '';
+  proc.stderr!.on('data', (d) => { stderr += d; });
+  const exited = waitExit(proc, () => stderr, 60_000);
+  while (!stderr.includes('BPFKIT_READY') && proc.exitCode === null) await sleep(50);
+  const load = spawn(flood[0], flood[1], { stdio: 'ignore', detached: true });
+  await sleep(3000);
+  const t0 = Date.now();
+  proc.kill('SIGINT');
+  const r = await exited;
+  const stopMs = Date.now() - t0;
+  try { process.kill(-load.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  const text = readFileSync(out, 'utf8');
+  rmSync(out, { force: true });
+  return { r, stopMs, text };
+}
+
 // Opens of a missing file from several threads as fast as they go: what opensnoop and trace see.
 const FLOOD = `
 #include <fcntl.h>
@@ -154,24 +179,8 @@ int main(int argc, char **argv) {
 
 test('under a flood of >= 200k events/s, SIGINT stops opensnoop and trace within 1 s, summary printed', kernelTest(), async () => {
   const bin = compileC(FLOOD, ['-pthread']);
-  for (const [tool, args] of [['opensnoop', ['-x']], ['trace', ['-e', 'openat']], ['opensnoop', ['-x', '--json']]] as Array<[string, string[]]>) {
-    const out = join(tmpdir(), `bpfkit-flood-${process.pid}.out`);
-    const fd = openSync(out, 'w');
-    const proc = spawn(process.execPath, [BPFKIT, tool, ...args], { stdio: ['ignore', fd, 'pipe'], env: { ...process.env, BPFKIT_READY: '1' } });
-    closeSync(fd);
-    let stderr = '';
-    proc.stderr!.on('data', (d) => { stderr += d; });
-    const exited = waitExit(proc, () => stderr, 60_000);
-    while (!stderr.includes('BPFKIT_READY') && proc.exitCode === null) await sleep(50);
-    const flood = spawn(bin, ['6', '/nonexistent-bpfkit-flood'], { stdio: 'ignore' });
-    await sleep(3000);
-    const t0 = Date.now();
-    proc.kill('SIGINT');
-    const r = await exited;
-    const stopMs = Date.now() - t0;
-    flood.kill('SIGKILL');
-    const text = readFileSync(out, 'utf8');
-    rmSync(out, { force: true });
+  for (const [tool, args] of ([['opensnoop', ['-x']], ['trace', ['-e', 'openat']], ['opensnoop', ['-x', '--json']]] as Array<[string, string[]]>).filter(([t]) => !ONLY || ONLY.includes(t))) {
+    const { r, stopMs, text } = await stopUnderFlood(tool, args, [bin, ['6', '/nonexistent-bpfkit-flood']]);
     console.log(`${tool} ${args.join(' ')}: SIGINT to exit ${stopMs} ms, output ${(text.length / 1e6).toFixed(1)} MB`);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(stopMs < 1000, `${tool}: ${stopMs} ms from SIGINT to exit`);
@@ -180,6 +189,193 @@ test('under a flood of >= 200k events/s, SIGINT stops opensnoop and trace within
       : /events, \d+ lost in/.exec(r.stderr);
     assert.ok(summary, `${tool}: no summary\n${r.stderr}`);
     assertNothingLoaded(tool);
+  }
+});
+
+// What the process and connection snoopers see, as fast as it comes: MODE exec (K processes
+// each spawning /bin/true in a loop: execs and exits), thread (K threads creating and joining
+// threads: thread creations and exits) or tcp (K threads connecting to a loopback listener and
+// closing with RST, so that no TIME_WAIT exhausts the ports). Runs for SECONDS.
+const SNOOP_FLOOD = `
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+extern char **environ;
+static double end;
+static struct sockaddr_in addr;
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static void *nothing(void *a) { return a; }
+static void *threads(void *a) {
+  while (now() < end) for (int i = 0; i < 100; i++) { pthread_t t; if (pthread_create(&t, 0, nothing, 0) == 0) pthread_join(t, 0); }
+  return a;
+}
+static void *acceptor(void *a) {
+  int l = *(int *)a;
+  for (;;) { int c = accept(l, 0, 0); if (c >= 0) close(c); }
+  return 0;
+}
+static void *connector(void *a) {
+  struct linger lg = { 1, 0 };
+  while (now() < end) for (int i = 0; i < 100; i++) {
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0) continue;
+    if (connect(c, (void *)&addr, sizeof addr) == 0) setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(c);
+  }
+  return a;
+}
+int main(int argc, char **argv) {
+  end = now() + atof(argv[2]);
+  int k = atoi(argv[3]);
+  if (!strcmp(argv[1], "exec")) {
+    for (int i = 0; i < k; i++) if (fork() == 0) {
+      char *av[] = { "/bin/true", 0 };
+      while (now() < end) { pid_t p; if (posix_spawn(&p, av[0], 0, 0, av, environ) == 0) waitpid(p, 0, 0); }
+      _exit(0);
+    }
+    while (wait(0) > 0);
+    return 0;
+  }
+  pthread_t t[16];
+  if (!strcmp(argv[1], "tcp")) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    socklen_t len = sizeof addr;
+    addr.sin_family = AF_INET; addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l < 0 || bind(l, (void *)&addr, sizeof addr) || listen(l, 1024) || getsockname(l, (void *)&addr, &len)) return 2;
+    pthread_t a; pthread_create(&a, 0, acceptor, &l);
+    for (int i = 0; i < k; i++) pthread_create(&t[i], 0, connector, 0);
+  } else {
+    for (int i = 0; i < k; i++) pthread_create(&t[i], 0, threads, 0);
+  }
+  for (int i = 0; i < k; i++) pthread_join(t[i], 0);
+  return 0;
+}
+`;
+
+test('under a flood of execs, exits, threads and connections, SIGINT stops the process snoopers and tcplife within 1 s, summary printed', kernelTest(), async () => {
+  const bin = compileC(SNOOP_FLOOD, ['-pthread']);
+  const runs: Array<[string, string[], string, number]> = [
+    ['execsnoop', [], 'exec', 4],
+    ['exitsnoop', ['--json'], 'exec', 4],
+    ['threadsnoop', [], 'thread', 4],
+    ['threadsnoop', ['--json'], 'thread', 4],
+    ['exitsnoop', ['--per-thread'], 'thread', 4],
+    ['tcplife', [], 'tcp', 4],
+  ];
+  for (const [tool, args, mode, k] of runs.filter(([t]) => !ONLY || ONLY.includes(t))) {
+    const { r, stopMs, text } = await stopUnderFlood(tool, args, [bin, [mode, '8', String(k)]]);
+    assert.equal(r.code, 0, r.stderr);
+    let events: number;
+    if (args.includes('--json')) {
+      const recs = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const summary = recs.at(-1)!;
+      assert.equal(summary.type, 'summary', `${tool}: no summary\n${r.stderr}`);
+      events = summary.events as number;
+      assert.equal(recs.filter((x) => x.type === undefined).length, events, `${tool}: one record per event`);
+    } else {
+      const m = new RegExp(`^bpfkit ${tool}: (\\d+) events, (\\d+) lost in`, 'm').exec(r.stderr);
+      assert.ok(m, `${tool}: no summary\n${r.stderr}`);
+      events = Number(m[1]);
+      assert.equal(text.trimEnd().split('\n').length - 1, events, `${tool}: one line per event`);
+    }
+    console.log(`${tool} ${args.join(' ')} (${mode} flood): SIGINT to exit ${stopMs} ms, ${events} events (${Math.round(events / 3)}/s)`);
+    assert.ok(events > 1000, `${tool}: saw only ${events} events of the flood`);
+    assert.ok(stopMs < 1000, `${tool}: ${stopMs} ms from SIGINT to exit`);
+    assertNothingLoaded(tool);
+  }
+});
+
+// A process named "ESC[2J<newline>FAKE 1 2" creates a thread, forks a child that fails to exec a
+// path with ESC and newlines in its argv (and exits 3), then execs /bin/true through a symlink
+// whose name holds ESC and a newline, with such argv. Nothing of it may reach a terminal raw.
+const HOSTILE = `
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void *work(void *a) { usleep(1000); return a; }
+int main(int argc, char **argv) {
+  char buf[8];
+  if (read(0, buf, sizeof buf) <= 0) return 1;
+  prctl(PR_SET_NAME, "\\x1b[2J\\nFAKE 1 2");
+  pthread_t t;
+  if (pthread_create(&t, 0, work, 0) || pthread_join(t, 0)) return 2;
+  pid_t p = fork();
+  if (p == 0) {
+    char *av[] = { "/nonexistent-bpfkit\\x1b[31m\\nFAKE 3 3", "\\x1b]0;title\\x07", "x\\nFAKE 4 4 4", 0 };
+    execv(av[0], av);
+    _exit(3);
+  }
+  waitpid(p, 0, 0);
+  char *av[] = { argv[1], "\\x1b[2J", "y\\nFAKE 5 5 5", 0 };
+  execv(argv[1], av);
+  return 4;
+}
+`;
+
+test('hostile names and argv (ESC, newline): execsnoop, exitsnoop and threadsnoop print no raw ESC and no forged line', kernelTest(), async () => {
+  const snoopers = ['execsnoop', 'exitsnoop', 'threadsnoop'].filter((t) => !ONLY || ONLY.includes(t));
+  if (snoopers.length === 0) return;
+  const bin = compileC(HOSTILE, ['-pthread']);
+  const dir = join(tmpdir(), `bpfkit-hostile-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const link = join(dir, '\x1b[2J\nFAKE 7 7');
+  rmSync(link, { force: true });
+  symlinkSync('/bin/true', link);
+  try {
+    const tools = snoopers.map((t) => startTool([t]));
+    await Promise.all(tools.map((t) => t.ready));
+    const child = startGatedChild(bin, [link]);
+    child.go();
+    assert.equal(await child.exited, 0, 'the hostile process ran /bin/true');
+    await sleep(500);
+    const runs = await Promise.all(tools.map((t) => t.stop('SIGINT')));
+    const pid = child.proc.pid!;
+    // The escaped forms each tool must show, so that the test cannot pass by seeing nothing.
+    const comm = '\\x1b[2J\\x0aFAKE 1 2';
+    const linkComm = '\\x1b[2J\\x0aFAKE 7 7';
+    const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const expected: Record<string, RegExp[]> = {
+      execsnoop: [
+        // this test starting the hostile program (its argv names the symlink)
+        new RegExp(`^${re(bin.replace(/^.*\//, '').slice(0, 15))} +${pid} +${process.pid} +0 ${re(`${bin} ${dir}/${linkComm}`)}$`),
+        // the failed exec: the caller's name, its argv
+        new RegExp(`^${re(comm)} +\\d+ +${pid} +ENOENT ${re('/nonexistent-bpfkit\\x1b[31m\\x0aFAKE 3 3 \\x1b]0;title\\x07 x\\x0aFAKE 4 4 4')}$`),
+        // the exec through the symlink: its name, the new image's argv
+        new RegExp(`^${re(linkComm)} +${pid} +\\d+ +0 ${re(`${dir}/${linkComm} \\x1b[2J y\\x0aFAKE 5 5 5`)}$`),
+      ],
+      exitsnoop: [
+        new RegExp(`^${re(comm)} +\\d+ +${pid} +\\d+ +[\\d.]+ code 3$`),
+        new RegExp(`^${re(linkComm)} +${pid} +\\d+ +${pid} +[\\d.]+ 0$`),
+      ],
+      threadsnoop: [
+        new RegExp(`^\\d+ +NEW +${pid} +\\d+ +${pid} +${re(comm)} *$`),
+        new RegExp(`^\\d+ +EXIT +${pid} +\\d+ +${re(comm)} +[\\d.]+$`),
+      ],
+    };
+    snoopers.forEach((tool, i) => {
+      const run = runs[i]!;
+      assert.equal(run.code, 0, `${tool}: ${run.stderr}`);
+      for (const stream of [run.stdout, run.stderr]) {
+        assert.ok(!stream.includes('\x1b'), `${tool}: a raw ESC in the output`);
+        assert.ok(!stream.includes('\x07'), `${tool}: a raw BEL in the output`);
+      }
+      const lines = run.stdout.split('\n');
+      assert.deepEqual(lines.filter((l) => l.startsWith('FAKE') || /^[xy]?FAKE /.test(l)), [], `${tool}: forged lines`);
+      const hostile = lines.filter((l) => l.includes('FAKE'));
+      for (const e of expected[tool]!) assert.equal(hostile.filter((l) => e.test(l)).length, 1, `${tool}: ${e} once in\n${hostile.join('\n')}`);
+      assert.equal(hostile.length, expected[tool]!.length, `${tool}: ${hostile.join('\n')}`);
+    });
+    for (const t of snoopers) assertNothingLoaded(t);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -8,18 +8,17 @@ import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { BPFKIT, kernelTest, leftoverPrograms, sleep, startTool } from './helpers.js';
 import { makeLoopFs, type LoopFs } from './storagefs.js';
-import { SnoopSession } from '../src/tools/execsnoop/snoop.js';
+import { RingSource } from '../src/toolkit/stream.js';
 import { syscallNumber } from '../src/core/syscalls/index.js';
 
 const isRoot = process.getuid?.() === 0;
 
 /** opensnoop's object in this process, with bpfkit_self_tgid as load() sets it, or forced to 0. */
-function openSession(selfTgid?: number): SnoopSession {
-  return SnoopSession.open({
+function openSession(selfTgid?: number): RingSource {
+  return RingSource.open({
     object: 'opensnoop',
     programs: [{ name: 'opensnoop_exit', tracepoint: 'sys_exit' }],
-    struct: 'open_event',
-    ringbufBytes: 1 << 20,
+    bufferMb: 1,
     constants: {
       nr_open: syscallNumber('open') ?? -1,
       nr_openat: syscallNumber('openat') ?? -1,
@@ -29,9 +28,10 @@ function openSession(selfTgid?: number): SnoopSession {
   });
 }
 
-function collect(s: SnoopSession): Array<{ pid: number; path: string }> {
-  const pidAt = s.view.field('pid').offset;
-  const pathAt = s.view.field('path').offset;
+function collect(s: RingSource): Array<{ pid: number; path: string }> {
+  const view = s.struct('open_event');
+  const pidAt = view.field('pid').offset;
+  const pathAt = view.field('path').offset;
   const out: Array<{ pid: number; path: string }> = [];
   s.start((b) => {
     const end = b.indexOf(0, pathAt);
@@ -53,8 +53,8 @@ test('the loader sets bpfkit_self_tgid: this process\'s opens are left out in th
     const r = spawnSync('cat', [child], { encoding: 'utf8' });
     assert.notEqual(r.status, 0);
     await sleep(100);
-    auto.drain();
-    control.drain();
+    while (auto.consume(1 << 16) > 0);
+    while (control.consume(1 << 16) > 0);
     const paths = (evs: Array<{ pid: number; path: string }>, p: string) => evs.filter((e) => e.path === p);
     assert.equal(paths(seenAuto, mine).length, 0, 'own opens must not be seen');
     assert.equal(seenAuto.filter((e) => e.pid === process.pid).length, 0, 'nothing of this process');

@@ -11,10 +11,15 @@ import { BPFKIT, compileC, kernelTest, leftoverPrograms, runInKernel, runTool, s
 
 type Rec = Record<string, unknown>;
 const ndjson = (s: string): Rec[] => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
-/** The stream's closing record: {type: 'summary', events, lost, ...} (older tools: {summary: {...}}). */
+/** The stream's closing record, the same for every tool: {type: 'summary', events, lost, ...}. */
+const SUMMARY_KEYS = ['type', 'events', 'lost', 'lost_kernel', 'lost_output', 'duration_s', 'bpf_run_time_ms', 'bpf_runs', 'cpu_s'];
 const summaryOf = (recs: Rec[]) => {
-  const s = (recs.find((r) => r.type === 'summary') ?? recs.find((r) => r.summary)?.summary) as { events: number; lost: number } | undefined;
-  return s && { events: s.events, lost: s.lost };
+  const all = recs.filter((r) => r.type === 'summary');
+  assert.equal(all.length, 1, 'one summary record');
+  assert.equal(recs.at(-1), all[0], 'the summary is the last record');
+  assert.deepEqual(Object.keys(all[0]!), SUMMARY_KEYS);
+  const s = all[0] as { events: number; lost: number };
+  return { events: s.events, lost: s.lost };
 };
 const PREFIXES = ['execsnoop', 'threadsnoop', 'exitsnoop', 'opensnoop', 'tcplife'];
 function assertNoLeftovers(): void {
@@ -76,7 +81,7 @@ test('threadsnoop: exactly 200 short-lived threads, each created and exiting onc
   assert.equal(tids.size, N);
   assert.deepEqual(new Set(exits.map((r) => r.tid)), tids);
   // Each thread sleeps 1 ms: its lifetime is at least that, and far below the whole run.
-  for (const e of exits) assert.ok((e.lifetime_ms as number) >= 1 && (e.lifetime_ms as number) < 5000, `lifetime ${e.lifetime_ms}`);
+  for (const e of exits) assert.ok((e.life_ms as number) >= 1 && (e.life_ms as number) < 5000, `lifetime ${e.life_ms}`);
   assert.deepEqual(summaryOf(recs), { events: 2 * N, lost: 0 });
 
   // Text mode, creations only: header and 200 NEW lines.
@@ -92,6 +97,7 @@ test('threadsnoop: exactly 200 short-lived threads, each created and exiting onc
   assert.match(lines[0]!, /^TIME\(ms\) +EVENT PID +TID +PTID +COMM +LIFE\(ms\)$/);
   assert.equal(lines.slice(1).filter((l) => new RegExp(`^\\d+ +NEW +${child2.proc.pid} `).test(l)).length, N);
   assert.equal(lines.length, N + 1);
+  assert.match(run2.stderr, new RegExp(`^bpfkit threadsnoop: ${N} events, 0 lost in `, 'm'));
   assertNoLeftovers();
 });
 
@@ -111,10 +117,13 @@ test('execsnoop: full argv, PPID, failed exec with ENOENT, argument limit', kern
   const run = await tool.stop('SIGINT');
   assert.equal(run.code, 0, run.stderr);
   assertNoLeftovers();
-  const recs = ndjson(run.stdout).filter((r) => Array.isArray(r.argv) && (r.argv as string[]).some((a) => a.includes(token)));
-  const ok = recs.filter((r) => (r.argv as string[])[0] === '/bin/true' && (r.argv as string[])[1] === 'alpha');
+  const all = ndjson(run.stdout);
+  assert.equal(summaryOf(all).lost, 0);
+  assert.ok(summaryOf(all).events >= 3);
+  const recs = all.filter((r) => Array.isArray(r.args) && (r.args as string[]).some((a) => a.includes(token)));
+  const ok = recs.filter((r) => (r.args as string[])[0] === '/bin/true' && (r.args as string[])[1] === 'alpha');
   assert.equal(ok.length, 1, run.stdout);
-  assert.deepEqual(ok[0]!.argv, argv);
+  assert.deepEqual(ok[0]!.args, argv);
   assert.equal(ok[0]!.ret, 0);
   assert.equal(ok[0]!.pcomm, 'true');
   assert.equal(ok[0]!.ppid, process.pid);
@@ -124,11 +133,11 @@ test('execsnoop: full argv, PPID, failed exec with ENOENT, argument limit', kern
   for (const f of failed) {
     assert.equal(f.errno, 'ENOENT');
     assert.equal(f.ret, -2);
-    assert.deepEqual(f.argv, [missing, 'one', token]);
+    assert.deepEqual(f.args, [missing, 'one', token]);
   }
-  const long = recs.filter((r) => (r.argv as string[])[1] === many[0]);
+  const long = recs.filter((r) => (r.args as string[])[1] === many[0]);
   assert.equal(long.length, 1);
-  assert.deepEqual(long[0]!.argv, ['/bin/true', ...many.slice(0, 19)]);
+  assert.deepEqual(long[0]!.args, ['/bin/true', ...many.slice(0, 19)]);
   assert.equal(long[0]!.truncated, true);
 
   // Text mode with -x: only failures, BCC's columns, errno name in RET.
@@ -144,6 +153,7 @@ test('execsnoop: full argv, PPID, failed exec with ENOENT, argument limit', kern
   const mine = lines.filter((l) => l.includes(token));
   assert.ok(mine.length >= 1);
   for (const l of mine) assert.match(l, new RegExp(`^\\S+ +\\d+ +${process.pid} +ENOENT ${missing} two ${token}$`));
+  assert.match(run2.stderr, /^bpfkit execsnoop: \d+ events, 0 lost in \d+\.\d s/m);
   assertNoLeftovers();
 });
 
@@ -177,6 +187,7 @@ test('exitsnoop: exit code 7 and a SIGKILL, with PPID and age', kernelTest(), as
   assert.equal(run.code, 0, run.stderr);
   assertNoLeftovers();
   const recs = ndjson(run.stdout);
+  assert.equal(summaryOf(recs).lost, 0);
   const ra = recs.filter((r) => r.pid === a.proc.pid);
   const rb = recs.filter((r) => r.pid === b.proc.pid);
   assert.equal(ra.length, 1);
@@ -203,6 +214,7 @@ test('exitsnoop: exit code 7 and a SIGKILL, with PPID and age', kernelTest(), as
   assert.match(run2.stdout.split('\n')[0]!, /^PCOMM +PID +PPID +TID +AGE\(s\) EXIT_CODE$/);
   assert.match(run2.stdout, new RegExp(`^\\S+ +${c.proc.pid} +${process.pid} +${c.proc.pid} +\\d+\\.\\d\\d code 3$`, 'm'));
   assert.doesNotMatch(run2.stdout, new RegExp(`^\\S+ +${d.proc.pid} `, 'm'));
+  assert.match(run2.stderr, /^bpfkit exitsnoop: \d+ events, 0 lost in /m);
   assertNoLeftovers();
 });
 
@@ -448,6 +460,8 @@ test('tcplife: exact bytes both ways of a loopback connection (IPv4 and IPv6), P
     assert.equal(client[0]!.lport, server[0]!.rport);
   }
   assert.equal(conns.length, 4);
+  assert.deepEqual(summaryOf(ndjson(run.stdout)), { events: 4, lost: 0 });
+  for (const r of conns) assert.deepEqual([r.tx_kb, r.rx_kb], [Math.floor((r.tx_bytes as number) / 1024), Math.floor((r.rx_bytes as number) / 1024)]);
 
   // Text mode with -L: BCC's columns, whole KB.
   const child2 = startGatedChild(compileC(TCP), [C4, S4, C6, S6].map(String));
@@ -529,7 +543,7 @@ for f in $D/*; do echo "==== $(basename $f)"; cat $f; done
     ['ENOENT', name(bins.opener), 'O_RDONLY|O_CLOEXEC'],
     ['ENOENT', name(bins.opener), 'O_WRONLY|O_CREAT'],
   ], sections.get('open.out'));
-  const execs = recs('exec').filter((x) => JSON.stringify(x.argv) === JSON.stringify(['/bin/true', 'rik-arg1', 'rik arg2']));
+  const execs = recs('exec').filter((x) => JSON.stringify(x.args) === JSON.stringify(['/bin/true', 'rik-arg1', 'rik arg2']));
   assert.equal(execs.length, 1, sections.get('exec.out'));
   assert.equal(execs[0]!.ret, 0);
   const exits = recs('exit').filter((x) => x.pcomm === name(bins.exiter));

@@ -80,6 +80,20 @@ export function fileEnumValues(path: string, name: string): Record<string, numbe
   }
 }
 
+/**
+ * The variables of a data section (".rodata", ...) in the BTF of an object file, read without
+ * opening the object (e.g. the size of a constant array, to check a flag before loading).
+ */
+export function fileDatasecVars(path: string, section: string): Record<string, Field> {
+  const btf = native.btf__parse(path, null);
+  if (isNull(btf)) return {};
+  try {
+    return datasecVars(btf, section);
+  } finally {
+    native.btf__free(btf);
+  }
+}
+
 /** The layout of `struct name` (or union) in `btf`; undefined when BTF has no such type. */
 export function structLayout(btf: Ptr, name: string): Layout | undefined {
   let id = native.btf__find_by_name_kind(btf, name, KIND_STRUCT) as number;

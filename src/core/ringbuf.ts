@@ -5,7 +5,7 @@
 // below ~150k records/s. The map's fd is watched with koffi's poll (level-triggered: readable
 // while the producer is ahead), so no thread blocks and records arrive in order.
 // Signals and timers are served within a slice at any event rate: the poll callback delivers at
-// most SLICE_RECORDS records, then yields to the event loop (the next slice is a setImmediate),
+// most SLICE_RECORDS records or SLICE_MS of wall time, then yields to the event loop (the next slice is a setImmediate),
 // and close() never drains. To stop cleanly: detach the producers (BpfObject.detach), drain()
 // what they had committed (bounded by the ring's size), then close().
 import { native, view, addressOf, pollFd, lastErrno, type Ptr } from './libbpf.js';
@@ -23,6 +23,12 @@ const HDR = 8;
 const PUBLISH_EVERY = 256;
 /** Records one poll callback delivers before yielding to the event loop. */
 export const SLICE_RECORDS = 65536;
+/**
+ * Wall time one slice may take before it yields, whatever its record count: a process starved of
+ * CPU (a fork or thread-creation flood gets the scheduler's favour) would otherwise spend seconds
+ * of wall time on a slice of SLICE_RECORDS, and serve a signal only after it.
+ */
+export const SLICE_MS = 20;
 
 function mapOrThrow(len: number, prot: number, fd: number, offset: number, what: string): Ptr {
   const p = native.mmap(null, len, prot, MAP_SHARED, fd, offset);
@@ -91,7 +97,7 @@ export class RingBufferReader {
    * here: call again (after yielding to the event loop) while pending().
    */
   consume(maxRecords = SLICE_RECORDS): number {
-    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords);
+    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords, performance.now() + SLICE_MS);
   }
 
   /** The producer is ahead of the consumer (records committed or being written are unread). */
@@ -105,10 +111,11 @@ export class RingBufferReader {
    * size even while producers run. Meant for after the producers were detached.
    */
   drain(): number {
-    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), Infinity);
+    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), Infinity, Infinity);
   }
 
-  private consumeUntil(prod: number, maxRecords: number): number {
+  /** Records up to position `prod`, at most `maxRecords`, until `deadline` (performance.now()). */
+  private consumeUntil(prod: number, maxRecords: number, deadline: number): number {
     if (this.closed || this.consuming || maxRecords <= 0) return 0;
     this.consuming = true;
     let n = 0;
@@ -129,6 +136,7 @@ export class RingBufferReader {
         if (++unpublished >= PUBLISH_EVERY) {
           Atomics.store(this.cons, 0, BigInt(cons));
           unpublished = 0;
+          if (performance.now() >= deadline) break;
         }
       }
       Atomics.store(this.cons, 0, BigInt(cons));

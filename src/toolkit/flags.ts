@@ -56,7 +56,7 @@ export function parseFlags(argv: string[], table: readonly Flag[]): ParsedArgs {
         add(f, '');
       }
     } else if (arg.startsWith('-') && arg.length > 1 && (!/^-\d/.test(arg) || byShort.has(arg[1]!))) {
-      // "-1" is a (negative) number unless the tool has a digit flag (tcptop's -4, -6).
+      // "-4" is a flag when the table has one of that name (tcptop, tcplife -4/-6), else a number.
       for (let j = 1; j < arg.length; j++) {
         const c = arg[j]!;
         const f = byShort.get(c);

@@ -19,8 +19,12 @@ import type { Runtime } from './runner.js';
 const SLICE = 16384;
 /** Lines per write. */
 const BATCH_LINES = 256;
-/** Time the final drain may take after the producers stopped. */
-const FINAL_DRAIN_MS = 600;
+/**
+ * Time the final drain may take after the producers stopped. With SIGINT served within a slice
+ * and the exit after it, a process starved of CPU by a fork or thread flood still leaves within
+ * a second (its other stop phases took up to ~400 ms there).
+ */
+const FINAL_DRAIN_MS = 400;
 
 /** A source of records: a ring buffer fed by attached programs. */
 export interface EventSource {
@@ -135,7 +139,8 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     bpf_runs: run ? run.count : null,
     cpu_s: round3((cpu.user + cpu.system) / 1e6),
   };
-  if (left) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
+  // (Not when the output has ended: nothing more could be shown anyway, and it is one line.)
+  if (left && !rt.out.ended) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
   if (json) rt.write(JSON.stringify(summary) + '\n');
   else {
     const bpf = summary.bpf_run_time_ms !== null ? `; BPF run time ${summary.bpf_run_time_ms} ms in ${summary.bpf_runs} runs` : '';

@@ -3,7 +3,7 @@
 import { bpfObjectPath } from '../../core/bpf.js';
 import { fileEnumValues } from '../../core/btf.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
-import { SnoopSession } from './snoop.js';
+import { RingSource } from '../../toolkit/stream.js';
 
 export interface ExecsnoopFilters {
   failedOnly?: boolean;
@@ -25,12 +25,11 @@ export interface ExecRecord {
   truncated: boolean;
 }
 
-export function openExecsnoop(f: ExecsnoopFilters, ringbufBytes: number): SnoopSession {
-  return SnoopSession.open({
+export function openExecsnoop(f: ExecsnoopFilters, bufferMb: number): RingSource {
+  return RingSource.open({
     object: 'execsnoop',
     programs: [{ name: 'execsnoop_exit', tracepoint: 'sys_exit' }],
-    struct: 'exec_event',
-    ringbufBytes,
+    bufferMb,
     constants: {
       nr_execve: syscallNumber('execve') ?? -1,
       nr_execveat: syscallNumber('execveat') ?? -1,
@@ -42,15 +41,21 @@ export function openExecsnoop(f: ExecsnoopFilters, ringbufBytes: number): SnoopS
   });
 }
 
-/** enum exec_limits of bpf/snoop.h (EXEC_ARG_LEN, EXEC_MAX_ARGS), from the object's BTF. */
+let limits: { argLen: number; maxArgs: number } | undefined;
+/**
+ * enum exec_limits of bpf/snoop.h (EXEC_ARG_LEN, EXEC_MAX_ARGS), from the object's BTF: read
+ * from the file, so that --max-args is checked before anything is loaded.
+ */
 export function execLimits(): { argLen: number; maxArgs: number } {
+  if (limits) return limits;
   const e = fileEnumValues(bpfObjectPath('execsnoop'), 'exec_limits');
   if (e?.EXEC_ARG_LEN === undefined || e.EXEC_MAX_ARGS === undefined) throw new Error('bpf/execsnoop.bpf.o has no BTF for enum exec_limits (rebuild with bpf/build.sh)');
-  return { argLen: e.EXEC_ARG_LEN, maxArgs: e.EXEC_MAX_ARGS };
+  limits = { argLen: e.EXEC_ARG_LEN, maxArgs: e.EXEC_MAX_ARGS };
+  return limits;
 }
 
-export function execDecoder(s: SnoopSession, maxArgs: number): (b: Buffer) => ExecRecord {
-  const v = s.view;
+export function execDecoder(s: RingSource, maxArgs: number): (b: Buffer) => ExecRecord {
+  const v = s.struct('exec_event');
   const ARG_LEN = execLimits().argLen;
   const argsAt = v.field('args').offset;
   return (b) => {

@@ -1,5 +1,5 @@
 // exitsnoop's kernel side: bpf/exitsnoop.bpf.o on tp_btf/sched_process_exit.
-import { SnoopSession } from '../execsnoop/snoop.js';
+import { RingSource } from '../../toolkit/stream.js';
 
 export interface ExitsnoopFilters {
   tgid?: number;
@@ -18,18 +18,17 @@ export interface ExitRecord {
   exitCode: number;
 }
 
-export function openExitsnoop(f: ExitsnoopFilters, ringbufBytes: number): SnoopSession {
-  return SnoopSession.open({
+export function openExitsnoop(f: ExitsnoopFilters, bufferMb: number): RingSource {
+  return RingSource.open({
     object: 'exitsnoop',
     programs: [{ name: 'exitsnoop_exit', tracepoint: 'sched_process_exit' }],
-    struct: 'exit_event',
-    ringbufBytes,
+    bufferMb,
     constants: { filter_tgid: f.tgid ?? 0, per_thread: f.perThread ?? false, failed_only: f.failedOnly ?? false },
   });
 }
 
-export function exitDecoder(s: SnoopSession): (b: Buffer) => ExitRecord {
-  const v = s.view;
+export function exitDecoder(s: RingSource): (b: Buffer) => ExitRecord {
+  const v = s.struct('exit_event');
   return (b) => ({
     tsNs: v.u64(b, 'ts_ns'),
     pid: v.uint(b, 'pid'),

@@ -1,82 +1,30 @@
 // `bpfkit exitsnoop`: process exits with age and exit code or signal (BCC's columns).
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parseIntArg, type FlagSpec } from '../../cli/args.js';
+import { COMMON } from '../../toolkit/flags.js';
+import { defineTool } from '../../toolkit/runner.js';
+import { streamEvents } from '../../toolkit/stream.js';
 import { badArgs } from '../../core/errors.js';
-import { requireBpfPrivileges, requireProcess } from '../../core/privileges.js';
+import { clockTime, monoToDate } from '../../core/clock.js';
 import { padL, padR } from '../../render/text.js';
-import { LineBatcher, parseDuration, parseRingbufMb, streamUntilDone, monoToDate, hms } from '../execsnoop/snoop.js';
-import { decodeExitCode, exitCodeText, exitDecoder, openExitsnoop, type ExitRecord } from './exitsnoop.js';
-
-const HELP = `Usage: bpfkit exitsnoop [options]
-
-Trace process exits: who exited, how old it was and how it ended (exit code, or the signal
-that killed it). Short-lived processes show up even if nobody saw them start.
-Hook: tp_btf/sched_process_exit (in-kernel filters).
-
-Options:
-  -p PID            only this process
-  -x                only failed exits (non-zero code, or killed by a signal)
-  --per-thread      one line per exiting thread, not per process
-  -t                include a time column (HH:MM:SS)
-  -n NAME           only processes whose name contains NAME
-  -d DURATION       trace for DURATION seconds, then stop
-  --ringbuf MB      ring buffer size in MiB, a power of two (default 8)
-  --json            one JSON record per exit (NDJSON), then a summary record
-  --verbose         show which kernel hooks are used, and libbpf's log
-
-Columns: PCOMM PID PPID TID AGE(s) EXIT_CODE. A process is reported when its main thread
-(PID == TID) exits; AGE is measured from the start of that thread's process.
-
-Examples:
-  bpfkit exitsnoop -x        # processes that failed or were killed
-  bpfkit exitsnoop -t -p 42  # when PID 42 exits, and how
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'pid', short: 'p', long: 'pid', value: true },
-  { key: 'failed', short: 'x', long: 'failed' },
-  { key: 'perthread', long: 'per-thread' },
-  { key: 'time', short: 't', long: 'timestamp' },
-  { key: 'name', short: 'n', long: 'name', value: true },
-  { key: 'duration', short: 'd', long: 'duration', value: true },
-  { key: 'ringbuf', long: 'ringbuf', value: true },
-  { key: 'json', long: 'json' },
-];
+import { decodeExitCode, exitCodeText, exitDecoder, openExitsnoop, type ExitRecord, type ExitsnoopFilters } from './exitsnoop.js';
 
 export interface ExitsnoopOptions {
-  tgid?: number;
-  failedOnly: boolean;
-  perThread: boolean;
+  filters: ExitsnoopFilters;
   time: boolean;
   name?: string;
-  durationS?: number;
-  ringbufMb: number;
-  json: boolean;
+  bufferMb: number;
 }
 
-export function parseExitsnoopArgs(argv: string[]): ExitsnoopOptions {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length) throw badArgs(`unexpected argument '${a.positionals[0]}' (see --help)`);
-  const pid = last(a, 'pid');
-  return {
-    tgid: pid !== undefined ? parseIntArg(pid, '-p PID', 1, 4194304) : undefined,
-    failedOnly: has(a, 'failed'),
-    perThread: has(a, 'perthread'),
-    time: has(a, 'time'),
-    name: last(a, 'name'),
-    durationS: parseDuration(last(a, 'duration')),
-    ringbufMb: parseRingbufMb(last(a, 'ringbuf')),
-    json: has(a, 'json'),
-  };
-}
-
-export const exitHeader = (o: ExitsnoopOptions): string =>
+export const exitHeader = (o: Pick<ExitsnoopOptions, 'time'>): string =>
   `${o.time ? padR('TIME', 9) : ''}${padR('PCOMM', 16)} ${padR('PID', 7)} ${padR('PPID', 7)} ${padR('TID', 7)} ${padL('AGE(s)', 7)} EXIT_CODE\n`;
 
-export function exitLine(r: ExitRecord, o: ExitsnoopOptions): string {
-  return `${o.time ? padR(hms(monoToDate(r.tsNs)), 9) : ''}${padR(r.comm, 16)} ${padR(r.pid, 7)} ${padR(r.ppid, 7)} ${padR(r.tid, 7)} ${padL((r.ageNs / 1e9).toFixed(2), 7)} ${exitCodeText(r.exitCode)}\n`;
+export function exitLine(r: ExitRecord, o: Pick<ExitsnoopOptions, 'time'>): string {
+  return `${o.time ? padR(clockTime(monoToDate(r.tsNs)), 9) : ''}${padR(r.comm, 16)} ${padR(r.pid, 7)} ${padR(r.ppid, 7)} ${padR(r.tid, 7)} ${padL((r.ageNs / 1e9).toFixed(2), 7)} ${exitCodeText(r.exitCode)}\n`;
 }
 
+/**
+ * JSON keys are the column names (lower case: AGE(s) -> age_s; EXIT_CODE -> exit_code, the code
+ * or null when a signal ended it), plus signal, core_dumped and the kernel's raw_exit_code.
+ */
 export function exitJson(r: ExitRecord): string {
   const d = decodeExitCode(r.exitCode);
   return JSON.stringify({
@@ -90,28 +38,51 @@ export function exitJson(r: ExitRecord): string {
   }) + '\n';
 }
 
-export const command: ToolCommand = {
+export const command = defineTool<ExitsnoopOptions>({
   name: 'exitsnoop',
   summary: 'trace process exits with age and exit code or signal',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const opts = parseExitsnoopArgs(argv);
-    if (opts.tgid !== undefined) requireProcess(opts.tgid);
-    requireBpfPrivileges();
-    const session = openExitsnoop({ tgid: opts.tgid, perThread: opts.perThread, failedOnly: opts.failedOnly }, opts.ringbufMb * 1048576);
+  about: `Trace process exits: who exited, how old it was and how it ended (exit code, or the signal
+that killed it). Short-lived processes show up even if nobody saw them start.
+Hook: tp_btf/sched_process_exit (in-kernel filters).`,
+  flags: [
+    { ...COMMON.pid, help: 'only this process (stops when it has exited)' },
+    { key: 'failed', short: 'x', long: 'failed', help: 'only failed exits (non-zero code, or killed by a signal)' },
+    { key: 'perthread', long: 'per-thread', help: 'one line per exiting thread, not per process' },
+    { key: 'time', short: 't', long: 'timestamp', help: 'include a time column (HH:MM:SS)' },
+    { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },
+    COMMON.duration,
+    COMMON.bufferMb,
+    COMMON.json,
+  ],
+  more: `Columns: PCOMM PID PPID TID AGE(s) EXIT_CODE. A process is reported when its main thread
+(PID == TID) exits; AGE is measured from the start of that thread's process.
+
+Examples:
+  bpfkit exitsnoop -x        # processes that failed or were killed
+  bpfkit exitsnoop -t -p 42  # when PID 42 exits, and how`,
+  parse(a, c) {
+    const name = a.get('name');
+    if (name === '') throw badArgs('-n: empty name');
+    return {
+      filters: { tgid: c.pid, perThread: a.has('perthread'), failedOnly: a.has('failed') },
+      time: a.has('time'),
+      name,
+      bufferMb: c.bufferMb,
+    };
+  },
+  async run(o, rt) {
+    const source = openExitsnoop(o.filters, o.bufferMb);
     try {
-      const decode = exitDecoder(session);
-      const out = new LineBatcher(ctx.out);
-      if (!opts.json) out.push(exitHeader(opts));
-      session.start((b) => {
-        const r = decode(b);
-        if (opts.name !== undefined && !r.comm.includes(opts.name)) return;
-        out.push(opts.json ? exitJson(r) : exitLine(r, opts));
+      const decode = exitDecoder(source);
+      const wanted = (r: ExitRecord) => o.name === undefined || r.comm.includes(o.name);
+      if (!rt.json) rt.write(exitHeader(o));
+      await streamEvents(rt, source, {
+        decode,
+        text: (r) => (wanted(r) ? exitLine(r, o) : undefined),
+        json: (r) => (wanted(r) ? exitJson(r) : undefined),
       });
-      ctx.ready();
-      await streamUntilDone(session, out, opts, ctx.signal);
     } finally {
-      session.close();
+      source.close();
     }
   },
-};
+});

@@ -1,99 +1,29 @@
 // `bpfkit tcplife`: TCP connections with duration and bytes, one line when each closes.
-import type { ToolCommand, ToolContext } from '../../cli/command.js';
-import { parseArgs, has, last, parseIntArg, type FlagSpec } from '../../cli/args.js';
+import { COMMON, parseIntArg } from '../../toolkit/flags.js';
+import { defineTool } from '../../toolkit/runner.js';
+import { streamEvents } from '../../toolkit/stream.js';
 import { badArgs } from '../../core/errors.js';
-import { requireBpfPrivileges, requireProcess } from '../../core/privileges.js';
+import { clockTime, monoToDate } from '../../core/clock.js';
 import { padL, padR } from '../../render/text.js';
-import { LineBatcher, parseDuration, parseRingbufMb, streamUntilDone, monoToDate, hms } from '../execsnoop/snoop.js';
-import { MAX_PORTS, openTcplife, tcplifeDecoder, type TcplifeFilters, type TcplifeRecord } from './tcplife.js';
-
-const HELP = `Usage: bpfkit tcplife [options]
-
-Trace TCP connections (IPv4 and IPv6) from their start (connect, or a SYN received) to their
-close, printing one line per connection with its duration and the bytes it moved.
-Hook: tp_btf/inet_sock_set_state (the sock:inet_sock_set_state tracepoint); bytes are
-tcp_sock.bytes_acked (TX: sent and acknowledged) and tcp_sock.bytes_received (RX) at close.
-Connections already open when tracing starts are not reported.
-
-Options:
-  -p PID            only connections of this process
-  -L PORTS          only these local ports (comma-separated, at most ${MAX_PORTS})
-  -D PORTS          only these remote ports (comma-separated, at most ${MAX_PORTS})
-  -4                IPv4 only
-  -6                IPv6 only
-  -T                include a time column (HH:MM:SS)
-  -t                include a timestamp column (seconds since start)
-  -w                wide columns (fit IPv6 addresses)
-  -d DURATION       trace for DURATION seconds, then stop
-  --ringbuf MB      ring buffer size in MiB, a power of two (default 8)
-  --json            one JSON record per connection (NDJSON, exact bytes), then a summary record
-  --verbose         show which kernel hooks are used, and libbpf's log
-
-Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS. PID/COMM: the process that connected,
-or for accepted connections the one that closed it (0 if the kernel closed it, e.g. on RST).
-TX_KB and RX_KB are whole KiB (rounded down, as BCC); --json gives bytes.
-
-Examples:
-  bpfkit tcplife                 # every connection, system-wide
-  bpfkit tcplife -L 80,443 -T    # connections to the local web server, with time
-  bpfkit tcplife -p 1234 --json  # connections of PID 1234, exact bytes
-`;
-
-const FLAGS: FlagSpec[] = [
-  { key: 'pid', short: 'p', long: 'pid', value: true },
-  { key: 'lports', short: 'L', long: 'localport', value: true },
-  { key: 'rports', short: 'D', long: 'remoteport', value: true },
-  { key: 'ipv4', short: '4', long: 'ipv4' },
-  { key: 'ipv6', short: '6', long: 'ipv6' },
-  { key: 'time', short: 'T', long: 'time' },
-  { key: 'timestamp', short: 't', long: 'timestamp' },
-  { key: 'wide', short: 'w', long: 'wide' },
-  { key: 'duration', short: 'd', long: 'duration', value: true },
-  { key: 'ringbuf', long: 'ringbuf', value: true },
-  { key: 'json', long: 'json' },
-];
+import { maxPorts, openTcplife, tcplifeDecoder, type TcplifeFilters, type TcplifeRecord } from './tcplife.js';
 
 export interface TcplifeOptions {
   filters: TcplifeFilters;
   time: boolean;
   timestamp: boolean;
   wide: boolean;
-  durationS?: number;
-  ringbufMb: number;
-  json: boolean;
+  bufferMb: number;
 }
 
 function portList(text: string, what: string): number[] {
   const list = text.split(',').filter((s) => s !== '').map((s) => parseIntArg(s, what, 1, 65535));
   if (list.length === 0) throw badArgs(`${what}: no ports given`);
-  if (list.length > MAX_PORTS) throw badArgs(`${what}: at most ${MAX_PORTS} ports`);
+  if (list.length > maxPorts()) throw badArgs(`${what}: at most ${maxPorts()} ports`);
   return list;
 }
 
-export function parseTcplifeArgs(argv: string[]): TcplifeOptions {
-  // The shared parser reads "-4" as a number: spell BCC's -4/-6 as the long flags.
-  const a = parseArgs(argv.map((x) => (x === '-4' ? '--ipv4' : x === '-6' ? '--ipv6' : x)), FLAGS);
-  if (a.positionals.length) throw badArgs(`unexpected argument '${a.positionals[0]}' (see --help)`);
-  if (has(a, 'ipv4') && has(a, 'ipv6')) throw badArgs('-4 and -6 exclude each other');
-  const filters: TcplifeFilters = {};
-  const pid = last(a, 'pid');
-  if (pid !== undefined) filters.tgid = parseIntArg(pid, '-p PID', 1, 4194304);
-  const l = last(a, 'lports');
-  if (l !== undefined) filters.localPorts = portList(l, '-L PORTS');
-  const d = last(a, 'rports');
-  if (d !== undefined) filters.remotePorts = portList(d, '-D PORTS');
-  if (has(a, 'ipv4')) filters.family = 4;
-  if (has(a, 'ipv6')) filters.family = 6;
-  return {
-    filters,
-    time: has(a, 'time'),
-    timestamp: has(a, 'timestamp'),
-    wide: has(a, 'wide'),
-    durationS: parseDuration(last(a, 'duration')),
-    ringbufMb: parseRingbufMb(last(a, 'ringbuf')),
-    json: has(a, 'json'),
-  };
-}
+/** "at most N" for --help, N from the object's BTF (nothing if it cannot be read: parse says so). */
+const atMost = (() => { try { return `, at most ${maxPorts()}`; } catch { return ''; } })();
 
 function widths(o: TcplifeOptions): { addr: number; comm: number } {
   return o.wide || o.filters.family === 6 ? { addr: 39, comm: 16 } : { addr: 15, comm: 12 };
@@ -110,43 +40,84 @@ export function tcplifeHeader(o: TcplifeOptions): string {
 export function tcplifeLine(r: TcplifeRecord, o: TcplifeOptions, startNs: bigint): string {
   const w = widths(o);
   let s = '';
-  if (o.time) s += padR(hms(monoToDate(r.tsNs)), 9);
+  if (o.time) s += padR(clockTime(monoToDate(r.tsNs)), 9);
   if (o.timestamp) s += padR((Math.max(0, Number(r.tsNs - startNs)) / 1e9).toFixed(3), 10);
   return s + `${padR(r.pid, 7)} ${padR(r.comm.slice(0, w.comm), w.comm)} ${padR(r.laddr, w.addr)} ${padL(r.lport, 5)} ${padR(r.raddr, w.addr)} ${padL(r.rport, 5)} ${padL(Math.floor(r.txBytes / 1024), 6)} ${padL(Math.floor(r.rxBytes / 1024), 6)} ${(r.spanNs / 1e6).toFixed(2)}\n`;
 }
 
+/** JSON keys are the column names (lower case), plus family and the exact tx_bytes/rx_bytes. */
 export function tcplifeJson(r: TcplifeRecord): string {
   return JSON.stringify({
     time: monoToDate(r.tsNs).toISOString(),
-    pid: r.pid, comm: r.comm, family: r.family === 4 ? 'ipv4' : 'ipv6',
+    pid: r.pid, comm: r.comm,
     laddr: r.laddr, lport: r.lport, raddr: r.raddr, rport: r.rport,
-    tx_bytes: r.txBytes, rx_bytes: r.rxBytes,
+    tx_kb: Math.floor(r.txBytes / 1024), rx_kb: Math.floor(r.rxBytes / 1024),
     ms: Math.round(r.spanNs / 1e3) / 1e3,
+    family: r.family === 4 ? 'ipv4' : 'ipv6',
+    tx_bytes: r.txBytes, rx_bytes: r.rxBytes,
   }) + '\n';
 }
 
-export const command: ToolCommand = {
+export const command = defineTool<TcplifeOptions>({
   name: 'tcplife',
   summary: 'trace TCP connections with duration and bytes sent/received',
-  help: HELP,
-  async run(argv: string[], ctx: ToolContext): Promise<void> {
-    const opts = parseTcplifeArgs(argv);
-    if (opts.filters.tgid !== undefined) requireProcess(opts.filters.tgid);
-    requireBpfPrivileges();
-    const session = openTcplife(opts.filters, opts.ringbufMb * 1048576);
+  about: `Trace TCP connections (IPv4 and IPv6) from their start (connect, or a SYN received) to their
+close, printing one line per connection with its duration and the bytes it moved.
+Hook: tp_btf/inet_sock_set_state (the sock:inet_sock_set_state tracepoint); bytes are
+tcp_sock.bytes_acked (TX: sent and acknowledged) and tcp_sock.bytes_received (RX) at close.
+Connections already open when tracing starts are not reported.`,
+  flags: [
+    { ...COMMON.pid, help: 'only connections of this process' },
+    { key: 'lports', short: 'L', long: 'localport', arg: 'PORTS', help: `only these local ports (comma-separated${atMost})` },
+    { key: 'rports', short: 'D', long: 'remoteport', arg: 'PORTS', help: `only these remote ports (comma-separated${atMost})` },
+    { key: 'ipv4', short: '4', long: 'ipv4', help: 'IPv4 only' },
+    { key: 'ipv6', short: '6', long: 'ipv6', help: 'IPv6 only' },
+    { key: 'time', short: 'T', long: 'time', help: 'include a time column (HH:MM:SS)' },
+    { key: 'timestamp', short: 't', long: 'timestamp', help: 'include a timestamp column (seconds since start)' },
+    { key: 'wide', short: 'w', long: 'wide', help: 'wide columns (fit IPv6 addresses)' },
+    COMMON.duration,
+    COMMON.bufferMb,
+    COMMON.json,
+  ],
+  more: `Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS. PID/COMM: the process that connected,
+or for accepted connections the one that closed it (0 if the kernel closed it, e.g. on RST).
+TX_KB and RX_KB are whole KiB (rounded down, as BCC); --json adds tx_bytes and rx_bytes.
+
+Examples:
+  bpfkit tcplife                 # every connection, system-wide
+  bpfkit tcplife -L 80,443 -T    # connections to the local web server, with time
+  bpfkit tcplife -p 1234 --json  # connections of PID 1234, exact bytes`,
+  parse(a, c) {
+    if (a.has('ipv4') && a.has('ipv6')) throw badArgs('-4 and -6 exclude each other');
+    const filters: TcplifeFilters = {};
+    if (c.pid !== undefined) filters.tgid = c.pid;
+    const l = a.get('lports');
+    if (l !== undefined) filters.localPorts = portList(l, '-L PORTS');
+    const d = a.get('rports');
+    if (d !== undefined) filters.remotePorts = portList(d, '-D PORTS');
+    if (a.has('ipv4')) filters.family = 4;
+    if (a.has('ipv6')) filters.family = 6;
+    return {
+      filters,
+      time: a.has('time'),
+      timestamp: a.has('timestamp'),
+      wide: a.has('wide'),
+      bufferMb: c.bufferMb,
+    };
+  },
+  async run(o, rt) {
+    const source = openTcplife(o.filters, o.bufferMb);
     try {
-      const decode = tcplifeDecoder(session);
-      const out = new LineBatcher(ctx.out);
+      const decode = tcplifeDecoder(source);
       const startNs = process.hrtime.bigint();
-      if (!opts.json) out.push(tcplifeHeader(opts));
-      session.start((b) => {
-        const r = decode(b);
-        out.push(opts.json ? tcplifeJson(r) : tcplifeLine(r, opts, startNs));
+      if (!rt.json) rt.write(tcplifeHeader(o));
+      await streamEvents(rt, source, {
+        decode,
+        text: (r) => tcplifeLine(r, o, startNs),
+        json: (r) => tcplifeJson(r),
       });
-      ctx.ready();
-      await streamUntilDone(session, out, opts, ctx.signal);
     } finally {
-      session.close();
+      source.close();
     }
   },
-};
+});

@@ -1,9 +1,20 @@
 // tcplife's kernel side: bpf/tcplife.bpf.o on tp_btf/inet_sock_set_state; one record per TCP
 // connection when it reaches CLOSE, with duration and bytes.
+import { bpfObjectPath } from '../../core/bpf.js';
+import { fileDatasecVars } from '../../core/btf.js';
 import { formatAddr } from '../../core/net.js';
-import { SnoopSession } from '../execsnoop/snoop.js';
+import { RingSource } from '../../toolkit/stream.js';
 
-export const MAX_PORTS = 8;
+let maxPorts_: number | undefined;
+/** Ports per -L/-D list: the size of the constant arrays lports/rports (object's BTF). */
+export function maxPorts(): number {
+  if (maxPorts_ !== undefined) return maxPorts_;
+  const vars = fileDatasecVars(bpfObjectPath('tcplife'), '.rodata');
+  const n = vars.lports?.count;
+  if (n === undefined || vars.rports?.count !== n) throw new Error('bpf/tcplife.bpf.o has no BTF for the lports/rports arrays (rebuild with bpf/build.sh)');
+  maxPorts_ = n;
+  return n;
+}
 
 export interface TcplifeFilters {
   tgid?: number;
@@ -29,17 +40,16 @@ export interface TcplifeRecord {
 }
 
 function ports(list: number[] | undefined): Buffer {
-  const b = Buffer.alloc(2 * MAX_PORTS);
+  const b = Buffer.alloc(2 * maxPorts());
   (list ?? []).forEach((p, i) => b.writeUInt16LE(p, 2 * i));
   return b;
 }
 
-export function openTcplife(f: TcplifeFilters, ringbufBytes: number): SnoopSession {
-  return SnoopSession.open({
+export function openTcplife(f: TcplifeFilters, bufferMb: number): RingSource {
+  return RingSource.open({
     object: 'tcplife',
     programs: [{ name: 'tcplife_state', tracepoint: 'inet_sock_set_state' }],
-    struct: 'tcplife_event',
-    ringbufBytes,
+    bufferMb,
     constants: {
       filter_tgid: f.tgid ?? 0,
       filter_family: f.family === 4 ? 2 : f.family === 6 ? 10 : 0,
@@ -51,8 +61,8 @@ export function openTcplife(f: TcplifeFilters, ringbufBytes: number): SnoopSessi
   });
 }
 
-export function tcplifeDecoder(s: SnoopSession): (b: Buffer) => TcplifeRecord {
-  const v = s.view;
+export function tcplifeDecoder(s: RingSource): (b: Buffer) => TcplifeRecord {
+  const v = s.struct('tcplife_event');
   return (b) => {
     const family = v.uint(b, 'family') === 2 ? 4 : 6;
     const sa = v.bytes(b, 'saddr');

@@ -1,6 +1,6 @@
 // threadsnoop's kernel side: bpf/threadsnoop.bpf.o on tp_btf/sched_process_fork (new threads)
 // and tp_btf/sched_process_exit (thread exits, lifetime from task->start_time).
-import { SnoopSession } from '../execsnoop/snoop.js';
+import { RingSource } from '../../toolkit/stream.js';
 
 export interface ThreadsnoopFilters {
   tgid?: number;
@@ -22,23 +22,23 @@ export interface ThreadRecord {
   exitCode: number;
 }
 
-export function openThreadsnoop(f: ThreadsnoopFilters, ringbufBytes: number): SnoopSession {
+export function openThreadsnoop(f: ThreadsnoopFilters, bufferMb: number): RingSource {
   const programs = [{ name: 'threadsnoop_fork', tracepoint: 'sched_process_fork' }];
   if (f.exits) programs.push({ name: 'threadsnoop_exit', tracepoint: 'sched_process_exit' });
-  return SnoopSession.open({
+  return RingSource.open({
     object: 'threadsnoop',
     programs,
-    struct: 'thread_event',
-    ringbufBytes,
+    bufferMb,
     constants: { filter_tgid: f.tgid ?? 0, trace_exits: f.exits },
   });
 }
 
-export function threadDecoder(s: SnoopSession): (b: Buffer) => ThreadRecord {
-  const v = s.view;
+export function threadDecoder(s: RingSource): (b: Buffer) => ThreadRecord {
+  const v = s.struct('thread_event');
+  const { THREAD_NEW } = s.obj.enumValues('thread_kind');
   return (b) => ({
     tsNs: v.u64(b, 'ts_ns'),
-    event: v.uint(b, 'kind') === 1 ? 'NEW' : 'EXIT',
+    event: v.uint(b, 'kind') === THREAD_NEW ? 'NEW' : 'EXIT',
     pid: v.uint(b, 'pid'),
     tid: v.uint(b, 'tid'),
     ptid: v.uint(b, 'ptid'),
