@@ -22,7 +22,7 @@ const HDR = 8;
 /** Publish the consumer position at least every this many records (frees room for the producer). */
 const PUBLISH_EVERY = 256;
 /** Records one poll callback delivers before yielding to the event loop. */
-export const SLICE_RECORDS = 65536;
+export const SLICE_RECORDS = 16384;
 
 function mapOrThrow(len: number, prot: number, fd: number, offset: number, what: string): Ptr {
   const p = native.mmap(null, len, prot, MAP_SHARED, fd, offset);

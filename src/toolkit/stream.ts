@@ -177,7 +177,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     bpf_runs: run ? run.count : null,
     cpu_s: round3((cpu.user + cpu.system) / 1e6),
   };
-  if (left) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
+  if (left && !rt.out.ended) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
   if (json) rt.write(JSON.stringify(summary) + '\n');
   else {
     const bpf = summary.bpf_run_time_ms !== null ? `; BPF run time ${summary.bpf_run_time_ms} ms in ${summary.bpf_runs} runs` : '';
