@@ -18,8 +18,11 @@ export class Output {
     ));
   }
 
-  /** Write text (whole lines). Dropped silently once the output ended. */
-  write(text: string): void {
+  /**
+   * Write text (whole lines), or their bytes (UTF-8; the Buffer must not be changed afterwards:
+   * a slow reader's queue keeps it). Dropped silently once the output ended.
+   */
+  write(text: string | Uint8Array): void {
     if (this.ended || text.length === 0) return;
     try {
       this.stream.write(text);

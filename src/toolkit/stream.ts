@@ -10,15 +10,17 @@ import { hasBtfTracepoint, hasRingbuf } from '../core/features.js';
 import { native } from '../core/libbpf.js';
 import { note } from '../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../core/maps.js';
-import { RingBufferReader } from '../core/ringbuf.js';
+import { RingBufferReader, type RecordAt } from '../core/ringbuf.js';
 import type { StructView } from '../core/btf.js';
 import { safeLine } from '../render/text.js';
 import type { Runtime } from './runner.js';
 
 /** Records per slice: about 20-50 ms of decoding and rendering. */
 const SLICE = 16384;
-/** Lines per write. */
-const BATCH_LINES = 256;
+/** Bytes per write (at most, but for a longer line; a timer flushes a partial chunk within 100 ms). */
+const CHUNK_BYTES = 256 << 10;
+/** How often (in records) the output's congestion is looked at while streaming. */
+const CONGESTION_EVERY = 64;
 /**
  * Time the final drain may take after the producers stopped. With SIGINT served within a slice
  * and the exit after it, a process starved of CPU by a fork or thread flood still leaves within
@@ -30,6 +32,11 @@ const FINAL_DRAIN_MS = 400;
 export interface EventSource {
   /** Start delivering raw records (valid only during the call: decode, do not keep). */
   start(onRecord: (data: Buffer) => void): void;
+  /**
+   * Optional, instead of start(): deliver each record as (data, offset, length), the record
+   * being data[offset, offset + length) of a Buffer shared by all records (no Buffer per record).
+   */
+  startAt?(onRecord: RecordAt): void;
   /** Deliver at most `limit` pending records now; returns how many. */
   consume(limit: number): number;
   /** Records are waiting. */
@@ -62,6 +69,13 @@ export interface StreamRender<E> {
   /** One line (text ends in a newline), or undefined to skip the event (a user-space filter). */
   text(e: E): string | undefined;
   json(e: E): string | undefined;
+  /**
+   * Optional fast paths, used when the source has startAt: render the record at data[offset,
+   * offset + length) straight to its line, without a Buffer or an object per record. They must
+   * return exactly what text(decode(...)) / json(decode(...)) would.
+   */
+  textAt?(data: Buffer, offset: number, length: number): string | undefined;
+  jsonAt?(data: Buffer, offset: number, length: number): string | undefined;
 }
 
 /**
@@ -75,25 +89,53 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   const stats = BpfStats.start();
   let received = 0;
   let droppedHere = 0;
-  let batch: string[] = [];
+  // Lines are encoded (UTF-8) into one chunk of bytes, written as a whole: no string of the
+  // whole batch, no per-batch encoding pass, the chunk handed to the output as it is.
+  let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  let pos = 0;
+  let lines = 0;
+  let dropping = false;
   const flush = () => {
-    if (batch.length === 0) return;
-    rt.write(batch.join(''));
-    batch = [];
+    if (lines === 0) return;
+    rt.out.write(chunk.subarray(0, pos));
+    chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    pos = 0;
+    lines = 0;
+    dropping = rt.out.congested || rt.out.ended !== undefined;
+  };
+  const append = (line: string) => {
+    if (pos + 3 * line.length > CHUNK_BYTES) {
+      flush();
+      if (3 * line.length > CHUNK_BYTES) { rt.write(line); return; }
+    }
+    pos += chunk.write(line, pos);
+    lines++;
   };
   const json = rt.json;
-  source.start((data) => {
-    received++;
-    if (rt.out.congested || rt.out.ended) {
+  // Once every CONGESTION_EVERY records (and after every write), whether the output takes more:
+  // every record is either rendered or counted as dropped here.
+  const accept = (): boolean => {
+    if (received++ % CONGESTION_EVERY === 0) dropping = rt.out.congested || rt.out.ended !== undefined;
+    if (dropping) {
       droppedHere++;
-      return;
+      return false;
     }
-    const e = render.decode(data);
-    const line = json ? render.json(e) : render.text(e);
+    return true;
+  };
+  const add = (line: string | undefined) => {
     if (line === undefined) return;
-    batch.push(json ? line : safeLine(line));
-    if (batch.length >= BATCH_LINES) flush();
-  });
+    append(json ? line : safeLine(line));
+  };
+  const at = json ? render.jsonAt : render.textAt;
+  if (at && source.startAt) {
+    source.startAt((data, offset, length) => {
+      if (accept()) add(at(data, offset, length));
+    });
+  } else {
+    source.start((data) => {
+      if (accept()) add(json ? render.json(render.decode(data)) : render.text(render.decode(data)));
+    });
+  }
   rt.ready();
 
   let reported = 0;
@@ -233,6 +275,9 @@ export class RingSource implements EventSource {
 
   start(onRecord: (data: Buffer) => void): void {
     this.reader = new RingBufferReader(this.obj.map('events'), onRecord);
+  }
+  startAt(onRecord: RecordAt): void {
+    this.reader = new RingBufferReader(this.obj.map('events'), onRecord, { at: true });
   }
   consume(limit: number): number { return this.reader?.consume(limit) ?? 0; }
   pending(): boolean { return this.reader?.pending() ?? false; }

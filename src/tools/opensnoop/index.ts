@@ -3,10 +3,14 @@ import { COMMON, parseIntArg } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
 import { badArgs } from '../../core/errors.js';
-import { monoToDate } from '../../core/clock.js';
+import { monoIsoString, monoToDate } from '../../core/clock.js';
+import { cString, cStringJson } from '../../render/cstring.js';
 import { errnoName } from '../../core/syscalls/index.js';
 import { padL, padR } from '../../render/text.js';
-import { openDecoder, openFlagNames, openOpensnoop, type OpensnoopFilters, type OpenRecord } from './opensnoop.js';
+import {
+  openDecoder, openFlagNames, openFlagNamesCached, openLayout, openOpensnoop, openRecordAt, u64,
+  type OpenLayout, type OpensnoopFilters, type OpenRecord,
+} from './opensnoop.js';
 
 export interface OpensnoopOptions {
   filters: OpensnoopFilters;
@@ -51,6 +55,40 @@ export function openJson(r: OpenRecord): string {
     ...(r.flags & 0o100 || (r.flags & 0o20200000) === 0o20200000 ? { mode: '0' + r.mode.toString(8) } : {}),
     ret: r.ret,
   }) + '\n';
+}
+
+const SYSCALLS = ['"open"', '"openat"', '"openat2"'];
+
+/**
+ * openJson(record at data[at, at + length)) with the record read in place: no Buffer, no
+ * object, no JSON.stringify per event (the stream's hot path under an open() flood).
+ * `name`: only processes whose comm contains it (undefined: all).
+ */
+export function openJsonAt(L: OpenLayout, name: string | undefined): (data: Buffer, at: number, length: number) => string | undefined {
+  return (b, at, length) => {
+    const end = at + length;
+    const commEnd = Math.min(end, at + L.comm + L.commLen);
+    if (name !== undefined && !cString(b, at + L.comm, commEnd).includes(name)) return undefined;
+    const ret = b.readInt32LE(at + L.ret);
+    const kind = b.readUInt32LE(at + L.kind);
+    const flags = u64(b, at + L.flags);
+    let s = '{"time":"' + monoIsoString(u64(b, at + L.ts)) +
+      '","pid":' + b.readUInt32LE(at + L.pid) +
+      ',"tid":' + b.readUInt32LE(at + L.tid) +
+      ',"uid":' + b.readUInt32LE(at + L.uid) +
+      ',"comm":' + cStringJson(b, at + L.comm, commEnd) +
+      ',"fd":' + (ret >= 0 ? ret : -1) +
+      ',"err":' + (ret < 0 ? '"' + errnoName(-ret) + '"' : 'null') +
+      ',"path":' + cStringJson(b, at + L.path, Math.min(end, at + L.path + L.pathLen)) +
+      ',"syscall":' + (SYSCALLS[kind] ?? '"openat"');
+    if (kind !== 0) {
+      const dirfd = b.readInt32LE(at + L.dirfd);
+      s += ',"dirfd":' + (dirfd === -100 ? '"AT_FDCWD"' : dirfd);
+    }
+    s += ',"flags":' + flags + ',"flag_names":"' + openFlagNamesCached(flags) + '"';
+    if (flags & 0o100 || (flags & 0o20200000) === 0o20200000) s += ',"mode":"0' + b.readUInt32LE(at + L.mode).toString(8) + '"';
+    return s + ',"ret":' + ret + '}\n';
+  };
 }
 
 export const command = defineTool<OpensnoopOptions>({
@@ -102,13 +140,18 @@ Examples:
     const source = openOpensnoop(o.filters, o.bufferMb);
     try {
       const decode = openDecoder(source);
+      const layout = openLayout(source);
       const startNs = process.hrtime.bigint();
       const wanted = (r: OpenRecord) => o.name === undefined || r.comm.includes(o.name);
+      const text = (r: OpenRecord) => (wanted(r) ? openLine(r, o, startNs) : undefined);
+      const reused = {} as OpenRecord;
       if (!rt.json) rt.write(openHeader(o));
       await streamEvents(rt, source, {
         decode,
-        text: (r) => (wanted(r) ? openLine(r, o, startNs) : undefined),
+        text,
         json: (r) => (wanted(r) ? openJson(r) : undefined),
+        textAt: (b, at, length) => text(openRecordAt(layout, b, at, length, reused)),
+        jsonAt: openJsonAt(layout, o.name),
       });
     } finally {
       source.close();

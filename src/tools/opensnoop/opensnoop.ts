@@ -2,6 +2,8 @@
 // record per open/openat/openat2 through the ring buffer.
 import { syscallNumber } from '../../core/syscalls/index.js';
 import { RingSource } from '../../toolkit/stream.js';
+import { cString } from '../../render/cstring.js';
+import type { StructView } from '../../core/btf.js';
 
 export interface OpensnoopFilters {
   tgid?: number;
@@ -44,32 +46,48 @@ export function openOpensnoop(f: OpensnoopFilters, bufferMb: number): RingSource
   });
 }
 
-/** A decoder for the session's records (offsets from BTF, looked up once). */
-export function openDecoder(s: RingSource): (b: Buffer) => OpenRecord {
+/** Where open_event's fields are in a record (from the object's BTF, looked up once). */
+export interface OpenLayout {
+  ts: number; flags: number; pid: number; tid: number; uid: number; ret: number; dirfd: number;
+  kind: number; mode: number; comm: number; commLen: number; path: number; pathLen: number;
+}
+
+export function openLayout(s: { struct(name: string): StructView }): OpenLayout {
   const v = s.struct('open_event');
   const o = (n: string) => v.field(n).offset;
-  const [ts, flags, pid, tid, uid, ret, dirfd, kind, mode, comm, path] =
-    ['ts_ns', 'flags', 'pid', 'tid', 'uid', 'ret', 'dirfd', 'kind', 'mode', 'comm', 'path'].map(o) as number[];
-  const commLen = v.field('comm').size;
-  const pathLen = v.field('path').size;
-  const cstr = (b: Buffer, at: number, len: number) => {
-    const end = b.indexOf(0, at);
-    return b.toString('utf8', at, end < 0 || end > at + len ? at + len : end);
+  return {
+    ts: o('ts_ns'), flags: o('flags'), pid: o('pid'), tid: o('tid'), uid: o('uid'), ret: o('ret'),
+    dirfd: o('dirfd'), kind: o('kind'), mode: o('mode'), comm: o('comm'), commLen: v.field('comm').size,
+    path: o('path'), pathLen: v.field('path').size,
   };
-  return (b) => ({
-    tsNs: b.readBigUInt64LE(ts!),
-    flags: Number(b.readBigUInt64LE(flags!)),
-    pid: b.readUInt32LE(pid!),
-    tid: b.readUInt32LE(tid!),
-    uid: b.readUInt32LE(uid!),
-    ret: b.readInt32LE(ret!),
-    dirfd: b.readInt32LE(dirfd!),
-    syscall: KINDS[b.readUInt32LE(kind!)] ?? 'openat',
-    mode: b.readUInt32LE(mode!),
-    comm: cstr(b, comm!, commLen),
-    path: cstr(b, path!, pathLen),
-  });
 }
+
+/** A decoder for the session's records (offsets from BTF, looked up once). */
+export function openDecoder(s: { struct(name: string): StructView }): (b: Buffer) => OpenRecord {
+  const L = openLayout(s);
+  return (b) => openRecordAt(L, b, 0, b.length);
+}
+
+/** The record at data[at, at + length) (a record of the ring buffer, read in place). */
+export function openRecordAt(L: OpenLayout, b: Buffer, at: number, length: number, into?: OpenRecord): OpenRecord {
+  const end = at + length;
+  const r = into ?? {} as OpenRecord;
+  r.tsNs = b.readBigUInt64LE(at + L.ts);
+  r.flags = u64(b, at + L.flags);
+  r.pid = b.readUInt32LE(at + L.pid);
+  r.tid = b.readUInt32LE(at + L.tid);
+  r.uid = b.readUInt32LE(at + L.uid);
+  r.ret = b.readInt32LE(at + L.ret);
+  r.dirfd = b.readInt32LE(at + L.dirfd);
+  r.syscall = KINDS[b.readUInt32LE(at + L.kind)] ?? 'openat';
+  r.mode = b.readUInt32LE(at + L.mode);
+  r.comm = cString(b, at + L.comm, Math.min(end, at + L.comm + L.commLen));
+  r.path = cString(b, at + L.path, Math.min(end, at + L.path + L.pathLen));
+  return r;
+}
+
+/** A u64 as a number (as Number(readBigUInt64LE) rounds it, without the BigInt). */
+export const u64 = (b: Buffer, at: number): number => b.readUInt32LE(at + 4) * 4294967296 + b.readUInt32LE(at);
 
 const FLAG_NAMES: Array<[number, string]> = [
   [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
@@ -77,6 +95,17 @@ const FLAG_NAMES: Array<[number, string]> = [
   [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'],
   [0o10000000, 'O_PATH'],
 ];
+
+const flagNamesSeen = new Map<number, string>();
+/** openFlagNames, remembered (a stream sees few distinct flag sets; at most 4096 are kept). */
+export function openFlagNamesCached(flags: number): string {
+  let s = flagNamesSeen.get(flags);
+  if (s === undefined) {
+    s = openFlagNames(flags);
+    if (flagNamesSeen.size < 4096) flagNamesSeen.set(flags, s);
+  }
+  return s;
+}
 
 /** open(2) flags as names, x86-64/arm64 values: "O_RDONLY|O_CLOEXEC". */
 export function openFlagNames(flags: number): string {
