@@ -23,6 +23,12 @@ const HDR = 8;
 const PUBLISH_EVERY = 256;
 /** Records one poll callback delivers before yielding to the event loop. */
 export const SLICE_RECORDS = 65536;
+/**
+ * Time one poll callback may spend delivering, at most. Counting records alone is not enough:
+ * a record may cost microseconds to decode and render, and under a flood the producers compete
+ * with this process for the CPU, so 65536 records could keep a signal waiting for seconds.
+ */
+export const SLICE_MS = 20;
 
 function mapOrThrow(len: number, prot: number, fd: number, offset: number, what: string): Ptr {
   const p = native.mmap(null, len, prot, MAP_SHARED, fd, offset);
@@ -49,8 +55,11 @@ export class RingBufferReader {
   /** Records delivered so far. */
   delivered = 0;
 
-  /** `onEvent` gets a view valid only during the call: copy what you keep. */
-  constructor(map: BpfMap, private onEvent: (data: Buffer) => void) {
+  /**
+   * `onEvent` gets a view valid only during the call: copy what you keep. `sliceMs` bounds the
+   * time one poll callback spends delivering (default SLICE_MS).
+   */
+  constructor(map: BpfMap, private onEvent: (data: Buffer) => void, private opts: { sliceMs?: number } = {}) {
     const fd = map.fd;
     this.page = native.getpagesize() as number;
     this.size = map.maxEntries;
@@ -76,7 +85,7 @@ export class RingBufferReader {
    * slice runs from setImmediate, after timers, I/O and signal handlers had their turn. */
   private slice(): void {
     if (this.closed) return;
-    this.consume(SLICE_RECORDS);
+    this.consume(SLICE_RECORDS, this.opts.sliceMs ?? SLICE_MS);
     if (this.sliceScheduled || this.closed || !this.pending()) return;
     this.sliceScheduled = true;
     setImmediate(() => {
@@ -88,10 +97,11 @@ export class RingBufferReader {
   /**
    * Deliver at most `maxRecords` committed records (never more than were committed when the
    * call started), then return the count. A producer that never pauses cannot keep the caller
-   * here: call again (after yielding to the event loop) while pending().
+   * here: call again (after yielding to the event loop) while pending(). With `budgetMs`, also
+   * stop once that much time has passed (checked every few records).
    */
-  consume(maxRecords = SLICE_RECORDS): number {
-    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords);
+  consume(maxRecords = SLICE_RECORDS, budgetMs?: number): number {
+    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords, budgetMs);
   }
 
   /** The producer is ahead of the consumer (records committed or being written are unread). */
@@ -108,9 +118,10 @@ export class RingBufferReader {
     return this.consumeUntil(Number(Atomics.load(this.prod, 0)), Infinity);
   }
 
-  private consumeUntil(prod: number, maxRecords: number): number {
+  private consumeUntil(prod: number, maxRecords: number, budgetMs?: number): number {
     if (this.closed || this.consuming || maxRecords <= 0) return 0;
     this.consuming = true;
+    const until = budgetMs !== undefined ? performance.now() + budgetMs : Infinity;
     let n = 0;
     try {
       // Positions stay below 2^53 for years of traffic: plain numbers are exact.
@@ -130,6 +141,7 @@ export class RingBufferReader {
           Atomics.store(this.cons, 0, BigInt(cons));
           unpublished = 0;
         }
+        if ((n & 63) === 0 && until !== Infinity && performance.now() >= until) break;
       }
       Atomics.store(this.cons, 0, BigInt(cons));
     } finally {

@@ -10,7 +10,7 @@ import { hasBtfTracepoint, hasRingbuf } from '../core/features.js';
 import { native } from '../core/libbpf.js';
 import { note } from '../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../core/maps.js';
-import { RingBufferReader } from '../core/ringbuf.js';
+import { RingBufferReader, SLICE_MS } from '../core/ringbuf.js';
 import type { StructView } from '../core/btf.js';
 import { safeLine } from '../render/text.js';
 import type { Runtime } from './runner.js';
@@ -26,7 +26,7 @@ const FINAL_DRAIN_MS = 600;
 export interface EventSource {
   /** Start delivering raw records (valid only during the call: decode, do not keep). */
   start(onRecord: (data: Buffer) => void): void;
-  /** Deliver at most `limit` pending records now; returns how many. */
+  /** Deliver at most `limit` pending records now (and stop after about SLICE_MS of core/ringbuf); returns how many. */
   consume(limit: number): number;
   /** Records are waiting. */
   pending(): boolean;
@@ -135,7 +135,8 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     bpf_runs: run ? run.count : null,
     cpu_s: round3((cpu.user + cpu.system) / 1e6),
   };
-  if (left) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
+  // (not when the output is gone: there was nowhere to show them)
+  if (left && !rt.out.ended) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
   if (json) rt.write(JSON.stringify(summary) + '\n');
   else {
     const bpf = summary.bpf_run_time_ms !== null ? `; BPF run time ${summary.bpf_run_time_ms} ms in ${summary.bpf_runs} runs` : '';
@@ -229,7 +230,7 @@ export class RingSource implements EventSource {
   start(onRecord: (data: Buffer) => void): void {
     this.reader = new RingBufferReader(this.obj.map('events'), onRecord);
   }
-  consume(limit: number): number { return this.reader?.consume(limit) ?? 0; }
+  consume(limit: number): number { return this.reader?.consume(limit, SLICE_MS) ?? 0; }
   pending(): boolean { return this.reader?.pending() ?? false; }
   lostInKernel(): number {
     const v = this.lostMap.lookup(Buffer.alloc(4));
