@@ -165,9 +165,7 @@ async function drainOnce(consumer: Consumer): Promise<{ n: number; secs: number;
   const exited = new Promise<void>((res) => child.on('close', () => res()));
   const nr = syscallNumber('getppid')!;
   let sink = 0;
-  const session = TraceSession.start({ tgid: child.pid!, syscalls: [nr], strsize: 32, bufferMb: 128 }, (r) => {
-    sink += consumer === 'mapped pages + decode + text' ? formatCall(r, session.planOf(r.nr)).length : r.tid;
-  }, { read: false });
+  const session = TraceSession.open({ tgid: child.pid!, syscalls: [nr], strsize: 32, bufferMb: 128 });
   try {
     child.stdin!.write('go\n');
     await exited;
@@ -181,7 +179,10 @@ async function drainOnce(consumer: Consumer): Promise<{ n: number; secs: number;
       n = r.drain();
       r.close();
     } else {
-      session.startReading();
+      session.start((b) => {
+        const r = session.decode(b);
+        sink += consumer === 'mapped pages + decode + text' ? formatCall(r, session.planOf(r.nr)).length : r.tid;
+      });
       n = session.drain();
     }
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, startGatedChild, startTool } from './helpers.js';
 import { makeLoopFs, STORAGE_WORKLOAD, VM_EXT4, type LoopFs } from './storagefs.js';
 
-interface Ev { comm: string; pid: number; type: string; bytes: number; offset: number; latency_us: number; file: string; end_us: number }
-const parse = (stdout: string): Ev[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
+// JSON keys are the text columns (T -> t, FILENAME -> filename), plus offset and latency_us exact
+interface Ev { comm: string; pid: number; t: string; bytes: number; offset: number; latency_us: number; filename: string; end_us: number }
+const parse = (stdout: string): Ev[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev & { type?: string })
+  .filter((r) => r.type !== 'summary' && r.type !== 'lost');
 
 let fs: LoopFs | undefined;
 let shm: string | undefined;
@@ -27,9 +29,11 @@ after(() => {
 const N = 20;
 let fileNo = 0;
 
+interface Op { type: string; bytes: number; offset: number; file: string }
+
 /** The operations the workload does on one file, in order (see STORAGE_WORKLOAD). */
-function expected(name: string): Array<Pick<Ev, 'type' | 'bytes' | 'offset' | 'file'>> {
-  const out: Array<Pick<Ev, 'type' | 'bytes' | 'offset' | 'file'>> = [{ type: 'O', bytes: 0, offset: 0, file: name }];
+function expected(name: string): Array<Op> {
+  const out: Array<Op> = [{ type: 'O', bytes: 0, offset: 0, file: name }];
   let off = 0;
   for (let i = 0; i < N; i++) {
     out.push({ type: 'W', bytes: (i + 1) * 1000, offset: off, file: name });
@@ -61,15 +65,15 @@ test('fsslower -t ext4 -m 0 -p CHILD: every operation on the ext4 file, exact by
   const { run, pid, name } = await traced((pid) => ['fsslower', '-t', 'ext4', '-m', '0', '-p', String(pid), '--json']);
   const evs = parse(run.stdout);
   assert.ok(evs.every((e) => e.pid === pid), 'only the child');
-  const mine = evs.filter((e) => e.file === name);
+  const mine = evs.filter((e) => e.filename === name);
   // Both files have the same name: the tmpfs one must not appear, so exactly one set of ops.
-  assert.deepEqual(mine.map(({ type, bytes, offset, file }) => ({ type, bytes, offset, file })), expected(name));
+  assert.deepEqual(mine.map(({ t, bytes, offset, filename }) => ({ type: t, bytes, offset, file: filename })), expected(name));
   for (const e of mine) {
     assert.match(e.comm, /^w-[0-9a-f]+/);
     assert.ok(e.latency_us >= 0 && e.latency_us < 5_000_000, `latency ${e.latency_us}`);
   }
   // The fsync writes the data through the loop device: it takes measurable time.
-  assert.ok(mine.find((e) => e.type === 'S')!.latency_us > 1, JSON.stringify(mine));
+  assert.ok(mine.find((e) => e.t === 'S')!.latency_us > 1, JSON.stringify(mine));
 });
 
 test('ext4slower -p CHILD 0 (positional MIN_MS): same operations, text columns', kernelTest(), async () => {
@@ -98,15 +102,15 @@ test('ext4slower --csv: BCC\'s CSV columns with bytes, offset in bytes, latency 
 
 test('a threshold above the operations\' latency shows none of them', kernelTest(), async () => {
   const { run, name } = await traced((pid) => ['ext4slower', '-p', String(pid), '--json', '5000']);
-  assert.deepEqual(parse(run.stdout).filter((e) => e.file === name), []);
+  assert.deepEqual(parse(run.stdout).filter((e) => e.filename === name), []);
   const zero = await traced((pid) => ['ext4slower', '-p', String(pid), '--json', '-m', '0']);
-  assert.equal(parse(zero.run.stdout).filter((e) => e.file === zero.name).length, expected(zero.name).length);
+  assert.equal(parse(zero.run.stdout).filter((e) => e.filename === zero.name).length, expected(zero.name).length);
 });
 
 test('fsslower -t tmpfs sees the tmpfs file and not the ext4 one', kernelTest(), async () => {
   const { run, name } = await traced((pid) => ['fsslower', '-t', 'tmpfs', '-p', String(pid), '--json', '0']);
-  const evs = parse(run.stdout).filter((e) => e.file === name);
-  assert.deepEqual(evs.map(({ type, bytes, offset, file }) => ({ type, bytes, offset, file })), expected(name));
+  const evs = parse(run.stdout).filter((e) => e.filename === name);
+  assert.deepEqual(evs.map(({ t, bytes, offset, filename }) => ({ type: t, bytes, offset, file: filename })), expected(name));
 });
 
 test('fsslower bad input: one-line error, exit 2', kernelTest(), async () => {
@@ -156,6 +160,6 @@ cat $D/out
   assert.match(output, /^TOOLEXIT=0$/m, output);
   assert.match(output, /^LEFT=0$/m, output);
   assert.match(output, /fsslower: kprobe mode: kprobe\+kretprobe on ext4_file_read_iter, ext4_file_write_iter, ext4_file_open, ext4_sync_file/, output);
-  const evs = parse(output.split('\n').filter((l) => l.startsWith('{')).join('\n')).filter((e) => e.file === 'vmfile');
-  assert.deepEqual(evs.map(({ type, bytes, offset, file }) => ({ type, bytes, offset, file })), expected('vmfile'), output);
+  const evs = parse(output.split('\n').filter((l) => l.startsWith('{')).join('\n')).filter((e) => e.filename === 'vmfile');
+  assert.deepEqual(evs.map(({ t, bytes, offset, filename }) => ({ type: t, bytes, offset, file: filename })), expected('vmfile'), output);
 });

@@ -22,7 +22,7 @@ const ALL_TOOLS: Array<[string, string[]]> = [
   ['sockets', ['-a']],
   ['biotop', ['-C', '1']],
   ['biolatency', ['1']],
-  ['fsslower', ['0']],
+  ['fsslower', ['-t', 'ext4', '0']],
   ['ext4slower', ['0']],
   ['profile', ['-d', '1']],
   ['trace', []],

@@ -107,10 +107,11 @@ export class RingBufferReader {
   /**
    * Deliver at most `maxRecords` committed records (never more than were committed when the
    * call started), then return the count. A producer that never pauses cannot keep the caller
-   * here: call again (after yielding to the event loop) while pending().
+   * here: call again (after yielding to the event loop) while pending(). Also stops once
+   * `budgetMs` (default SLICE_MS) has passed, checked every 64 records.
    */
-  consume(maxRecords = SLICE_RECORDS): number {
-    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords, performance.now() + SLICE_MS);
+  consume(maxRecords = SLICE_RECORDS, budgetMs = SLICE_MS): number {
+    return this.consumeUntil(Number(Atomics.load(this.prod, 0)), maxRecords, performance.now() + budgetMs);
   }
 
   /** The producer is ahead of the consumer (records committed or being written are unread). */
@@ -153,8 +154,8 @@ export class RingBufferReader {
         if (++unpublished >= PUBLISH_EVERY) {
           Atomics.store(this.cons, 0, BigInt(cons));
           unpublished = 0;
-          if (performance.now() >= deadline) break;
         }
+        if ((n & 63) === 0 && deadline !== Infinity && performance.now() >= deadline) break;
       }
       Atomics.store(this.cons, 0, BigInt(cons));
     } finally {

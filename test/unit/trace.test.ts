@@ -39,3 +39,28 @@ test('decoders: sockaddr, quoting, poll/select results (no kernel)', () => {
   const fail: TraceRecord = { ...srec, ret: -4n };
   assert.equal(formatCall(fail, splan), 'select(5, [3 4], NULL, NULL, {tv_sec=2, tv_usec=0}) = -1 EINTR');
 });
+
+test('trace command line: -e lists (strace\'s trace=), -p/-t, --comm, -s, --min-ms (no kernel)', async () => {
+  const { command } = await import('../../src/tools/trace/index.js');
+  const o = command.parse(['-p', '42', '-e', 'trace=select,poll', '-e', 'select', '-x', '-T', '-s', '64', '--min-ms', '2.5', '--buffer-mb', '16']) as import('../../src/tools/trace/index.js').TraceOptions;
+  assert.deepEqual(o.filters, { strsize: 64, failedOnly: true, tgid: 42, tid: undefined, bufferMb: 16, syscalls: [syscallNumber('select'), syscallNumber('poll')], minMs: 2.5 });
+  assert.equal(o.timestamps, true);
+  assert.throws(() => command.parse(['-e', 'selct']), /unknown syscall 'selct' \(did you mean .*select/);
+  assert.throws(() => command.parse(['--comm', 'a-name-longer-than-15']), /--comm: a command name of 1 to 15/);
+  assert.throws(() => command.parse(['-s', '0']), /-s SIZE/);
+  assert.throws(() => command.parse(['ls']), /unexpected argument 'ls'/);
+  assert.throws(() => command.parse(['--buffer-mb', '3']), /not a power of two/);
+});
+
+test('fsslower command line: -t required, MIN_MS positional or -m, --csv xor --json (no kernel)', async () => {
+  const { command } = await import('../../src/tools/fsslower/index.js');
+  type O = import('../../src/tools/fsslower/index.js').FsslowerOptions;
+  assert.deepEqual((command.parse(['-t', 'ext4']) as O).filters.minMs, 10);
+  assert.deepEqual((command.parse(['-t', 'ext4', '0']) as O).filters, { fstype: 'ext4', minMs: 0, tgid: undefined, bufferMb: 8 });
+  assert.equal((command.parse(['-t', 'ext4', '-m', '2.5', '-p', '7', '-j']) as O).csv, true);
+  assert.throws(() => command.parse([]), /-t FSTYPE is required/);
+  assert.throws(() => command.parse(['-t', 'nosuchfs']), /unknown file system type 'nosuchfs'/);
+  assert.throws(() => command.parse(['-t', 'ext4', '-1']), /MIN_MS: must be >= 0, got -1/);
+  assert.throws(() => command.parse(['-t', 'ext4', '--csv', '--json']), /only one of --csv and --json/);
+  assert.throws(() => command.parse(['-t', 'ext4', '1', '2']), /unexpected argument '2'/);
+});

@@ -1,21 +1,25 @@
 // fsslower's kernel side. Syscall mode (works everywhere tp_btf and task storage do, including
 // kernels without kprobes/fentry): tp_btf sys_enter/sys_exit for the read/write/open/fsync
 // syscalls, fd -> struct file -> file system type and name resolved in the kernel, events over
-// the threshold through a ring buffer.
+// the threshold through a ring buffer. A FsslowerSession is an EventSource
+// (src/toolkit/stream.ts): streamEvents reads it.
 import { readFileSync } from 'node:fs';
 import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasKprobes, hasRingbuf, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { RingBufferReader } from '../../core/ringbuf.js';
+import { RingBufferReader, SLICE_MS } from '../../core/ringbuf.js';
 import { sumPercpuU64 } from '../../core/maps.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
 import type { StructView } from '../../core/btf.js';
+import type { EventSource } from '../../toolkit/stream.js';
 
 export interface FsslowerFilters {
   fstype: string;
   minMs: number;
   tgid?: number;
+  /** Ring buffer size in MiB (a power of two). */
+  bufferMb?: number;
 }
 
 export interface FsEvent {
@@ -75,11 +79,12 @@ export function knownFilesystems(): string[] {
   }
 }
 
-export class FsslowerSession {
+export class FsslowerSession implements EventSource {
   private reader: RingBufferReader | undefined;
   private constructor(private obj: BpfObject, private view: StructView) {}
 
-  static start(f: FsslowerFilters, onEvent: (e: FsEvent) => void, mode: FsslowerMode = chooseFsslowerMode(f.fstype)): FsslowerSession {
+  /** Load and attach; records wait in the ring buffer until start(). */
+  static open(f: FsslowerFilters, mode: FsslowerMode = chooseFsslowerMode(f.fstype)): FsslowerSession {
     if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', 'fsslower needs the BPF ring buffer (Linux 5.8+)');
     if (mode === 'syscall') {
       for (const tp of ['sys_enter', 'sys_exit']) {
@@ -105,10 +110,10 @@ export class FsslowerSession {
       const kprobes = ['fsslower_kp_read', 'fsslower_kp_write', 'fsslower_kp_open', 'fsslower_kp_sync'];
       if (mode === 'kprobe') obj.selectPrograms([...kprobes, 'fsslower_kp_exit']);
       else obj.selectPrograms(['fsslower_sys_enter', 'fsslower_sys_exit']);
+      obj.map('events').setMaxEntries((f.bufferMb ?? 8) * 1048576);
       obj.load();
       const view = obj.struct('fsslower_event');
       const session = new FsslowerSession(obj, view);
-      session.reader = new RingBufferReader(obj.map('events'), (buf) => onEvent(session.decode(buf)));
       if (mode === 'kprobe') {
         const funcs = FS_FUNCS[f.fstype]!;
         const exit = obj.program('fsslower_kp_exit');
@@ -128,7 +133,8 @@ export class FsslowerSession {
     }
   }
 
-  private decode(b: Buffer): FsEvent {
+  /** One ring-buffer record (valid only during the call) into an event. */
+  decode(b: Buffer): FsEvent {
     const v = this.view;
     return {
       endUs: Math.floor(v.uint(b, 'end_ns') / 1000),
@@ -143,23 +149,26 @@ export class FsslowerSession {
     };
   }
 
-  /** Deliver every event still in the ring buffer. */
-  flush(): void { this.reader?.consume(); }
+  start(onRecord: (data: Buffer) => void): void {
+    if (!this.reader) this.reader = new RingBufferReader(this.obj.map('events'), onRecord);
+  }
+  consume(limit: number): number { return this.reader?.consume(limit, SLICE_MS) ?? 0; }
+  pending(): boolean { return this.reader?.pending() ?? false; }
 
   /** Events lost so far because the ring buffer was full (counted in the kernel). */
-  lostEvents(): number {
+  lostInKernel(): number {
     const lost = this.obj.map('lost');
     const v = lost.lookup(Buffer.alloc(4));
     return v ? Number(sumPercpuU64(lost, v, 0)) : 0;
   }
 
-  /** Stop the probes, deliver what they had committed (bounded), then release everything. */
+  /** Stop the probes; what they committed stays readable. */
+  detach(): void { this.obj.detach(); }
+
   close(): void {
     try {
-      this.obj.detach();
-      this.reader?.drain();
-    } finally {
       this.reader?.close();
+    } finally {
       this.reader = undefined;
       this.obj.close();
     }

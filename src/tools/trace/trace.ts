@@ -1,12 +1,14 @@
 // trace's kernel side: load bpf/trace.bpf.o with the filters and the per-syscall copy ops as
 // constants, attach to raw_syscalls sys_enter/sys_exit (tp_btf + task storage, or raw_tp + a
 // hash on older kernels), and turn ring-buffer records into TraceRecords. Never prints.
+// A TraceSession is an EventSource (src/toolkit/stream.ts): streamEvents reads it.
 import { BpfObject, bpfObjectPath, type Link } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasTaskStorage, hasRingbuf } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { possibleCpus, type BpfMap } from '../../core/maps.js';
-import { RingBufferReader } from '../../core/ringbuf.js';
+import { RingBufferReader, SLICE_MS } from '../../core/ringbuf.js';
+import type { EventSource } from '../../toolkit/stream.js';
 import { allSyscalls, syscallName } from '../../core/syscalls/index.js';
 import { NORETURN, planFor, type Plan, type PlanLimits, type TraceRecord } from './decode.js';
 
@@ -27,6 +29,8 @@ export interface TraceFilters {
 export interface TraceCounters { sent: number; lostRingbuf: number; lostSlot: number; lost: number }
 
 const READ_INTERVAL_MS = 50;
+/** Records the READ_INTERVAL_MS timer reads at a time (a flood is read by the poll slices). */
+const TIMER_SLICE = 4096;
 
 /** The constants of bpf/trace.h, read from the object's BTF (enums and array sizes). */
 interface TraceConsts extends PlanLimits {
@@ -74,14 +78,13 @@ export function chooseHooks(): HookSet {
   return 'raw_tp';
 }
 
-export class TraceSession {
+export class TraceSession implements EventSource {
   readonly plans: Plan[] = [];
   private reader: RingBufferReader | undefined;
   private counterMap: BpfMap;
   private off: Record<string, number> = {};
   private dataOff = 0;
   private links: Link[] = [];
-  private onRecord: (r: TraceRecord) => void = () => {};
   private timer: NodeJS.Timeout | undefined;
 
   private readonly k: TraceConsts;
@@ -92,10 +95,10 @@ export class TraceSession {
   }
 
   /**
-   * Load, attach and start delivering records to `onRecord`. With `read: false` records stay
-   * in the ring buffer until startReading() (benchmarks fill the buffer, then time the drain).
+   * Load and attach. Records stay in the ring buffer until start() (streamEvents calls it;
+   * benchmarks fill the buffer, then time the drain).
    */
-  static start(f: TraceFilters, onRecord: (r: TraceRecord) => void, opts: { read?: boolean } = {}): TraceSession {
+  static open(f: TraceFilters): TraceSession {
     if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', 'trace needs the BPF ring buffer (Linux 5.8+)');
     const hooks = chooseHooks();
     if (hooks === 'raw_tp' && process.env.BPFKIT_TRACE_HOOKS !== 'raw_tp') {
@@ -165,8 +168,6 @@ export class TraceSession {
         session.off[k] = rec.field(k).offset;
       }
       session.dataOff = rec.field('data').offset;
-      session.onRecord = onRecord;
-      if (opts.read !== false) session.startReading();
       const progs = hooks === 'tp_btf' ? ['trace_enter_btf', 'trace_exit_btf'] : ['trace_enter_raw', 'trace_exit_raw'];
       // exit first: no entry slot is filled before its exit program is there
       for (const name of [progs[1]!, progs[0]!]) session.links.push(obj.program(name).attach());
@@ -179,15 +180,20 @@ export class TraceSession {
     }
   }
 
-  /** Start reading the ring buffer (done by start() unless told otherwise). */
-  startReading(): void {
+  /** Start delivering raw records (decode() them during the call). */
+  start(onRecord: (data: Buffer) => void): void {
     if (this.reader) return;
-    this.reader = new RingBufferReader(this.eventsMap, (data) => this.onRecord(this.decode(data)));
+    this.reader = new RingBufferReader(this.eventsMap, onRecord);
     // The kernel side wakes us only when the backlog is large (see wakeup_bytes): read the rest
     // on a short timer, so a quiet process's calls still show within READ_INTERVAL_MS.
-    this.timer = setInterval(() => this.reader?.consume(), READ_INTERVAL_MS);
+    this.timer = setInterval(() => this.reader?.consume(TIMER_SLICE, SLICE_MS), READ_INTERVAL_MS);
     this.timer.unref();
   }
+
+  consume(limit: number): number { return this.reader?.consume(limit, SLICE_MS) ?? 0; }
+  pending(): boolean { return this.reader?.pending() ?? false; }
+  /** Events lost in the kernel: ring buffer full, or no per-thread slot at entry. */
+  lostInKernel(): number { return this.counters().lost; }
 
   /** The ring buffer map (benchmarks compare readers on it). */
   get eventsMap(): BpfMap {
@@ -228,7 +234,7 @@ export class TraceSession {
     return p;
   }
 
-  /** Deliver everything in the ring buffer now. */
+  /** Deliver everything in the ring buffer now (benchmarks; the tool drains bounded). */
   drain(): number {
     return this.reader?.drain() ?? 0;
   }
@@ -258,9 +264,12 @@ export class TraceSession {
   close(): void {
     this.detach();
     clearInterval(this.timer);
-    this.reader?.close();
-    this.reader = undefined;
-    this.obj.close();
+    try {
+      this.reader?.close();
+    } finally {
+      this.reader = undefined;
+      this.obj.close();
+    }
   }
 }
 
