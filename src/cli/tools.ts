@@ -1,9 +1,8 @@
 // The tools `bpfkit` knows, in the order of the debugging workflow. Modules load lazily so that
 // starting one tool does not load all; a tool's summary lives in its own definition.
 import type { ToolCommand } from '../toolkit/runner.js';
-import { legacyTool, type LegacyCommand } from '../toolkit/legacy.js';
 
-type Loader = () => Promise<{ command: ToolCommand | LegacyCommand }>;
+type Loader = () => Promise<{ command: ToolCommand }>;
 
 const LOADERS: Array<[string, Loader]> = [
   ['syscount', () => import('../tools/syscount/index.js')],
@@ -27,8 +26,7 @@ export const TOOL_NAMES = LOADERS.map(([name]) => name);
 export async function loadTool(name: string): Promise<ToolCommand | undefined> {
   const loader = LOADERS.find(([n]) => n === name)?.[1];
   if (!loader) return undefined;
-  const { command } = await loader();
-  return 'execute' in command ? command : legacyTool(command);
+  return (await loader()).command;
 }
 
 /** Names that run a tool with preset flags (BCC's per-filesystem tools). */

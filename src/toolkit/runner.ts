@@ -46,8 +46,6 @@ export interface ToolSpec<O> {
   bpf?: boolean;
   /** true: -p/-t name processes to look at once, not to follow (no exit watch). */
   snapshot?: boolean;
-  /** TEMPORARY (legacy tools): hand argv over unparsed, as positionals. */
-  raw?: boolean;
   /** Seconds the tool may take after Ctrl-C to finish its report (default 2). */
   stopGraceS?: number;
   parse(args: ParsedArgs, common: Common): O;
@@ -77,8 +75,8 @@ export function defineTool<O>(spec: ToolSpec<O>): ToolCommand {
 }
 
 function parseCommandLine<O>(spec: ToolSpec<O>, argv: string[]): { opts: O; common: Common } {
-  const args = spec.raw ? parseFlags(['--', ...argv], []) : parseFlags(argv, spec.flags);
-  const max = spec.raw ? Infinity : spec.maxPositionals ?? 0;
+  const args = parseFlags(argv, spec.flags);
+  const max = spec.maxPositionals ?? 0;
   if (args.positionals.length > max) throw badArgs(`unexpected argument '${args.positionals[max]}' (see --help)`);
   const common = parseCommon(args, spec.flags);
   return { opts: spec.parse(args, common), common };
