@@ -8,14 +8,14 @@ import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { BPFKIT, kernelTest, leftoverPrograms, sleep, startTool } from './helpers.js';
 import { makeLoopFs, type LoopFs } from './storagefs.js';
-import { RingSource } from '../src/toolkit/stream.js';
+import { RingSource, openRingSource } from '../src/toolkit/stream.js';
 import { syscallNumber } from '../src/core/syscalls/index.js';
 
 const isRoot = process.getuid?.() === 0;
 
 /** opensnoop's object in this process, with bpfkit_self_tgid as load() sets it, or forced to 0. */
 function openSession(selfTgid?: number): RingSource {
-  return RingSource.open({
+  return openRingSource({
     object: 'opensnoop',
     programs: [{ name: 'opensnoop_exit', tracepoint: 'sys_exit' }],
     bufferMb: 1,

@@ -102,6 +102,7 @@ export class Runtime {
   stopReason: StopReason | undefined;
   readonly isTTY = Boolean(process.stdout.isTTY);
   private timers: Array<() => void> = [];
+  private resources: Array<{ close(): void }> = [];
   private announced = false;
 
   constructor(readonly tool: string, readonly common: Common, readonly verbose: (text: string) => void) {
@@ -153,15 +154,31 @@ export class Runtime {
    * positional argument) `count` times (0 = forever) until the run stops; on stop, report once
    * more (the partial interval) with final = true. Without an interval, report once at stop.
    */
-  async intervals(report: (final: boolean) => void, opts: { intervalS?: number; count?: number } = {}): Promise<void> {
+  async intervals(report: (final: boolean, elapsedS: number) => void, opts: { intervalS?: number; count?: number } = {}): Promise<void> {
     const intervalS = opts.intervalS ?? this.common.intervalS;
     const ms = intervalS !== undefined ? intervalS * 1000 : Infinity;
     const count = opts.count ?? 0;
+    let last = performance.now();
     for (let n = 1; ; n++) {
       const full = await this.sleep(ms);
       const done = !full || (count > 0 && n >= count);
-      report(done);
+      const now = performance.now();
+      report(done, (now - last) / 1000);
+      last = now;
       if (done) return;
+    }
+  }
+
+  /** Close `resource` when the run ends (sessions, sources), last opened first closed. */
+  use<T extends { close(): void }>(resource: T): T {
+    this.resources.push(resource);
+    return resource;
+  }
+
+  /** Release what the tool handed to use(). */
+  release(): void {
+    for (const r of this.resources.splice(0).reverse()) {
+      try { r.close(); } catch { /* closing the rest matters more */ }
     }
   }
 
@@ -347,6 +364,7 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
     status = reportError(err, spec.name, verbose);
   } finally {
     rt.dispose();
+    rt.release();
     closeAll();
   }
   // Let queued output reach a slow reader, but not for ever.

@@ -245,29 +245,12 @@ export interface RingSourceSpec {
 /** An object whose programs write records to the ring buffer `events` and count failures in `lost`. */
 export class RingSource implements EventSource {
   private reader: RingBufferReader | undefined;
-  private constructor(readonly obj: BpfObject, private lostMap: BpfMap) {}
-
-  static open(spec: RingSourceSpec): RingSource {
-    if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', `${spec.object} needs the BPF ring buffer (Linux 5.8+)`);
-    for (const p of spec.programs) {
-      if (!hasBtfTracepoint(p.tracepoint)) {
-        throw new BpfkitError('NOT_SUPPORTED', `${spec.object} needs the BTF-typed tracepoint ${p.tracepoint} (tp_btf: Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
-      }
-    }
-    const obj = BpfObject.openFile(bpfObjectPath(spec.object));
-    try {
-      obj.setConstants(spec.constants);
-      obj.selectPrograms(spec.programs.map((p) => p.name));
-      obj.map('events').setMaxEntries(spec.bufferMb * 1048576);
-      obj.load();
-      obj.attachAll();
-      note(`${spec.object}: attached ${spec.programs.map((p) => `tp_btf/${p.tracepoint} (${p.name})`).join(', ')}; ring buffer ${spec.bufferMb} MiB, lost events counted in the kernel`);
-      return new RingSource(obj, obj.map('lost'));
-    } catch (err) {
-      obj.close();
-      throw err;
-    }
+  private lostMap: BpfMap;
+  /** A loaded and attached object with the maps `events` (ring buffer) and `lost` (per-CPU). */
+  constructor(readonly obj: BpfObject) {
+    this.lostMap = obj.map('lost');
   }
+
 
   struct(name: string): StructView {
     return this.obj.struct(name);
@@ -293,5 +276,28 @@ export class RingSource implements EventSource {
       this.reader = undefined;
       this.obj.close();
     }
+  }
+}
+
+/** Open, load and attach the standard stream object: tp_btf programs, `events` and `lost` maps. */
+export function openRingSource(spec: RingSourceSpec): RingSource {
+  if (!hasRingbuf()) throw new BpfkitError('NOT_SUPPORTED', `${spec.object} needs the BPF ring buffer (Linux 5.8+)`);
+  for (const p of spec.programs) {
+    if (!hasBtfTracepoint(p.tracepoint)) {
+      throw new BpfkitError('NOT_SUPPORTED', `${spec.object} needs the BTF-typed tracepoint ${p.tracepoint} (tp_btf: Linux 5.5+ with CONFIG_DEBUG_INFO_BTF)`);
+    }
+  }
+  const obj = BpfObject.openFile(bpfObjectPath(spec.object));
+  try {
+    obj.setConstants(spec.constants);
+    obj.selectPrograms(spec.programs.map((p) => p.name));
+    obj.map('events').setMaxEntries(spec.bufferMb * 1048576);
+    obj.load();
+    obj.attachAll();
+    note(`${spec.object}: attached ${spec.programs.map((p) => `tp_btf/${p.tracepoint} (${p.name})`).join(', ')}; ring buffer ${spec.bufferMb} MiB, lost events counted in the kernel`);
+    return new RingSource(obj);
+  } catch (err) {
+    obj.close();
+    throw err;
   }
 }

@@ -67,20 +67,13 @@ Examples:
   bpfkit biolatency -d sda --duration 10s --json`,
   parse: parseBiolatencyOptions,
   async run(opts, rt) {
-    const session = BiolatencySession.start(opts.session);
-    try {
-      rt.ready();
-      if (!rt.json) rt.write('Tracing block device I/O... Hit Ctrl-C to end.\n');
-      let lastTime = Date.now();
-      await rt.intervals(() => {
-        const now = Date.now();
-        const hists = session.read();
-        rt.write(rt.json ? renderJson(hists, opts, (now - lastTime) / 1000) : renderText(hists, opts));
-        lastTime = now;
-      }, { intervalS: opts.intervalS, count: opts.count });
-    } finally {
-      session.close();
-    }
+    const session = rt.use(BiolatencySession.start(opts.session));
+    rt.ready();
+    if (!rt.json) rt.write('Tracing block device I/O... Hit Ctrl-C to end.\n');
+    await rt.intervals((_final, elapsedS) => {
+      const hists = session.read();
+      rt.write(rt.json ? renderJson(hists, opts, elapsedS) : renderText(hists, opts));
+    }, { intervalS: opts.intervalS, count: opts.count });
   },
 });
 

@@ -59,20 +59,13 @@ Examples:
   bpfkit biotop -p 1234 --json`,
   parse: parseBiotopOptions,
   async run(opts, rt) {
-    const session = BiotopSession.start({ tgid: opts.pid });
-    try {
-      rt.ready();
-      if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
-      let lastTime = Date.now();
-      await rt.intervals(() => {
-        const now = Date.now();
-        const rows = session.drain();
-        rt.write(rt.json ? renderJson(rows, opts, (now - lastTime) / 1000) : renderText(rows, opts, !opts.noclear && rt.isTTY));
-        lastTime = now;
-      }, { intervalS: opts.intervalS, count: opts.count });
-    } finally {
-      session.close();
-    }
+    const session = rt.use(BiotopSession.start({ tgid: opts.pid }));
+    rt.ready();
+    if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
+    await rt.intervals((_final, elapsedS) => {
+      const rows = session.drain();
+      rt.write(rt.json ? renderJson(rows, opts, elapsedS) : renderText(rows, opts, !opts.noclear && rt.isTTY));
+    }, { intervalS: opts.intervalS, count: opts.count });
   },
 });
 

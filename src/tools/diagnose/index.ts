@@ -47,16 +47,12 @@ Ctrl-C (or the exit of every process given with -p) reports on what was observed
   stopGraceS: 5,
   parse: parseDiagnoseOptions,
   async run(opts, rt) {
-    const session = DiagnoseSession.start();
-    try {
-      rt.ready();
-      if (!opts.json) rt.write(`Observing the host for ${opts.durationS} s... (Ctrl-C to report early)\n`);
-      await rt.until();
-      const report = analyze(session.snapshot(), { pids: opts.pids });
-      rt.write(opts.json ? JSON.stringify(report) + '\n' : renderReport(report));
-    } finally {
-      session.close();
-    }
+    const session = rt.use(DiagnoseSession.start());
+    rt.ready();
+    if (!opts.json) rt.write(`Observing the host for ${opts.durationS} s... (Ctrl-C to report early)\n`);
+    await rt.until();
+    const report = analyze(session.snapshot(), { pids: opts.pids });
+    rt.write(opts.json ? JSON.stringify(report) + '\n' : renderReport(report));
   },
 });
 

@@ -3,7 +3,7 @@
 import { bpfObjectPath } from '../../core/bpf.js';
 import { fileEnumValues } from '../../core/btf.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
-import { RingSource } from '../../toolkit/stream.js';
+import { RingSource, openRingSource } from '../../toolkit/stream.js';
 
 export interface ExecsnoopFilters {
   failedOnly?: boolean;
@@ -26,7 +26,7 @@ export interface ExecRecord {
 }
 
 export function openExecsnoop(f: ExecsnoopFilters, bufferMb: number): RingSource {
-  return RingSource.open({
+  return openRingSource({
     object: 'execsnoop',
     programs: [{ name: 'execsnoop_exit', tracepoint: 'sys_exit' }],
     bufferMb,

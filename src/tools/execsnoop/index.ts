@@ -106,20 +106,16 @@ Examples:
     };
   },
   async run(o, rt) {
-    const source = openExecsnoop(o.filters, o.bufferMb);
-    try {
-      const decode = execDecoder(source, o.filters.maxArgs);
-      const startNs = process.hrtime.bigint();
-      const wanted = (r: ExecRecord) =>
-        (o.name === undefined || r.comm.includes(o.name)) && (o.line === undefined || r.argv.join(' ').includes(o.line));
-      if (!rt.json) rt.write(execHeader(o));
-      await streamEvents(rt, source, {
-        decode,
-        text: (r) => (wanted(r) ? execLine(r, o, startNs) : undefined),
-        json: (r) => (wanted(r) ? execJson(r) : undefined),
-      });
-    } finally {
-      source.close();
-    }
+    const source = rt.use(openExecsnoop(o.filters, o.bufferMb));
+    const decode = execDecoder(source, o.filters.maxArgs);
+    const startNs = process.hrtime.bigint();
+    const wanted = (r: ExecRecord) =>
+      (o.name === undefined || r.comm.includes(o.name)) && (o.line === undefined || r.argv.join(' ').includes(o.line));
+    if (!rt.json) rt.write(execHeader(o));
+    await streamEvents(rt, source, {
+      decode,
+      text: (r) => (wanted(r) ? execLine(r, o, startNs) : undefined),
+      json: (r) => (wanted(r) ? execJson(r) : undefined),
+    });
   },
 });

@@ -1,5 +1,5 @@
 // exitsnoop's kernel side: bpf/exitsnoop.bpf.o on tp_btf/sched_process_exit.
-import { RingSource } from '../../toolkit/stream.js';
+import { RingSource, openRingSource } from '../../toolkit/stream.js';
 
 export interface ExitsnoopFilters {
   tgid?: number;
@@ -19,7 +19,7 @@ export interface ExitRecord {
 }
 
 export function openExitsnoop(f: ExitsnoopFilters, bufferMb: number): RingSource {
-  return RingSource.open({
+  return openRingSource({
     object: 'exitsnoop',
     programs: [{ name: 'exitsnoop_exit', tracepoint: 'sched_process_exit' }],
     bufferMb,

@@ -71,18 +71,14 @@ Examples:
     };
   },
   async run(o, rt) {
-    const source = openExitsnoop(o.filters, o.bufferMb);
-    try {
-      const decode = exitDecoder(source);
-      const wanted = (r: ExitRecord) => o.name === undefined || r.comm.includes(o.name);
-      if (!rt.json) rt.write(exitHeader(o));
-      await streamEvents(rt, source, {
-        decode,
-        text: (r) => (wanted(r) ? exitLine(r, o) : undefined),
-        json: (r) => (wanted(r) ? exitJson(r) : undefined),
-      });
-    } finally {
-      source.close();
-    }
+    const source = rt.use(openExitsnoop(o.filters, o.bufferMb));
+    const decode = exitDecoder(source);
+    const wanted = (r: ExitRecord) => o.name === undefined || r.comm.includes(o.name);
+    if (!rt.json) rt.write(exitHeader(o));
+    await streamEvents(rt, source, {
+      decode,
+      text: (r) => (wanted(r) ? exitLine(r, o) : undefined),
+      json: (r) => (wanted(r) ? exitJson(r) : undefined),
+    });
   },
 });

@@ -8,11 +8,9 @@ import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasKprobes, hasRingbuf, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { RingBufferReader, SLICE_MS } from '../../core/ringbuf.js';
-import { sumPercpuU64 } from '../../core/maps.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
 import type { StructView } from '../../core/btf.js';
-import type { EventSource } from '../../toolkit/stream.js';
+import { RingSource } from '../../toolkit/stream.js';
 
 export interface FsslowerFilters {
   fstype: string;
@@ -79,9 +77,10 @@ export function knownFilesystems(): string[] {
   }
 }
 
-export class FsslowerSession implements EventSource {
-  private reader: RingBufferReader | undefined;
-  private constructor(private obj: BpfObject, private view: StructView) {}
+export class FsslowerSession extends RingSource {
+  private constructor(obj: BpfObject, private view: StructView) {
+    super(obj);
+  }
 
   /** Load and attach; records wait in the ring buffer until start(). */
   static open(f: FsslowerFilters, mode: FsslowerMode = chooseFsslowerMode(f.fstype)): FsslowerSession {
@@ -147,30 +146,5 @@ export class FsslowerSession implements EventSource {
       offset: v.uint(b, 'offset'),
       file: v.str(b, 'file'),
     };
-  }
-
-  start(onRecord: (data: Buffer) => void): void {
-    if (!this.reader) this.reader = new RingBufferReader(this.obj.map('events'), onRecord);
-  }
-  consume(limit: number): number { return this.reader?.consume(limit, SLICE_MS) ?? 0; }
-  pending(): boolean { return this.reader?.pending() ?? false; }
-
-  /** Events lost so far because the ring buffer was full (counted in the kernel). */
-  lostInKernel(): number {
-    const lost = this.obj.map('lost');
-    const v = lost.lookup(Buffer.alloc(4));
-    return v ? Number(sumPercpuU64(lost, v, 0)) : 0;
-  }
-
-  /** Stop the probes; what they committed stays readable. */
-  detach(): void { this.obj.detach(); }
-
-  close(): void {
-    try {
-      this.reader?.close();
-    } finally {
-      this.reader = undefined;
-      this.obj.close();
-    }
   }
 }

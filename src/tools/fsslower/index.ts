@@ -83,16 +83,12 @@ Examples:
     };
   },
   async run(o, rt) {
-    const session = FsslowerSession.open(o.filters);
-    try {
-      if (!rt.json) rt.write(header(o));
-      await streamEvents(rt, session, {
-        decode: (b) => session.decode(b),
-        text: (e) => renderText(e, o),
-        json: (e) => renderJson(e),
-      });
-    } finally {
-      session.close();
-    }
+    const session = rt.use(FsslowerSession.open(o.filters));
+    if (!rt.json) rt.write(header(o));
+    await streamEvents(rt, session, {
+      decode: (b) => session.decode(b),
+      text: (e) => renderText(e, o),
+      json: (e) => renderJson(e),
+    });
   },
 });

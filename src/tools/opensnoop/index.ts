@@ -137,24 +137,20 @@ Examples:
     };
   },
   async run(o, rt) {
-    const source = openOpensnoop(o.filters, o.bufferMb);
-    try {
-      const decode = openDecoder(source);
-      const layout = openLayout(source);
-      const startNs = process.hrtime.bigint();
-      const wanted = (r: OpenRecord) => o.name === undefined || r.comm.includes(o.name);
-      const text = (r: OpenRecord) => (wanted(r) ? openLine(r, o, startNs) : undefined);
-      const reused = {} as OpenRecord;
-      if (!rt.json) rt.write(openHeader(o));
-      await streamEvents(rt, source, {
-        decode,
-        text,
-        json: (r) => (wanted(r) ? openJson(r) : undefined),
-        textAt: (b, at, length) => text(openRecordAt(layout, b, at, length, reused)),
-        jsonAt: openJsonAt(layout, o.name),
-      });
-    } finally {
-      source.close();
-    }
+    const source = rt.use(openOpensnoop(o.filters, o.bufferMb));
+    const decode = openDecoder(source);
+    const layout = openLayout(source);
+    const startNs = process.hrtime.bigint();
+    const wanted = (r: OpenRecord) => o.name === undefined || r.comm.includes(o.name);
+    const text = (r: OpenRecord) => (wanted(r) ? openLine(r, o, startNs) : undefined);
+    const reused = {} as OpenRecord;
+    if (!rt.json) rt.write(openHeader(o));
+    await streamEvents(rt, source, {
+      decode,
+      text,
+      json: (r) => (wanted(r) ? openJson(r) : undefined),
+      textAt: (b, at, length) => text(openRecordAt(layout, b, at, length, reused)),
+      jsonAt: openJsonAt(layout, o.name),
+    });
   },
 });

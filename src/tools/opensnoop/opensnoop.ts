@@ -1,7 +1,7 @@
 // opensnoop's kernel side: bpf/opensnoop.bpf.o on tp_btf/sys_exit, filters as constants, one
 // record per open/openat/openat2 through the ring buffer.
 import { syscallNumber } from '../../core/syscalls/index.js';
-import { RingSource } from '../../toolkit/stream.js';
+import { RingSource, openRingSource } from '../../toolkit/stream.js';
 import { cString } from '../../render/cstring.js';
 import type { StructView } from '../../core/btf.js';
 
@@ -30,7 +30,7 @@ export interface OpenRecord {
 const KINDS = ['open', 'openat', 'openat2'] as const;
 
 export function openOpensnoop(f: OpensnoopFilters, bufferMb: number): RingSource {
-  return RingSource.open({
+  return openRingSource({
     object: 'opensnoop',
     programs: [{ name: 'opensnoop_exit', tracepoint: 'sys_exit' }],
     bufferMb,

@@ -110,33 +110,29 @@ Examples:
   parse: parseProfileOptions,
   outputPaths: (o) => [o.svg, o.speedscope].filter((p): p is string => p !== undefined),
   async run(opts, rt) {
-    const session = ProfileSession.start(opts.session);
-    try {
-      rt.ready();
-      const textMode = !opts.folded && !opts.json;
-      const files = opts.svg !== undefined || opts.speedscope !== undefined;
-      if (textMode) rt.write(header(opts) + '\n');
-      await rt.until();
-      const result = session.collect();
-      session.close();
-      if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
-        title: 'CPU Flame Graph',
-        subtitle: `bpfkit profile: ${what(opts)}`,
-      }));
-      if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
-        name: `bpfkit profile: ${what(opts)}`,
-      }));
-      if (opts.json) rt.write(renderJson(result));
-      else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
-      else if (!files) rt.write(renderText(result, opts));
-      else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
-      // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
-      const w = warnings(result);
-      if (w && textMode) rt.write(w);
-      else if (w && !opts.json) rt.verbose(w);
-    } finally {
-      session.close();
-    }
+    const session = rt.use(ProfileSession.start(opts.session));
+    rt.ready();
+    const textMode = !opts.folded && !opts.json;
+    const files = opts.svg !== undefined || opts.speedscope !== undefined;
+    if (textMode) rt.write(header(opts) + '\n');
+    await rt.until();
+    const result = session.collect();
+    session.close();
+    if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
+      title: 'CPU Flame Graph',
+      subtitle: `bpfkit profile: ${what(opts)}`,
+    }));
+    if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
+      name: `bpfkit profile: ${what(opts)}`,
+    }));
+    if (opts.json) rt.write(renderJson(result));
+    else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
+    else if (!files) rt.write(renderText(result, opts));
+    else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
+    // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
+    const w = warnings(result);
+    if (w && textMode) rt.write(w);
+    else if (w && !opts.json) rt.verbose(w);
   },
 });
 

@@ -86,23 +86,16 @@ bpfkit's own syscalls are never counted.`,
       rt.write(allSyscalls().map(({ nr, name }) => `${padL(nr, 4)} ${name}\n`).join(''));
       return;
     }
-    const session = SyscountSession.start(opts.filters);
-    try {
-      rt.ready();
-      if (!opts.json) {
-        const what = opts.filters.failuresOnly || opts.filters.errno ? 'failed syscalls' : 'syscalls';
-        rt.write(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
-      }
-      let lastTime = Date.now();
-      await rt.intervals(() => {
-        const now = Date.now();
-        const rows = opts.filters.byProcess ? session.processDeltas() : session.syscallDeltas();
-        rt.write(opts.json ? renderJson(rows, opts, (now - lastTime) / 1000) : renderText(rows, opts));
-        lastTime = now;
-      });
-    } finally {
-      session.close();
+    const session = rt.use(SyscountSession.start(opts.filters));
+    rt.ready();
+    if (!opts.json) {
+      const what = opts.filters.failuresOnly || opts.filters.errno ? 'failed syscalls' : 'syscalls';
+      rt.write(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
     }
+    await rt.intervals((_final, elapsedS) => {
+      const rows = opts.filters.byProcess ? session.processDeltas() : session.syscallDeltas();
+      rt.write(opts.json ? renderJson(rows, opts, elapsedS) : renderText(rows, opts));
+    });
   },
 });
 

@@ -106,18 +106,14 @@ Examples:
     };
   },
   async run(o, rt) {
-    const source = openTcplife(o.filters, o.bufferMb);
-    try {
-      const decode = tcplifeDecoder(source);
-      const startNs = process.hrtime.bigint();
-      if (!rt.json) rt.write(tcplifeHeader(o));
-      await streamEvents(rt, source, {
-        decode,
-        text: (r) => tcplifeLine(r, o, startNs),
-        json: (r) => tcplifeJson(r),
-      });
-    } finally {
-      source.close();
-    }
+    const source = rt.use(openTcplife(o.filters, o.bufferMb));
+    const decode = tcplifeDecoder(source);
+    const startNs = process.hrtime.bigint();
+    if (!rt.json) rt.write(tcplifeHeader(o));
+    await streamEvents(rt, source, {
+      decode,
+      text: (r) => tcplifeLine(r, o, startNs),
+      json: (r) => tcplifeJson(r),
+    });
   },
 });

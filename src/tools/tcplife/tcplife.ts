@@ -3,7 +3,7 @@
 import { bpfObjectPath } from '../../core/bpf.js';
 import { fileDatasecVars } from '../../core/btf.js';
 import { formatAddr } from '../../core/net.js';
-import { RingSource } from '../../toolkit/stream.js';
+import { RingSource, openRingSource } from '../../toolkit/stream.js';
 
 let maxPorts_: number | undefined;
 /** Ports per -L/-D list: the size of the constant arrays lports/rports (object's BTF). */
@@ -46,7 +46,7 @@ function ports(list: number[] | undefined): Buffer {
 }
 
 export function openTcplife(f: TcplifeFilters, bufferMb: number): RingSource {
-  return RingSource.open({
+  return openRingSource({
     object: 'tcplife',
     programs: [{ name: 'tcplife_state', tracepoint: 'inet_sock_set_state' }],
     bufferMb,

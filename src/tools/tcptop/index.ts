@@ -88,21 +88,14 @@ Examples:
   bpfkit tcptop -s sent -r 5 --json`,
   parse: parseTcptopOptions,
   async run(opts, rt) {
-    const session = TcptopSession.start(opts.filters, opts.hooks);
-    try {
-      rt.ready();
-      if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
-      let lastTime = Date.now();
-      await rt.intervals(() => {
-        const now = Date.now();
-        const interval = session.collect();
-        if (interval.dropped > 0) rt.verbose(`tcptop: ${interval.dropped} transfers not counted: connection table full`);
-        rt.write(rt.json ? renderJson(interval, opts, (now - lastTime) / 1000) : renderText(interval, opts, rt.isTTY));
-        lastTime = now;
-      }, { intervalS: opts.intervalS, count: opts.count });
-    } finally {
-      session.close();
-    }
+    const session = rt.use(TcptopSession.start(opts.filters, opts.hooks));
+    rt.ready();
+    if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
+    await rt.intervals((_final, elapsedS) => {
+      const interval = session.collect();
+      if (interval.dropped > 0) rt.verbose(`tcptop: ${interval.dropped} transfers not counted: connection table full`);
+      rt.write(rt.json ? renderJson(interval, opts, elapsedS) : renderText(interval, opts, rt.isTTY));
+    }, { intervalS: opts.intervalS, count: opts.count });
   },
 });
 

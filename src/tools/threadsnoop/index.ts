@@ -68,19 +68,15 @@ Examples:
     return { filters: { tgid: c.pid, exits: !a.has('noexits') }, name, bufferMb: c.bufferMb };
   },
   async run(o, rt) {
-    const source = openThreadsnoop(o.filters, o.bufferMb);
-    try {
-      const decode = threadDecoder(source);
-      const startNs = process.hrtime.bigint();
-      const wanted = (r: ThreadRecord) => o.name === undefined || r.comm.includes(o.name);
-      if (!rt.json) rt.write(threadHeader());
-      await streamEvents(rt, source, {
-        decode,
-        text: (r) => (wanted(r) ? threadLine(r, startNs) : undefined),
-        json: (r) => (wanted(r) ? threadJson(r) : undefined),
-      });
-    } finally {
-      source.close();
-    }
+    const source = rt.use(openThreadsnoop(o.filters, o.bufferMb));
+    const decode = threadDecoder(source);
+    const startNs = process.hrtime.bigint();
+    const wanted = (r: ThreadRecord) => o.name === undefined || r.comm.includes(o.name);
+    if (!rt.json) rt.write(threadHeader());
+    await streamEvents(rt, source, {
+      decode,
+      text: (r) => (wanted(r) ? threadLine(r, startNs) : undefined),
+      json: (r) => (wanted(r) ? threadJson(r) : undefined),
+    });
   },
 });

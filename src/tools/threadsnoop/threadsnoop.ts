@@ -1,6 +1,6 @@
 // threadsnoop's kernel side: bpf/threadsnoop.bpf.o on tp_btf/sched_process_fork (new threads)
 // and tp_btf/sched_process_exit (thread exits, lifetime from task->start_time).
-import { RingSource } from '../../toolkit/stream.js';
+import { RingSource, openRingSource } from '../../toolkit/stream.js';
 
 export interface ThreadsnoopFilters {
   tgid?: number;
@@ -25,7 +25,7 @@ export interface ThreadRecord {
 export function openThreadsnoop(f: ThreadsnoopFilters, bufferMb: number): RingSource {
   const programs = [{ name: 'threadsnoop_fork', tracepoint: 'sched_process_fork' }];
   if (f.exits) programs.push({ name: 'threadsnoop_exit', tracepoint: 'sched_process_exit' });
-  return RingSource.open({
+  return openRingSource({
     object: 'threadsnoop',
     programs,
     bufferMb,

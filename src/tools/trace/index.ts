@@ -114,16 +114,12 @@ Examples:
     return { filters, timestamps: a.has('timestamps') };
   },
   async run(o, rt) {
-    const session = TraceSession.open(o.filters);
-    try {
-      const wall = wallClock();
-      await streamEvents(rt, session, {
-        decode: (b) => session.decode(b),
-        text: (r) => renderText(r, session, o, wall),
-        json: (r) => renderJson(r, session, wall),
-      });
-    } finally {
-      session.close();
-    }
+    const session = rt.use(TraceSession.open(o.filters));
+    const wall = wallClock();
+    await streamEvents(rt, session, {
+      decode: (b) => session.decode(b),
+      text: (r) => renderText(r, session, o, wall),
+      json: (r) => renderJson(r, session, wall),
+    });
   },
 });
