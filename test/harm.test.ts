@@ -3,7 +3,7 @@
 // flood, SIGINT is served within a second with the summary printed; nothing stays loaded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,42 +153,80 @@ async function stopUnderFlood(tool: string, args: string[], flood: [string, stri
   return { r, stopMs, text };
 }
 
-// Opens of a missing file from several threads as fast as they go: what opensnoop and trace see.
+// MODE open: opens of the missing file PATH; MODE read: 1-byte preads of the file PATH (on ext4
+// for fsslower). Four threads, as fast as they go, for SECONDS; prints the calls made and seconds.
 const FLOOD = `
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 static const char *path;
 static double seconds;
+static int reads;
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 static void *run(void *arg) {
   double end = now() + seconds;
   long *n = arg;
-  while (now() < end) for (int i = 0; i < 1000; i++) { open(path, O_RDONLY); (*n)++; }
+  char c;
+  int fd = reads ? open(path, O_RDONLY) : -1;
+  while (now() < end) for (int i = 0; i < 1000; i++) { if (reads) pread(fd, &c, 1, 0); else open(path, O_RDONLY); (*n)++; }
   return 0;
 }
 int main(int argc, char **argv) {
-  seconds = atof(argv[1]); path = argv[2];
-  pthread_t t[4]; long n[4] = {0};
+  reads = strcmp(argv[1], "read") == 0; seconds = atof(argv[2]); path = argv[3];
+  pthread_t t[4]; long n[4] = {0}, total = 0;
+  double t0 = now();
   for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, run, &n[i]);
-  for (int i = 0; i < 4; i++) pthread_join(t[i], 0);
+  for (int i = 0; i < 4; i++) { pthread_join(t[i], 0); total += n[i]; }
+  printf("%ld %.3f\\n", total, now() - t0);
   return 0;
 }
 `;
 
-test('under a flood of >= 200k events/s, SIGINT stops opensnoop and trace within 1 s, summary printed', kernelTest(), async () => {
+test('under a flood of >= 200k events/s, SIGINT stops opensnoop, trace and ext4slower within 1 s, summary printed', kernelTest(), async () => {
   const bin = compileC(FLOOD, ['-pthread']);
-  for (const [tool, args] of ([['opensnoop', ['-x']], ['trace', ['-e', 'openat']], ['opensnoop', ['-x', '--json']]] as Array<[string, string[]]>).filter(([t]) => !ONLY || ONLY.includes(t))) {
-    const { r, stopMs, text } = await stopUnderFlood(tool, args, [bin, ['6', '/nonexistent-bpfkit-flood']]);
-    console.log(`${tool} ${args.join(' ')}: SIGINT to exit ${stopMs} ms, output ${(text.length / 1e6).toFixed(1)} MB`);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(stopMs < 1000, `${tool}: ${stopMs} ms from SIGINT to exit`);
-    const summary = args.includes('--json')
-      ? text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x.type === 'summary')
-      : /events, \d+ lost in/.exec(r.stderr);
-    assert.ok(summary, `${tool}: no summary\n${r.stderr}`);
-    assertNothingLoaded(tool);
+  const file = join(tmpdir(), `bpfkit-flood-read-${process.pid}`);
+  writeFileSync(file, 'x'.repeat(4096));
+  const cases: Array<[string, string[], string[]]> = [
+    ['opensnoop', ['-x'], ['open', '6', '/nonexistent-bpfkit-flood']],
+    ['trace', ['-e', 'openat'], ['open', '6', '/nonexistent-bpfkit-flood']],
+    ['opensnoop', ['-x', '--json'], ['open', '6', '/nonexistent-bpfkit-flood']],
+    ['fsslower', ['-t', 'ext4', '0'], ['read', '6', file]],
+    ['fsslower', ['-t', 'ext4', '0', '--json'], ['read', '6', file]],
+  ];
+  try {
+    for (const [tool, args, flood] of cases.filter(([t]) => !ONLY || ONLY.includes(t))) {
+      const { r, stopMs, text } = await stopUnderFlood(tool, args, [bin, flood]);
+      console.log(`${tool} ${args.join(' ')}: SIGINT to exit ${stopMs} ms, output ${(text.length / 1e6).toFixed(1)} MB`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(stopMs < 1000, `${tool}: ${stopMs} ms from SIGINT to exit`);
+      const summary = args.includes('--json')
+        ? text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x.type === 'summary')
+        : /events, \d+ lost in/.exec(r.stderr);
+      assert.ok(summary, `${tool}: no summary\n${r.stderr}`);
+      assertNothingLoaded(tool);
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
+});
+
+test('the floods reach 200k events/s on this machine (else the test above proves less)', kernelTest(), () => {
+  const bin = compileC(FLOOD, ['-pthread']);
+  const file = join(tmpdir(), `bpfkit-flood-rate-${process.pid}`);
+  writeFileSync(file, 'x'.repeat(4096));
+  try {
+    for (const flood of [['open', '2', '/nonexistent-bpfkit-flood'], ['read', '2', file]]) {
+      const r = spawnSync(bin, flood, { encoding: 'utf8' });
+      const [calls, secs] = r.stdout.trim().split(' ').map(Number) as [number, number];
+      console.log(`flood ${flood[0]}: ${Math.round(calls / secs)} calls/s`);
+      assert.ok(calls / secs >= 200_000, `flood ${flood[0]}: ${Math.round(calls / secs)} calls/s`);
+    }
+  } finally {
+    rmSync(file, { force: true });
   }
 });
 
