@@ -2,12 +2,13 @@
 // rest, once for every tool: --help from the table, the shared flags (-p, -t, -c, -i, -d,
 // --json, --buffer-mb), privilege and PID checks, readiness, the deadline, a target that exits,
 // signals, bounded output that ends cleanly, and the release of every BPF object on the way out.
-import { existsSync, readFileSync, statSync, accessSync, constants as fsc } from 'node:fs';
+import { existsSync, statSync, accessSync, constants as fsc } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { BpfkitError, badArgs } from '../core/errors.js';
 import { closeAll } from '../core/bpf.js';
 import { setLibbpfVerbose, setVerboseNotes } from '../core/log.js';
 import { requireBpfPrivileges } from '../core/privileges.js';
+import { processGone, readStatus } from '../core/proc.js';
 import { COMMON, DEFAULT_BUFFER_MB, flagHelp, parseBufferMb, parseDuration, parseFlags, parseInterval, parsePid, parsePids, type Flag, type ParsedArgs } from './flags.js';
 import { Output, describeWriteError } from './output.js';
 
@@ -192,7 +193,7 @@ export class Runtime {
     const alive = new Set(ids);
     const timer = setInterval(() => {
       for (const id of alive) {
-        if (!gone(id)) continue;
+        if (!processGone(id)) continue;
         alive.delete(id);
         this.notice(`${what} ${id} exited`);
       }
@@ -223,25 +224,10 @@ function longTimeout(fn: () => void, ms: number): () => void {
   return () => clearTimeout(timer);
 }
 
-/** The process exited (no /proc entry, or a zombie waiting for its parent). */
-export function gone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch {
-    return true;
-  }
-}
-
 /** Thread group (process) of a task id, or undefined if there is no such task. */
 function tgidOf(id: number): number | undefined {
-  try {
-    const m = /^Tgid:\s*(\d+)/m.exec(readFileSync(`/proc/${id}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
+  const t = readStatus(id)?.get('Tgid');
+  return t === undefined ? undefined : Number(t);
 }
 
 function checkTargets(common: Common): void {
