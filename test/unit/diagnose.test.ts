@@ -120,6 +120,28 @@ test('short-lived children: exited records go to the service that started them; 
   assert.equal(light.saturated, false, JSON.stringify(light.verdicts));
 });
 
+test('short-lived processes that talk TCP to each other stay two ends of an edge, not their parent talking to itself', () => {
+  // A shell (300) starts a receiver (301) and a sender (302), both multi-threaded and gone by the
+  // end: the kernel folded their main threads into the shell's exited record and their other
+  // threads into records of their own (ppid: the shell). The sender moved B bytes to the receiver.
+  const B = 3_210_987;
+  const procs = new Map([[300, { pid: 300, comm: 'bash', ppid: 1, cgroup: '/', cmdline: '' }]]);
+  const exited = (key: number, ppid: number, comm: string): ThreadStat => ({ ...thread(0, key, comm, 0.2, {}), ppid });
+  const [tx, rx] = conn(302, 40100, 301, 40200, B / W, 3, 0, 0);
+  const snap: Snapshot = {
+    windowS: W, cpus: 2, procs, endpoints: new Map(), localAddrs: new Set(['127.0.0.1']), selfPid: 99,
+    threads: [thread(300, 300, 'bash', 0.1, { other: 9 })],
+    exited: [exited(300, 1, 'node'), exited(301, 300, 'node'), exited(302, 300, 'node')],
+    flows: [tx!, { ...rx!, txBytes: 0, txCalls: 0 }],
+  };
+  const r = analyze(snap);
+  assert.deepEqual(r.edges.map((e) => [e.from, e.to, Math.round(e.bytesPerS * W)]), [[302, 301, B]]);
+  assert.deepEqual(r.services.map((s) => s.id).sort(), [300, 301, 302]);
+  // Without TCP, the same processes are the shell's work (as in fork+exec loops).
+  const quiet = analyze({ ...snap, flows: [] });
+  assert.deepEqual(quiet.services.map((s) => s.id), [300]);
+});
+
 test('arguments: -d with units and long durations, default window, PID lists, bad input', () => {
   const parse = (argv: string[]) => command.parse(argv) as DiagnoseOptions;
   assert.equal(parse([]).durationS, 10);

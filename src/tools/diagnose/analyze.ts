@@ -69,12 +69,16 @@ export { fmtRate };
  * Pids of a service: a process and its descendants of the same name (forked workers), and any
  * descendant that exited during the window (`gone`: pid -> parent, from the kernel's records):
  * the work of a short-lived child belongs to whoever started it, as in the kernel's cutime.
+ * Except a gone process that was an end of a TCP connection (`talkers`): it is a node of the flow
+ * graph of its own, as a live one is. Folded into its parent, the traffic between two children of
+ * one shell would become the shell talking to itself, and vanish from the graph.
  */
-function serviceRoot(pid: number, snap: Snapshot, gone: ReadonlyMap<number, number>): number {
+function serviceRoot(pid: number, snap: Snapshot, gone: ReadonlyMap<number, number>, talkers: ReadonlySet<number>): number {
   let cur = pid;
   for (let i = 0; i < 64; i++) {
     const p = snap.procs.get(cur);
     if (!p) {
+      if (talkers.has(cur)) return cur;
       const pp = gone.get(cur);
       if (pp === undefined || pp <= 1 || pp === cur || pp === snap.selfPid) return cur;
       cur = pp;
@@ -95,10 +99,11 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
   for (const t of [...snap.threads, ...exited]) {
     if (t.ppid && !snap.procs.has(t.tgid) && !gone.has(t.tgid)) gone.set(t.tgid, t.ppid);
   }
+  const talkers = new Set(snap.flows.map((f) => f.tgid));
   const rootOf = new Map<number, number>();
   const root = (pid: number) => {
     let r = rootOf.get(pid);
-    if (r === undefined) { r = serviceRoot(pid, snap, gone); rootOf.set(pid, r); }
+    if (r === undefined) { r = serviceRoot(pid, snap, gone, talkers); rootOf.set(pid, r); }
     return r;
   };
 
