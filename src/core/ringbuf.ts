@@ -128,6 +128,26 @@ export class RingBufferReader {
     return this.consumeUntil(Number(Atomics.load(this.prod, 0)), Infinity, Infinity);
   }
 
+  /**
+   * Skip every committed record without delivering it; returns how many were skipped (the
+   * headers are walked, the records not read). For a reader that must stop now but still count
+   * what it leaves behind.
+   */
+  discard(): number {
+    if (this.closed || this.consuming) return 0;
+    const prod = Number(Atomics.load(this.prod, 0));
+    let cons = Number(Atomics.load(this.cons, 0));
+    let n = 0;
+    while (cons < prod) {
+      const word = Atomics.load(this.hdr, (cons & this.mask) >> 2) >>> 0;
+      if (word & BUSY) break;
+      if (!(word & DISCARD)) n++;
+      cons += ((word & ~(BUSY | DISCARD) >>> 0) + HDR + 7) & ~7;
+    }
+    Atomics.store(this.cons, 0, BigInt(cons));
+    return n;
+  }
+
   /** Records up to position `prod`, at most `maxRecords`, until `deadline` (performance.now()). */
   private consumeUntil(prod: number, maxRecords: number, deadline: number): number {
     if (this.closed || this.consuming || maxRecords <= 0) return 0;

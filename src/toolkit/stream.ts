@@ -45,6 +45,8 @@ export interface EventSource {
   lostInKernel(): number;
   /** Stop the producers (detach the programs), keeping the buffer readable. */
   detach(): void;
+  /** Skip what is left in the buffer (after detach), returning how many records that was. */
+  discard(): number;
   close(): void;
 }
 
@@ -165,7 +167,10 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     await new Promise((r) => setImmediate(r));
   }
   flush();
-  const left = source.pending();
+  // What the bounded drain could not read is counted with the output's losses: never unaccounted.
+  const left = source.discard();
+  droppedHere += left;
+  received += left;
   reportLost();
   const cpu = process.cpuUsage(cpu0);
   const run = stats.read();
@@ -182,7 +187,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     cpu_s: round3((cpu.user + cpu.system) / 1e6),
   };
   // (Not when the output has ended: nothing more could be shown anyway, and it is one line.)
-  if (left && !rt.out.ended) rt.notice('stopped before the ring buffer was empty: the events still in it are not shown');
+  if (left && !rt.out.ended) rt.notice(`stopped before the ring buffer was empty: ${left} events still in it are counted as lost`);
   if (json) rt.write(JSON.stringify(summary) + '\n');
   else {
     const bpf = summary.bpf_run_time_ms !== null ? `; BPF run time ${summary.bpf_run_time_ms} ms in ${summary.bpf_runs} runs` : '';
@@ -264,6 +269,7 @@ export class RingSource implements EventSource {
   }
   consume(limit: number): number { return this.reader?.consume(limit) ?? 0; }
   pending(): boolean { return this.reader?.pending() ?? false; }
+  discard(): number { return this.reader?.discard() ?? 0; }
   lostInKernel(): number {
     const v = this.lostMap.lookup(Buffer.alloc(4));
     return v ? Number(sumPercpuU64(this.lostMap, v, 0)) : 0;

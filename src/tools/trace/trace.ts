@@ -192,6 +192,7 @@ export class TraceSession implements EventSource {
 
   consume(limit: number): number { return this.reader?.consume(limit, SLICE_MS) ?? 0; }
   pending(): boolean { return this.reader?.pending() ?? false; }
+  discard(): number { return this.reader?.discard() ?? 0; }
   /** Events lost in the kernel: ring buffer full, or no per-thread slot at entry. */
   lostInKernel(): number { return this.counters().lost; }
 
