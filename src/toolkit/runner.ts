@@ -230,11 +230,13 @@ function tgidOf(id: number): number | undefined {
   return t === undefined ? undefined : Number(t);
 }
 
-function checkTargets(common: Common): void {
+/** -p/-t targets exist; a thread id given as a process is named as such (with -t where the tool has it). */
+function checkTargets(common: Common, table: readonly Flag[]): void {
+  const tidFlag = table.find((f) => f.key === COMMON.tid.key || f.key === COMMON.tids.key);
   for (const pid of [...(common.pid !== undefined ? [common.pid] : []), ...(common.pids ?? [])]) {
     const tgid = tgidOf(pid);
     if (tgid === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
-    if (tgid !== pid) throw new BpfkitError('NO_SUCH_PROCESS', `${pid} is a thread of process ${tgid}, not a process: use -p ${tgid} for the process, or -t ${pid} for this thread`);
+    if (tgid !== pid) throw new BpfkitError('NO_SUCH_PROCESS', `${pid} is a thread of process ${tgid}, not a process: use -p ${tgid}${tidFlag ? ` for the process, or -${tidFlag.short ?? `-${tidFlag.long}`} ${pid} for this thread` : ''}`);
   }
   for (const tid of [...(common.tid !== undefined ? [common.tid] : []), ...(common.tids ?? [])]) {
     if (tgidOf(tid) === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such thread: ${tid}`);
@@ -307,7 +309,7 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
   try {
     let common: Common;
     ({ opts, common } = parseCommandLine(spec, argv));
-    checkTargets(common);
+    checkTargets(common, spec.flags);
     for (const p of spec.outputPaths?.(opts) ?? []) checkOutputPath(p, 'output');
     if (spec.bpf !== false) requireBpfPrivileges();
     rt = new Runtime(spec.name, common, verbose ? say : () => {});

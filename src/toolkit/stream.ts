@@ -144,7 +144,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   const reportLost = () => {
     const lostKernel = source.lostInKernel();
     const total = lostKernel + droppedHere;
-    if (total <= reported) return;
+    if (total <= reported || rt.out.ended) return; // (no output left to explain them to)
     flush();
     const delta = total - reported;
     reported = total;
