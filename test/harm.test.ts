@@ -4,10 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BPFKIT, compileC, kernelTest, loadedProgramNames, leftoverPrograms, sleep, startGatedChild, startTool } from './helpers.js';
+import { BPFKIT, compileC, kernelTest, loadedProgramNames, leftoverPrograms, runTool, sleep, startGatedChild, startTool } from './helpers.js';
 
 /** Program-name prefixes of every tool (leak checks). */
 const PREFIXES = ['syscount', 'tcptop', 'biotop', 'biolat', 'fsslower', 'profile', 'trace', 'execsnoop', 'threadsnoop', 'exitsnoop', 'opensnoop', 'tcplife', 'diagnose', 'diag'];
@@ -414,6 +414,36 @@ test('hostile names and argv (ESC, newline): execsnoop, exitsnoop and threadsnoo
     for (const t of snoopers) assertNothingLoaded(t);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Tools that follow a process given with -p (profile and diagnose take lists, the same flag). */
+const FOLLOWERS: Array<[string, string[]]> = [
+  ['syscount', []], ['tcptop', ['-C']], ['biotop', ['-C']], ['fsslower', ['-t', 'ext4', '0']],
+  ['profile', []], ['trace', []], ['threadsnoop', []], ['exitsnoop', []], ['opensnoop', []],
+  ['tcplife', []], ['diagnose', ['-d', '60']],
+];
+
+test('-p: a process that exits stops every tool with a notice; a thread id is named as such', kernelTest(), async () => {
+  for (const [tool, args] of FOLLOWERS.filter(([t]) => !ONLY || ONLY.includes(t))) {
+    const target = spawn('sleep', ['3'], { stdio: 'ignore' });
+    const run = startTool([tool, ...args, '-p', String(target.pid)], { timeoutMs: 30_000 });
+    await run.ready;
+    const t0 = Date.now();
+    const r = await run.done;
+    const ms = Date.now() - t0;
+    assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^bpfkit ${tool}: process ${target.pid} exited$`, 'm'), tool);
+    assert.ok(ms < 10_000, `${tool} ran ${ms} ms after ready, for a 3 s target`);
+    assertNothingLoaded(tool);
+  }
+  // A thread of this very process (node has several): named, exit 2, one line.
+  const tid = Number(readdirSync(`/proc/${process.pid}/task`).find((t) => Number(t) !== process.pid));
+  for (const [tool, args] of FOLLOWERS.filter(([t]) => !ONLY || ONLY.includes(t))) {
+    const r = await runTool([tool, ...args, '-p', String(tid)]);
+    assert.equal(r.code, 2, `${tool}: ${r.stderr}`);
+    assert.match(r.stderr.trimEnd(), new RegExp(`^bpfkit ${tool}: ${tid} is a thread of process ${process.pid}, not a process: use -p ${process.pid}`), tool);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
   }
 });
 
