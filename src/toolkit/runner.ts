@@ -50,8 +50,8 @@ export interface ToolSpec<O> {
   /** Seconds the tool may take after Ctrl-C to finish its report (default 2). */
   stopGraceS?: number;
   parse(args: ParsedArgs, common: Common): O;
-  /** Files the tool will write: checked before it starts, not after minutes of sampling. */
-  outputPaths?(opts: O): string[];
+  /** Files the tool will write, by flag ({'--svg': path}): checked before it starts, not after minutes of sampling. */
+  outputPaths?(opts: O): Record<string, string | undefined>;
   run(opts: O, rt: Runtime): Promise<void>;
 }
 
@@ -310,7 +310,7 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
     let common: Common;
     ({ opts, common } = parseCommandLine(spec, argv));
     checkTargets(common, spec.flags);
-    for (const p of spec.outputPaths?.(opts) ?? []) checkOutputPath(p, 'output');
+    for (const [flag, path] of Object.entries(spec.outputPaths?.(opts) ?? {})) if (path !== undefined) checkOutputPath(path, flag);
     if (spec.bpf !== false) requireBpfPrivileges();
     rt = new Runtime(spec.name, common, verbose ? say : () => {});
     if (!spec.snapshot) {

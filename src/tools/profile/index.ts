@@ -108,7 +108,7 @@ Examples:
   bpfkit profile -f 30 > out.folded      # folded stacks of the whole system, 30 s
   bpfkit profile -p 1234 --svg cpu.svg 5 # flame graph`,
   parse: parseProfileOptions,
-  outputPaths: (o) => [o.svg, o.speedscope].filter((p): p is string => p !== undefined),
+  outputPaths: (o) => ({ '--svg': o.svg, '--speedscope': o.speedscope }),
   async run(opts, rt) {
     const session = rt.use(ProfileSession.start(opts.session));
     rt.ready();
