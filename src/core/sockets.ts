@@ -140,12 +140,21 @@ const SO_ACCEPTCON = 0x10000;
 /**
  * Parse /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path". A path starting with
  * '@' is an abstract name; unnamed sockets have no path. A socket with __SO_ACCEPTCON is LISTEN.
+ * The kernel prints paths raw, and a process chooses its socket's path: a newline in it
+ * continues the path on the next line (kept as part of the path), and a path that forges a
+ * whole line would give an inode twice: then no path of that inode is believed.
  */
 export function parseUnixTable(text: string): NetEntry[] {
   const out: NetEntry[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  for (const [i, line] of lines.entries()) {
     const m = /^\s*[0-9a-fA-F]+:\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+(\d+)(?: (.*))?$/.exec(line);
-    if (!m) continue;
+    if (!m) {
+      const prev = out.at(-1);
+      if (i > 0 && prev?.localAddr != null) prev.localAddr += '\n' + line;
+      continue;
+    }
     const flags = parseInt(m[3]!, 16);
     const type = parseInt(m[4]!, 16);
     const st = parseInt(m[5]!, 16);
@@ -159,6 +168,9 @@ export function parseUnixTable(text: string): NetEntry[] {
       sendQ: null, recvQ: null, inode,
     });
   }
+  const seen = new Map<number, number>();
+  for (const e of out) seen.set(e.inode, (seen.get(e.inode) ?? 0) + 1);
+  for (const e of out) if (seen.get(e.inode)! > 1) e.localAddr = '?';
   return out;
 }
 

@@ -80,6 +80,22 @@ test('parseUnixTable: listen, connected, abstract, unnamed', () => {
   assert.equal(rows[0]!.sendQ, null);
 });
 
+test('parseUnixTable: a path with a newline stays one path; a forged line cannot claim a path', () => {
+  const text = [
+    'Num       RefCount Protocol Flags    Type St Inode Path',
+    '0000000000000000: 00000002 00000000 00010000 0001 01  7186 /tmp/evil',
+    'x\x1b[2J',
+    '0000000000000000: 00000002 00000000 00010000 0001 01  5555 /tmp/evil2',
+    '0000000000000000: 00000002 00000000 00010000 0001 01  7186 /run/fake.sock',
+    '0000000000000000: 00000002 00000000 00000000 0001 01  5556 /run/ok',
+    '',
+  ].join('\n');
+  const rows = parseUnixTable(text);
+  assert.deepEqual(rows.map((r) => [r.inode, r.localAddr]), [[7186, '?'], [5555, '/tmp/evil2'], [7186, '?'], [5556, '/run/ok']]);
+  const one = parseUnixTable(text.split('\n').slice(0, 3).join('\n'));
+  assert.deepEqual(one.map((r) => r.localAddr), ['/tmp/evil\nx\x1b[2J']);
+});
+
 test('parseSocketLink', () => {
   assert.equal(parseSocketLink('socket:[12345]'), 12345);
   assert.equal(parseSocketLink('pipe:[12345]'), undefined);
