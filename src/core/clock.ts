@@ -1,12 +1,18 @@
 // Clocks: the kernel's CLOCK_MONOTONIC (bpf_ktime_get_ns) turned into wall-clock time, and the
 // time formats BCC's tools print.
 
-let wallMinusMonoMs: number | undefined;
+// process.hrtime is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns; offset taken once.
+let wallMinusMonoNs: bigint | undefined;
+const offsetNs = (): bigint => (wallMinusMonoNs ??= BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint());
+
+/** Nanoseconds of CLOCK_MONOTONIC to wall-clock milliseconds, exact to the microsecond. */
+export function monoToWallMs(ns: bigint): number {
+  return Number((ns + offsetNs()) / 1000n) / 1000;
+}
+
 /** Nanoseconds of CLOCK_MONOTONIC (bpf_ktime_get_ns) to a wall-clock Date. */
 export function monoToDate(ns: bigint): Date {
-  // process.hrtime is CLOCK_MONOTONIC on Linux, the clock of bpf_ktime_get_ns; offset taken once.
-  wallMinusMonoMs ??= Date.now() - Number(process.hrtime.bigint()) / 1e6;
-  return new Date(wallMinusMonoMs + Number(ns) / 1e6);
+  return new Date(monoToWallMs(ns));
 }
 
 /**
@@ -15,8 +21,7 @@ export function monoToDate(ns: bigint): Date {
  * a stream of events spends nothing on the hundreds that share a millisecond.
  */
 export function monoIsoString(ns: number): string {
-  wallMinusMonoMs ??= Date.now() - Number(process.hrtime.bigint()) / 1e6;
-  const ms = Math.trunc(wallMinusMonoMs + ns / 1e6); // what new Date(x) keeps of x
+  const ms = Math.trunc(Number(offsetNs()) / 1e6 + ns / 1e6); // what new Date(x) keeps of x
   if (ms !== lastIsoMs) {
     lastIsoMs = ms;
     lastIso = new Date(ms).toISOString();

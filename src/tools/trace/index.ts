@@ -4,6 +4,7 @@ import { COMMON, parseIntArg, parseNumber } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
 import { badArgs } from '../../core/errors.js';
+import { monoToDate, monoToWallMs } from '../../core/clock.js';
 import { errnoName, suggestSyscalls, syscallNumber } from '../../core/syscalls/index.js';
 import { formatArg, formatCall, type TraceRecord } from './decode.js';
 import { TraceSession, type TraceFilters } from './trace.js';
@@ -26,22 +27,16 @@ export function parseSyscallList(text: string): number[] {
   }))];
 }
 
-/** CLOCK_MONOTONIC ns (bpf_ktime_get_ns) -> wall-clock ms. */
-function wallClock(): (ns: bigint) => number {
-  const offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-  return (ns) => Number((ns + offsetNs) / 1000n) / 1000;
-}
-
 function timeOfDay(ms: number): string {
   const d = new Date(ms);
   const micros = Math.floor((ms * 1000) % 1_000_000);
   return `${d.toTimeString().slice(0, 8)}.${String(micros).padStart(6, '0')}`;
 }
 
-export function renderText(r: TraceRecord, session: TraceSession, opts: TraceOptions, wall: (ns: bigint) => number): string {
+export function renderText(r: TraceRecord, session: TraceSession, opts: TraceOptions): string {
   const plan = session.planOf(r.nr);
   let line = '';
-  if (opts.timestamps) line += timeOfDay(wall(r.tsNs)) + ' ';
+  if (opts.timestamps) line += timeOfDay(monoToWallMs(r.tsNs)) + ' ';
   const main = opts.filters.tgid ?? opts.filters.tid;
   if (main === undefined || r.tid !== main) line += `[pid ${r.tid}] `;
   line += formatCall(r, plan);
@@ -49,12 +44,12 @@ export function renderText(r: TraceRecord, session: TraceSession, opts: TraceOpt
   return line + '\n';
 }
 
-export function renderJson(r: TraceRecord, session: TraceSession, wall: (ns: bigint) => number): string {
+export function renderJson(r: TraceRecord, session: TraceSession): string {
   const plan = session.planOf(r.nr);
   const failed = r.ret < 0n && r.ret >= -4095n;
   return JSON.stringify({
     type: 'syscall',
-    time: new Date(wall(r.tsNs)).toISOString(),
+    time: monoToDate(r.tsNs).toISOString(),
     ts_ns: r.tsNs.toString(),
     pid: r.tgid,
     tid: r.tid,
@@ -115,11 +110,10 @@ Examples:
   },
   async run(o, rt) {
     const session = rt.use(TraceSession.open(o.filters));
-    const wall = wallClock();
     await streamEvents(rt, session, {
       decode: (b) => session.decode(b),
-      text: (r) => renderText(r, session, o, wall),
-      json: (r) => renderJson(r, session, wall),
+      text: (r) => renderText(r, session, o),
+      json: (r) => renderJson(r, session),
     });
   },
 });
