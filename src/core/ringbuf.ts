@@ -55,8 +55,6 @@ export class RingBufferReader {
   private closed = false;
   private consuming = false;
   private sliceScheduled = false;
-  /** Records delivered so far. */
-  delivered = 0;
 
   private onRecord: RecordAt;
 
@@ -181,7 +179,6 @@ export class RingBufferReader {
     } finally {
       this.consuming = false;
     }
-    this.delivered += n;
     return n;
   }
 

@@ -31,9 +31,9 @@ export class Output {
     }
   }
 
-  /** The reader is this far behind: events should be counted as lost, not queued. */
+  /** Events should be counted as lost, not queued: the reader is this far behind, or gone. */
   get congested(): boolean {
-    return (this.stream.writableLength ?? 0) > OUTPUT_QUEUE_LIMIT;
+    return this.ended !== undefined || (this.stream.writableLength ?? 0) > OUTPUT_QUEUE_LIMIT;
   }
 
   onEnd(fn: (end: OutputEnd) => void): void {

@@ -10,13 +10,11 @@ import { hasBtfTracepoint, hasRingbuf } from '../core/features.js';
 import { native } from '../core/libbpf.js';
 import { note } from '../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../core/maps.js';
-import { RingBufferReader, type RecordAt } from '../core/ringbuf.js';
+import { RingBufferReader, SLICE_RECORDS, type RecordAt } from '../core/ringbuf.js';
 import type { StructView } from '../core/btf.js';
 import { safeLine } from '../render/text.js';
 import type { Runtime } from './runner.js';
 
-/** Records per slice: about 20-50 ms of decoding and rendering. */
-const SLICE = 16384;
 /** Bytes per write (at most, but for a longer line; a timer flushes a partial chunk within 100 ms). */
 const CHUNK_BYTES = 256 << 10;
 /** How often (in records) the output's congestion is looked at while streaming. */
@@ -103,7 +101,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
     pos = 0;
     lines = 0;
-    dropping = rt.out.congested || rt.out.ended !== undefined;
+    dropping = rt.out.congested;
   };
   const append = (line: string) => {
     if (pos + 3 * line.length > CHUNK_BYTES) {
@@ -117,7 +115,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   // Once every CONGESTION_EVERY records (and after every write), whether the output takes more:
   // every record is either rendered or counted as dropped here.
   const accept = (): boolean => {
-    if (received++ % CONGESTION_EVERY === 0) dropping = rt.out.congested || rt.out.ended !== undefined;
+    if (received++ % CONGESTION_EVERY === 0) dropping = rt.out.congested;
     if (dropping) {
       droppedHere++;
       return false;
@@ -162,7 +160,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   source.detach();
   const deadline = Date.now() + FINAL_DRAIN_MS;
   while (source.pending() && Date.now() < deadline && !rt.out.ended) {
-    source.consume(SLICE);
+    source.consume(SLICE_RECORDS);
     flush();
     await new Promise((r) => setImmediate(r));
   }

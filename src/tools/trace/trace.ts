@@ -7,7 +7,7 @@ import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasTaskStorage, hasRingbuf } from '../../core/features.js';
 import { note } from '../../core/log.js';
 import { possibleCpus, type BpfMap } from '../../core/maps.js';
-import { RingBufferReader, SLICE_MS } from '../../core/ringbuf.js';
+import { RingBufferReader } from '../../core/ringbuf.js';
 import type { EventSource } from '../../toolkit/stream.js';
 import { allSyscalls, syscallName } from '../../core/syscalls/index.js';
 import { NORETURN, planFor, type Plan, type PlanLimits, type TraceRecord } from './decode.js';
@@ -186,11 +186,11 @@ export class TraceSession implements EventSource {
     this.reader = new RingBufferReader(this.eventsMap, onRecord);
     // The kernel side wakes us only when the backlog is large (see wakeup_bytes): read the rest
     // on a short timer, so a quiet process's calls still show within READ_INTERVAL_MS.
-    this.timer = setInterval(() => this.reader?.consume(TIMER_SLICE, SLICE_MS), READ_INTERVAL_MS);
+    this.timer = setInterval(() => this.reader?.consume(TIMER_SLICE), READ_INTERVAL_MS);
     this.timer.unref();
   }
 
-  consume(limit: number): number { return this.reader?.consume(limit, SLICE_MS) ?? 0; }
+  consume(limit: number): number { return this.reader?.consume(limit) ?? 0; }
   pending(): boolean { return this.reader?.pending() ?? false; }
   discard(): number { return this.reader?.discard() ?? 0; }
   /** Events lost in the kernel: ring buffer full, or no per-thread slot at entry. */
