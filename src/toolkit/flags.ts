@@ -156,6 +156,7 @@ export const COMMON = {
   cgroup: { key: 'cgroup', short: 'c', long: 'cgroup', arg: 'CGROUP_PATH', help: 'trace only this cgroup (v2 directory, e.g. /sys/fs/cgroup/unified/...)' },
   interval: { key: 'interval', short: 'i', long: 'interval', arg: 'INTERVAL', help: 'print a report every INTERVAL (seconds, or 500ms, 1m; at least 0.1 s)' },
   duration: { key: 'duration', short: 'd', long: 'duration', arg: 'DURATION', help: 'stop after DURATION (seconds, or 500ms, 10s, 2m, 1h)' },
+  name: { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },
   json: { key: 'json', long: 'json', help: 'NDJSON output: one JSON record per line' },
   bufferMb: { key: 'bufferMb', long: 'buffer-mb', alias: 'ringbuf', arg: 'MB', help: 'ring buffer size in MiB, a power of two (default 8)' },
 } satisfies Record<string, Flag>;

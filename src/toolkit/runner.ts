@@ -21,6 +21,8 @@ export interface Common {
   /** -t TID[,TID] (COMMON.tids). */
   tids?: number[];
   cgroup?: string;
+  /** -n NAME: a substring of the comm (filtered in user space by the tool). */
+  name?: string;
   intervalS?: number;
   durationS?: number;
   json: boolean;
@@ -183,11 +185,6 @@ export class Runtime {
     }
   }
 
-  /** Watch -p/-t: when the process exits, say so and stop. */
-  watchTarget(id: number, what: 'process' | 'thread'): void {
-    this.watchTargets([id], what);
-  }
-
   /** Watch a list of -p/-t targets: say when each exits, stop when none is left. */
   watchTargets(ids: number[], what: 'process' | 'thread'): void {
     const alive = new Set(ids);
@@ -231,14 +228,14 @@ function tgidOf(id: number): number | undefined {
 }
 
 /** -p/-t targets exist; a thread id given as a process is named as such (with -t where the tool has it). */
-function checkTargets(common: Common, table: readonly Flag[]): void {
+function checkTargets(processes: number[], threads: number[], table: readonly Flag[]): void {
   const tidFlag = table.find((f) => f.key === COMMON.tid.key || f.key === COMMON.tids.key);
-  for (const pid of [...(common.pid !== undefined ? [common.pid] : []), ...(common.pids ?? [])]) {
+  for (const pid of processes) {
     const tgid = tgidOf(pid);
     if (tgid === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
     if (tgid !== pid) throw new BpfkitError('NO_SUCH_PROCESS', `${pid} is a thread of process ${tgid}, not a process: use -p ${tgid}${tidFlag ? ` for the process, or -${tidFlag.short ?? `-${tidFlag.long}`} ${pid} for this thread` : ''}`);
   }
-  for (const tid of [...(common.tid !== undefined ? [common.tid] : []), ...(common.tids ?? [])]) {
+  for (const tid of threads) {
     if (tgidOf(tid) === undefined) throw new BpfkitError('NO_SUCH_PROCESS', `no such thread: ${tid}`);
   }
 }
@@ -274,12 +271,15 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   const mb = get('bufferMb');
   const cgroup = get('cgroup');
   if (cgroup !== undefined && cgroup === '') throw badArgs('-c: empty cgroup path');
+  const name = get('name');
+  if (name === '') throw badArgs('-n: empty name');
   return {
     pid: pid !== undefined ? parsePid(pid) : undefined,
     tid: tid !== undefined ? parsePid(tid, '-t TID') : undefined,
     pids: pids !== undefined ? parsePids(pids) : undefined,
     tids: tids !== undefined ? parsePids(tids, `-${table.find((f) => f.key === 'tids')?.short ?? 't'} TID`) : undefined,
     cgroup,
+    name,
     intervalS: interval !== undefined ? parseInterval(interval, what('interval', '-i INTERVAL')) : undefined,
     durationS: duration !== undefined ? parseDuration(duration, what('duration', '-d DURATION')) : undefined,
     json: listed.has('json') && a.has('json'),
@@ -309,15 +309,16 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
   try {
     let common: Common;
     ({ opts, common } = parseCommandLine(spec, argv));
-    checkTargets(common, spec.flags);
+    // -p PID and -p PID,PID (or -t) name the same kind of target: one list each.
+    const processes = [...(common.pid !== undefined ? [common.pid] : []), ...(common.pids ?? [])];
+    const threads = [...(common.tid !== undefined ? [common.tid] : []), ...(common.tids ?? [])];
+    checkTargets(processes, threads, spec.flags);
     for (const [flag, path] of Object.entries(spec.outputPaths?.(opts) ?? {})) if (path !== undefined) checkOutputPath(path, flag);
     if (spec.bpf !== false) requireBpfPrivileges();
     rt = new Runtime(spec.name, common, verbose ? say : () => {});
     if (!spec.snapshot) {
-      if (common.pid !== undefined) rt.watchTarget(common.pid, 'process');
-      if (common.tid !== undefined) rt.watchTarget(common.tid, 'thread');
-      if (common.pids !== undefined) rt.watchTargets(common.pids, 'process');
-      if (common.tids !== undefined) rt.watchTargets(common.tids, 'thread');
+      if (processes.length) rt.watchTargets(processes, 'process');
+      if (threads.length) rt.watchTargets(threads, 'thread');
     }
   } catch (err) {
     return reportError(err, spec.name, verbose);

@@ -2,7 +2,6 @@
 import { COMMON, parseIntArg, parsePid } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
-import { badArgs } from '../../core/errors.js';
 import { clockTime, monoToDate } from '../../core/clock.js';
 import { errnoName } from '../../core/syscalls/index.js';
 import { padL, padR } from '../../render/text.js';
@@ -68,7 +67,7 @@ processes that top and ps miss are visible. Hook: tp_btf/sys_exit (in-kernel fil
     { key: 'showuid', short: 'U', long: 'print-uid', help: 'include a UID column' },
     { key: 'uid', short: 'u', long: 'uid', arg: 'UID', help: 'trace only this user id' },
     { key: 'ppid', short: 'P', long: 'ppid', arg: 'PPID', help: 'trace only children of this parent PID' },
-    { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only commands whose name contains NAME' },
+    { ...COMMON.name, help: 'only commands whose name contains NAME' },
     { key: 'line', short: 'l', long: 'line', arg: 'LINE', help: 'only commands whose argument line contains LINE' },
     { key: 'quote', short: 'q', long: 'quote', help: 'quote arguments (double quotes, embedded quotes escaped)' },
     { key: 'maxargs', long: 'max-args', arg: 'N', help: `at most N arguments per exec (default ${DEFAULT_MAX_ARGS})` },
@@ -87,8 +86,6 @@ Examples:
     const maxArgs = a.get('maxargs');
     const ppid = a.get('ppid');
     const uid = a.get('uid');
-    const name = a.get('name');
-    if (name === '') throw badArgs('-n: empty name');
     return {
       filters: {
         failedOnly: a.has('failed'),
@@ -96,7 +93,7 @@ Examples:
         ppid: ppid !== undefined ? parsePid(ppid, '-P PPID') : undefined,
         uid: uid !== undefined ? parseIntArg(uid, '-u UID', 0, 0xfffffffe) : undefined,
       },
-      name,
+      name: c.name,
       line: a.get('line'),
       time: a.has('time'),
       timestamp: a.has('timestamp'),

@@ -2,7 +2,6 @@
 import { COMMON } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
-import { badArgs } from '../../core/errors.js';
 import { clockTime, monoToDate } from '../../core/clock.js';
 import { padL, padR } from '../../render/text.js';
 import { decodeExitCode, exitCodeText, exitDecoder, openExitsnoop, type ExitRecord, type ExitsnoopFilters } from './exitsnoop.js';
@@ -49,7 +48,7 @@ Hook: tp_btf/sched_process_exit (in-kernel filters).`,
     { key: 'failed', short: 'x', long: 'failed', help: 'only failed exits (non-zero code, or killed by a signal)' },
     { key: 'perthread', long: 'per-thread', help: 'one line per exiting thread, not per process' },
     { key: 'time', short: 't', long: 'timestamp', help: 'include a time column (HH:MM:SS)' },
-    { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },
+    COMMON.name,
     COMMON.duration,
     COMMON.bufferMb,
     COMMON.json,
@@ -61,12 +60,10 @@ Examples:
   bpfkit exitsnoop -x        # processes that failed or were killed
   bpfkit exitsnoop -t -p 42  # when PID 42 exits, and how`,
   parse(a, c) {
-    const name = a.get('name');
-    if (name === '') throw badArgs('-n: empty name');
     return {
       filters: { tgid: c.pid, perThread: a.has('perthread'), failedOnly: a.has('failed') },
       time: a.has('time'),
-      name,
+      name: c.name,
       bufferMb: c.bufferMb,
     };
   },

@@ -2,7 +2,6 @@
 import { COMMON, parseIntArg } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
-import { badArgs } from '../../core/errors.js';
 import { monoIsoString, monoToDate } from '../../core/clock.js';
 import { cString, cStringJson } from '../../render/cstring.js';
 import { errnoName } from '../../core/syscalls/index.js';
@@ -104,7 +103,7 @@ reported. bpfkit's own opens are never shown.`,
     COMMON.tid,
     { key: 'uid', short: 'u', long: 'uid', arg: 'UID', help: 'trace only this user id' },
     { key: 'failed', short: 'x', long: 'failed', help: 'only failed opens' },
-    { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },
+    COMMON.name,
     { key: 'timestamp', short: 'T', long: 'timestamp', help: 'include a timestamp column (seconds since start)' },
     { key: 'showuid', short: 'U', long: 'print-uid', help: 'include a UID column' },
     { key: 'extended', short: 'e', long: 'extended-fields', help: 'extended fields: the flags (octal, as BCC prints them)' },
@@ -120,8 +119,6 @@ Examples:
   bpfkit opensnoop -n nginx -e   # processes named *nginx*, with flags`,
   parse(a, c) {
     const uid = a.get('uid');
-    const name = a.get('name');
-    if (name === '') throw badArgs('-n: empty name');
     return {
       filters: {
         tgid: c.pid,
@@ -129,7 +126,7 @@ Examples:
         uid: uid !== undefined ? parseIntArg(uid, '-u UID', 0, 0xfffffffe) : undefined,
         failedOnly: a.has('failed'),
       },
-      name,
+      name: c.name,
       timestamp: a.has('timestamp'),
       showUid: a.has('showuid'),
       extended: a.has('extended'),

@@ -2,7 +2,6 @@
 import { COMMON } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
-import { badArgs } from '../../core/errors.js';
 import { monoToDate } from '../../core/clock.js';
 import { padL, padR } from '../../render/text.js';
 import { openThreadsnoop, threadDecoder, type ThreadRecord, type ThreadsnoopFilters } from './threadsnoop.js';
@@ -49,7 +48,7 @@ line by line. Processes (fork) are not threads: see execsnoop and exitsnoop.
 Hooks: tp_btf/sched_process_fork and tp_btf/sched_process_exit (in-kernel filters).`,
   flags: [
     { ...COMMON.pid, help: 'only threads of this process' },
-    { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },
+    COMMON.name,
     { key: 'noexits', long: 'no-exits', help: 'report thread creation only' },
     COMMON.duration,
     COMMON.bufferMb,
@@ -63,9 +62,7 @@ Examples:
   bpfkit threadsnoop -p 1234       # threads of PID 1234 coming and going
   bpfkit threadsnoop --no-exits    # creations only, system-wide`,
   parse(a, c) {
-    const name = a.get('name');
-    if (name === '') throw badArgs('-n: empty name');
-    return { filters: { tgid: c.pid, exits: !a.has('noexits') }, name, bufferMb: c.bufferMb };
+    return { filters: { tgid: c.pid, exits: !a.has('noexits') }, name: c.name, bufferMb: c.bufferMb };
   },
   async run(o, rt) {
     const source = rt.use(openThreadsnoop(o.filters, o.bufferMb));
