@@ -173,8 +173,10 @@ export class BpfObject {
     }
   }
 
+  private rodata: ReturnType<typeof datasecVars> | undefined;
+  /** The .rodata variables, read from BTF once (setConstants and load both need them). */
   private rodataVars(): ReturnType<typeof datasecVars> {
-    return datasecVars(native.bpf_object__btf(this.live), '.rodata');
+    return (this.rodata ??= datasecVars(native.bpf_object__btf(this.live), '.rodata'));
   }
 
   /**

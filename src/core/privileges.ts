@@ -1,5 +1,4 @@
 // Root or the capabilities BPF tracing needs (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
-import { existsSync } from 'node:fs';
 import { BpfkitError } from './errors.js';
 import { readStatus } from './proc.js';
 
@@ -17,9 +16,4 @@ export function requireBpfPrivileges(): void {
   const has = (c: bigint) => (caps >> c) & 1n;
   if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) return;
   throw new BpfkitError('NOT_ROOT', 'this tool loads eBPF programs: run it as root (or with CAP_BPF and CAP_PERFMON)');
-}
-
-/** A PID (or TID) that exists now. */
-export function requireProcess(pid: number, what = 'process'): void {
-  if (!existsSync(`/proc/${pid}`)) throw new BpfkitError('NO_SUCH_PROCESS', `no such ${what}: ${pid}`);
 }
