@@ -6,7 +6,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { BpfkitError } from './errors.js';
 import { formatEndpoint, formatIPv4, formatIPv6 } from './net.js';
-import { listPids, readComm, readStatus } from './proc.js';
+import { listPids, readComm } from './proc.js';
 
 export type SocketProto = 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'raw' | 'raw6' | 'unix';
 
@@ -258,9 +258,6 @@ export function listSockets(opts: ListOptions): SocketRecord[] {
   if (explicit) {
     for (const pid of pids) {
       if (!existsSync(join(procRoot, String(pid)))) throw new BpfkitError('NO_SUCH_PROCESS', `no such process: ${pid}`);
-      // /proc/TID exists for every thread too (hidden from readdir): a thread id is not a process.
-      const tgid = Number(readStatus(pid, procRoot)?.get('Tgid') ?? pid);
-      if (tgid !== pid) throw new BpfkitError('NO_SUCH_PROCESS', `${pid} is a thread of process ${tgid}, not a process: use -p ${tgid}`);
     }
   }
   const tables = new Map<string, Map<number, NetEntry>>();

@@ -264,8 +264,11 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   const get = (key: keyof typeof COMMON) => (listed.has(COMMON[key].key) ? a.get(COMMON[key].key) : undefined);
   const pid = get('pid');
   const tid = get('tid');
-  const pids = get('pids');
-  const tids = get('tids');
+  // Lists accumulate over repeated flags (-p 1 -p 2,3), each value checked on its own.
+  const list = (key: 'pids' | 'tids', what: string) => {
+    const values = listed.has(COMMON[key].key) ? a.all(COMMON[key].key) : [];
+    return values.length ? [...new Set(values.flatMap((v) => parsePids(v, what)))] : undefined;
+  };
   const interval = get('interval');
   const duration = get('duration');
   const mb = get('bufferMb');
@@ -276,8 +279,8 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   return {
     pid: pid !== undefined ? parsePid(pid) : undefined,
     tid: tid !== undefined ? parsePid(tid, '-t TID') : undefined,
-    pids: pids !== undefined ? parsePids(pids) : undefined,
-    tids: tids !== undefined ? parsePids(tids, `-${table.find((f) => f.key === 'tids')?.short ?? 't'} TID`) : undefined,
+    pids: list('pids', '-p PID'),
+    tids: list('tids', `-${table.find((f) => f.key === 'tids')?.short ?? 't'} TID`),
     cgroup,
     name,
     intervalS: interval !== undefined ? parseInterval(interval, what('interval', '-i INTERVAL')) : undefined,

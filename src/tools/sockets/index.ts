@@ -1,5 +1,5 @@
 // `bpfkit sockets`: the sockets a process holds (lsof -i -a -p PID), from /proc; no eBPF.
-import { parsePids } from '../../toolkit/flags.js';
+import { COMMON } from '../../toolkit/flags.js';
 import { defineTool } from '../../toolkit/runner.js';
 import { badArgs } from '../../core/errors.js';
 import { listSockets, type SocketRecord } from '../../core/sockets.js';
@@ -8,10 +8,10 @@ import { safe } from '../../render/text.js';
 export { listSockets } from '../../core/sockets.js';
 export type { SocketRecord, ListOptions, SocketProto } from '../../core/sockets.js';
 
-// -p takes a list and may be repeated: not COMMON.pid (one process to follow); the processes are
-// looked at once, and listSockets checks each (exists, is a process and not a thread).
+// -p takes a list and may be repeated (COMMON.pids); the runner checks each PID (exists, is a
+// process and not a thread) and, as sockets is a snapshot, does not follow them.
 const FLAGS = [
-  { key: 'pids', short: 'p', long: 'pid', arg: 'PID[,PID]', help: 'processes to inspect (repeatable)' },
+  { ...COMMON.pids, help: 'processes to inspect (repeatable)' },
   { key: 'all', short: 'a', long: 'all', help: 'all processes' },
   { key: 'listening', short: 'l', long: 'listening', help: 'only listening sockets (TCP/unix LISTEN, bound unconnected UDP/raw)' },
   { key: 'json', long: 'json', help: 'NDJSON, one object per socket' },
@@ -87,8 +87,8 @@ local_port, remote_addr, remote_port.
 Examples:
   bpfkit sockets -p 1234          # sockets of process 1234
   bpfkit sockets -a --listening   # every listening socket and who owns it`,
-  parse(a) {
-    const pids = a.all('pids').flatMap((t) => parsePids(t, '-p PID'));
+  parse(a, c) {
+    const pids = c.pids ?? [];
     const all = a.has('all');
     if (pids.length && all) throw badArgs('-p and -a cannot be used together');
     if (!pids.length && !all) throw badArgs('give -p PID or -a (see --help)');
