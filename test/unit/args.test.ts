@@ -66,3 +66,10 @@ test('one table drives parsing and --help: every flag of a tool appears in its h
     assert.ok(syscount.help.includes(flag), `${flag} in syscount --help`);
   }
 });
+
+test('repeated -p lists accumulate, each value checked (profile, diagnose, sockets)', async () => {
+  const { command: diagnose } = await import('../../src/tools/diagnose/index.js');
+  assert.deepEqual((diagnose.parse(['-p', '1', '-p', '2,3', '-p', '1']) as { pids: number[] }).pids, [1, 2, 3]);
+  assert.throws(() => diagnose.parse(['-p', '1', '-p', '']), /no IDs given/);
+  assert.throws(() => diagnose.parse(['-p', '1', '-p', 'x']), /not an integer/);
+});
