@@ -65,6 +65,65 @@ export interface FlowStat {
 
 export interface ProcInfo { pid: number; comm: string; ppid: number; cgroup: string; cmdline: string }
 
+/** Where a process's time went in its code: one user stack with its weight. */
+export interface StackSample {
+  tgid: number;
+  /** 'cpu': sampled on CPU; else the wait kind the thread was blocked in when it left the CPU. */
+  kind: 'cpu' | WaitKind;
+  /** Time: ns blocked (off-CPU) or ns on CPU (samples x sampling period). */
+  ns: number;
+  /** Symbolized user frames, leaf first ("func (module)" or "0xaddr (module)"). */
+  frames: string[];
+}
+
+/** Waits on one futex word of one process (a lock or condition variable). */
+export interface FutexStat {
+  tgid: number;
+  /** The futex word's address, hex. */
+  uaddr: string;
+  waitNs: number;
+  waits: number;
+  /** Distinct threads that waited on it. */
+  waiters: number;
+}
+
+/** Queue depths of one local TCP connection end, sampled during the window (bytes). */
+export interface SocketQueue {
+  pid: number;
+  laddr: string; lport: number; raddr: string; rport: number;
+  sendQMax: number; sendQAvg: number; recvQMax: number; recvQAvg: number;
+  samples: number;
+}
+
+/** CPU bandwidth control of one cgroup over the window (v1 cpu controller or v2 cpu.max). */
+export interface CgroupCpu {
+  path: string;
+  pids: number[];
+  /** cfs quota / period in cores; undefined: no limit. */
+  quotaCores?: number;
+  periods: number;
+  throttledPeriods: number;
+  throttledNs: number;
+}
+
+/** One block device over the window, from /proc/diskstats. */
+export interface DiskStat {
+  name: string;
+  reads: number; writes: number; readBytes: number; writeBytes: number;
+  /** Average time per completed request (ms). */
+  readMsAvg: number; writeMsAvg: number;
+  /** Share of the window with requests in flight (io_ticks). */
+  busy: number;
+}
+
+/** Block I/O limits set on a cgroup (blkio.throttle.* or v2 io.max), for evidence. */
+export interface IoLimit {
+  path: string;
+  pids: number[];
+  device: string;
+  readBps?: number; writeBps?: number; readIops?: number; writeIops?: number;
+}
+
 export interface Snapshot {
   windowS: number;
   cpus: number;
@@ -81,6 +140,13 @@ export interface Snapshot {
   endpoints: Map<string, number>;
   localAddrs: Set<string>;
   selfPid: number;
+  /** Top user stacks per process (off-CPU by wait kind, and on-CPU), heaviest first. */
+  stacks?: StackSample[];
+  futexes?: FutexStat[];
+  sockQueues?: SocketQueue[];
+  cgroupCpu?: CgroupCpu[];
+  disks?: DiskStat[];
+  ioLimits?: IoLimit[];
 }
 
 export function readProcs(into = new Map<number, ProcInfo>()): Map<number, ProcInfo> {
