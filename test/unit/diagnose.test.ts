@@ -31,7 +31,7 @@ function pipeline(dbToLoaderBps: number, loaderCpuS = 0.2): Snapshot {
     [40, { pid: 40, comm: 'store', ppid: 1, cgroup: '/', cmdline: '' }],
   ]);
   return {
-    windowS: W, cpus: 2, procs, endpoints: new Map(), localAddrs: new Set(['127.0.0.1']), selfPid: 99,
+    windowS: W, cpus: 2, procs, endpoints: new Map(), localAddrs: new Set(['127.0.0.1']), listenPorts: new Set([5432, 6379]), selfPid: 99,
     threads: [
       thread(10, 10, 'producer', 0.5, { select_sleep: 6, input: 3 }),
       thread(21, 21, 'db', 1, { input: 9 }),

@@ -139,6 +139,8 @@ export interface Snapshot {
   /** Local TCP endpoint "addr port" -> owning pid, from /proc (for peers that moved no data). */
   endpoints: Map<string, number>;
   localAddrs: Set<string>;
+  /** Local ports with a listening TCP socket: a connection end on one of them is the server's. */
+  listenPorts?: Set<number>;
   selfPid: number;
   /** Top user stacks per process (off-CPU by wait kind, and on-CPU), heaviest first. */
   stacks?: StackSample[];
@@ -239,9 +241,11 @@ export class DiagnoseSession {
     }
     const procs = readProcs(new Map(this.procsAtStart));
     const endpoints = new Map<string, number>();
+    const listenPorts = new Set<number>();
     try {
       for (const s of listSockets({ all: true })) {
         if ((s.proto === 'tcp' || s.proto === 'tcp6') && s.localAddr !== null && s.localPort !== null) {
+          if (s.state === 'LISTEN') listenPorts.add(s.localPort);
           endpoints.set(`${unmapIPv4(s.localAddr)} ${s.localPort}`, s.pid);
         }
       }
@@ -250,7 +254,7 @@ export class DiagnoseSession {
     }
     const localAddrs = new Set<string>(['127.0.0.1', '::1']);
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) localAddrs.add(a.address);
-    return { windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, localAddrs, selfPid: process.pid };
+    return { windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, listenPorts, localAddrs, selfPid: process.pid };
   }
 
   close(): void {

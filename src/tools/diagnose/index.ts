@@ -57,12 +57,19 @@ Ctrl-C (or the exit of every process given with -p) reports on what was observed
 });
 
 const pctCell = (x: number) => padL((x * 100).toFixed(0), 5);
+const confidenceWord = (c: number) => (c >= 0.75 ? 'high' : c >= 0.5 ? 'medium' : 'low');
+
+/** A service's processes for the table: the first few pids and how many more. */
+function pidList(s: Service): string {
+  const shown = s.pids.slice(0, 3).join(',');
+  return s.pids.length > 3 ? `${shown},+${s.pids.length - 3}` : shown;
+}
 
 export function renderReport(r: Report): string {
   const name = new Map<number | string, string>(r.services.map((s) => [s.id, `${safe(s.comm)}(${s.id})`]));
   const nm = (x: number | string) => name.get(x) ?? safe(String(x));
   const out: string[] = [];
-  out.push(`\nObserved ${r.windowS.toFixed(1)} s: ${r.services.length} processes, ${r.edges.length} TCP flows.\n`);
+  out.push(`\nObserved ${r.windowS.toFixed(1)} s: ${r.services.length} services (${r.services.reduce((n, s) => n + s.pids.length, 0)} processes), ${r.edges.length} TCP flows.\n`);
 
   out.push('TCP flows (bytes/s and messages/s):');
   if (r.edges.length === 0) out.push('  (none)');
@@ -71,18 +78,22 @@ export function renderReport(r: Report): string {
     out.push(`  ${padR(nm(e.from), w)} -> ${padR(nm(e.to), w)} ${padL(fmtRate(e.bytesPerS), 12)} ${padL(e.msgsPerS.toFixed(0), 7)} msg/s`);
   }
 
-  out.push('\nWhere the time goes (share of thread time; CPU in cores):');
-  out.push(`  ${padR('PID', 7)} ${padR('COMM', 15)} ${padL('THR', 4)} ${padL('CORES', 6)} ${padL('CPU%', 5)} ${padL('RUNQ%', 5)} ${padL('INPUT', 5)} ${padL('SLEEP', 5)} ${padL('READ', 5)} ${padL('WRITE', 5)} ${padL('SYNC', 5)} ${padL('LOCK', 5)} ${padL('OTHER', 5)} ${padL('IN/s', 10)} ${padL('OUT/s', 10)}`);
+  out.push('\nWhere the time goes (share of thread time; CPU in cores; a service is a container, or a process with its same-named children):');
+  out.push(`  ${padR('PID', 7)} ${padR('COMM', 15)} ${padL('THR', 4)} ${padL('CORES', 6)} ${padL('CPU%', 5)} ${padL('RUNQ%', 5)} ${padL('INPUT', 5)} ${padL('SLEEP', 5)} ${padL('READ', 5)} ${padL('WRITE', 5)} ${padL('SYNC', 5)} ${padL('LOCK', 5)} ${padL('OTHER', 5)} ${padL('IN/s', 10)} ${padL('OUT/s', 10)}  PIDS`);
   const shown = r.services.filter((s: Service) => s.cpuCores > 0.005 || s.inBytesPerS > 0 || s.outBytesPerS > 0).slice(0, 25);
   for (const s of shown) {
     const wt = s.share.wait;
-    out.push(`  ${padR(s.id, 7)} ${padR(safe(s.comm.slice(0, 15)), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}`);
+    const pids = s.container ? `container ${safe(s.container)}: ${pidList(s)}` : pidList(s);
+    out.push(`  ${padR(s.id, 7)} ${padR(safe(s.comm.slice(0, 15)), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}  ${pids}`);
   }
 
   out.push(`\nVerdict: ${safe(r.conclusion)}`);
   r.verdicts.slice(0, 5).forEach((v, i) => {
-    out.push(`  ${i + 1}. ${safe(v.summary)}  [${v.rule}, score ${v.score.toFixed(1)}]`);
+    out.push(`  ${i + 1}. ${safe(v.summary)}  [${v.rule}, confidence ${confidenceWord(v.confidence)}, score ${v.score.toFixed(1)}]`);
     for (const e of v.evidence) out.push(`     - ${safe(e)}`);
+    for (const where of v.where ?? []) {
+      out.push(`     - ${pctCell(where.share).trim()}% of its ${where.kind === 'cpu' ? 'CPU time' : `time blocked (${where.kind})`} in: ${safe(where.frames.slice(0, 6).join(' < '))}`);
+    }
     out.push(`     next: ${safe(v.next.join('   |   '))}`);
   });
   if (r.notes.length) {
