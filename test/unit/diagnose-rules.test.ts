@@ -2,6 +2,8 @@
 // bottleneck from the numbers that define it, and its look-alikes that must not be named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { analyze, type Report } from '../../src/tools/diagnose/analyze.js';
 import { RULES } from '../../src/tools/diagnose/rules.js';
 import { containerOfCgroup } from '../../src/tools/diagnose/services.js';
@@ -36,6 +38,16 @@ test('the rule table: every rule has a documented reason for each threshold', ()
   for (const r of RULES) {
     assert.ok(r.about.length > 20, r.kind);
     for (const [name, t] of Object.entries(r.thresholds)) assert.ok(Number.isFinite(t.value) && t.why.length > 10, `${r.kind}.${name}`);
+  }
+});
+
+test('docs/tools/diagnose.md documents every rule and threshold with the value in the code', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'tools', 'diagnose.md'), 'utf8');
+  for (const r of RULES) {
+    const at = doc.indexOf(`### ${r.kind}\n`);
+    assert.ok(at >= 0, `no section for ${r.kind}`);
+    const section = doc.slice(at, doc.indexOf('\n### ', at + 4));
+    for (const [name, t] of Object.entries(r.thresholds)) assert.ok(section.includes(`| ${name} | ${t.value} |`), `${r.kind}: ${name} = ${t.value} not documented`);
   }
 });
 
