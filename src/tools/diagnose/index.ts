@@ -78,13 +78,13 @@ export function renderReport(r: Report): string {
     out.push(`  ${padR(nm(e.from), w)} -> ${padR(nm(e.to), w)} ${padL(fmtRate(e.bytesPerS), 12)} ${padL(e.msgsPerS.toFixed(0), 7)} msg/s`);
   }
 
-  out.push('\nWhere the time goes (share of thread time; CPU in cores; a service is a container, or a process with its same-named children):');
-  out.push(`  ${padR('PID', 7)} ${padR('COMM', 15)} ${padL('THR', 4)} ${padL('CORES', 6)} ${padL('CPU%', 5)} ${padL('RUNQ%', 5)} ${padL('INPUT', 5)} ${padL('SLEEP', 5)} ${padL('READ', 5)} ${padL('WRITE', 5)} ${padL('SYNC', 5)} ${padL('LOCK', 5)} ${padL('OTHER', 5)} ${padL('IN/s', 10)} ${padL('OUT/s', 10)}  PIDS`);
+  out.push('\nWhere the time goes (share of thread time; CPU in cores; PIDS: the processes of each service):');
+  out.push(`  ${padR('PID', 7)} ${padR('COMM', 15)} ${padL('THR', 4)} ${padL('CORES', 6)} ${padL('CPU%', 5)} ${padL('RUNQ%', 5)} ${padL('INPUT', 5)} ${padL('SLEEP', 5)} ${padL('READ', 5)} ${padL('WRITE', 5)} ${padL('SYNC', 5)} ${padL('LOCK', 5)} ${padL('OTHER', 5)} ${padL('IN/s', 10)} ${padL('OUT/s', 10)}  ${padR('PIDS', 14)} COMMAND`);
   const shown = r.services.filter((s: Service) => s.cpuCores > 0.005 || s.inBytesPerS > 0 || s.outBytesPerS > 0).slice(0, 25);
   for (const s of shown) {
     const wt = s.share.wait;
     const pids = s.container ? `container ${safe(s.container)}: ${pidList(s)}` : pidList(s);
-    out.push(`  ${padR(s.id, 7)} ${padR(safe(s.comm.slice(0, 15)), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}  ${pids}`);
+    out.push(`  ${padR(s.id, 7)} ${padR(safe(s.comm.slice(0, 15)), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}  ${padR(pids, 14)} ${safe(s.cmdline.slice(0, 48))}`);
   }
 
   out.push(`\nVerdict: ${safe(r.conclusion)}`);

@@ -86,7 +86,7 @@ const CPU: Rule = {
         summary: `${label(s)} is CPU-bound: thread ${s.busiestThread?.comm} (${s.busiestThread?.tid}) is on CPU ${pct(s.busiestThreadCpu)} of the time`,
         evidence: [
           `${s.comm} uses ${s.cpuCores.toFixed(2)} cores; time: ${pct(s.share.cpu)} on CPU, ${pct(s.share.runq)} waiting for a CPU`,
-          ...downstream.map((d) => `downstream ${label(d)} spends ${pct(d.share.wait.input + d.sleepShare)} of its time waiting for input`),
+          ...downstream.map((d) => `downstream ${label(d)} spends ${pct(waitingForData(d) + d.sleepShare)} of its time waiting for input`),
         ],
         next: [`bpfkit profile -p ${s.id} -F 99 10 --svg ${s.comm}.svg`],
       });
