@@ -39,6 +39,9 @@ struct task_state {
 	__u64 off_stack;	/* its user stack then */
 	__u64 off_caller;
 	__u64 futex;		/* the futex word of a wait in progress (0: none) */
+	/* Where it blocked last (user ip, sp, fp, the words at sp and fp+8) and the stack found
+	 * there: a thread that blocks again at the same place reuses it without a stack walk. */
+	__u64 sig[5];
 };
 
 struct {
@@ -159,18 +162,9 @@ static __always_inline __u64 store_stack(void *ctx, __u64 *second)
  * caller's caller. The word at the user stack pointer is that caller when it is an address right
  * after a call instruction and not already the second frame.
  */
-static __always_inline __u64 leaf_caller(struct task_struct *t, __u64 second)
+static __always_inline __u64 is_call_return(__u64 ret, __u64 second)
 {
 #ifdef __TARGET_ARCH_x86
-	if (!leaf_fixup)
-		return 0;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	if (!regs)
-		return 0;
-	__u64 sp = BPF_CORE_READ(regs, sp);
-	__u64 ret = 0;
-	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
-		return 0;
 	if (ret == second || ret < 4096)
 		return 0;
 	__u8 b[8];
@@ -186,6 +180,59 @@ static __always_inline __u64 leaf_caller(struct task_struct *t, __u64 second)
 		return ret;
 #endif
 	return 0;
+}
+
+/* The word at the task's user stack pointer (0: unknown). */
+static __always_inline __u64 leaf_caller(struct task_struct *t, __u64 second)
+{
+#ifdef __TARGET_ARCH_x86
+	if (!leaf_fixup)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return 0;
+	__u64 sp = BPF_CORE_READ(regs, sp);
+	__u64 ret = 0;
+	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
+		return 0;
+	return is_call_return(ret, second);
+#else
+	return 0;
+#endif
+}
+
+/*
+ * Where a blocking thread is in its code, cheaply: its user ip, sp and frame pointer and the
+ * words at sp (a frameless function's return address) and fp+8 (the current frame's return
+ * address). Equal signatures: the same place, reached the same way (a loop around read or
+ * epoll_wait). False when unknown (no bpf_task_pt_regs, not x86_64).
+ */
+static __always_inline bool block_signature(struct task_struct *t, __u64 *sig)
+{
+#ifdef __TARGET_ARCH_x86
+	if (!leaf_fixup)
+		return false;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return false;
+	sig[0] = BPF_CORE_READ(regs, ip);
+	sig[1] = BPF_CORE_READ(regs, sp);
+	sig[2] = BPF_CORE_READ(regs, bp);
+	sig[3] = 0;
+	sig[4] = 0;
+	if (sig[1])
+		bpf_probe_read_user(&sig[3], sizeof(sig[3]), (void *)sig[1]);
+	/* A frame pointer points into the stack above sp; code built without frame pointers uses
+	 * bp as a general register (a counter, a heap pointer): then it says nothing about where
+	 * the thread is and would only defeat the reuse. */
+	if (sig[2] >= sig[1] && sig[2] - sig[1] < (8 << 20))
+		bpf_probe_read_user(&sig[4], sizeof(sig[4]), (void *)(sig[2] + 8));
+	else
+		sig[2] = 0;
+	return true;
+#else
+	return false;
+#endif
 }
 
 static __always_inline void add_stack_time(__u32 tgid, __u32 kind, __u64 stack, __u64 caller, __u64 ns)
@@ -345,11 +392,21 @@ int BPF_PROG(diagnose_switch, bool preempt, struct task_struct *prev, struct tas
 			/* Blocked: remember where in its code (user stack) and in which wait. The stack
 			 * walk happens only here, once per block, and never for kernel threads. */
 			if (offcpu_stacks && prev_state != 0 && !prev->exit_state && !(prev->flags & PF_KTHREAD)) {
-				__u64 second = 0;
-				__u64 stack = store_stack(ctx, &second);
-				if (stack != DIAG_STACK_NONE) {
+				__u64 sig[5];
+				bool known = block_signature(prev, sig);
+				if (!known || !ps->off_stack || sig[0] != ps->sig[0] || sig[1] != ps->sig[1] ||
+				    sig[2] != ps->sig[2] || sig[3] != ps->sig[3] || sig[4] != ps->sig[4]) {
+					/* Somewhere else than last time: walk the stack. */
+					__u64 second = 0;
+					__u64 stack = store_stack(ctx, &second);
 					ps->off_stack = stack;
-					ps->off_caller = stack > DIAG_STACK_MISSED ? leaf_caller(prev, second) : 0;
+					ps->off_caller = 0;
+					if (stack > DIAG_STACK_MISSED && known && leaf_fixup)
+						ps->off_caller = is_call_return(sig[3], second);
+					for (int i = 0; i < 5; i++)
+						ps->sig[i] = known ? sig[i] : 0;
+				}
+				if (ps->off_stack != DIAG_STACK_NONE) {
 					ps->off_kind = ps->sys_start ? ps->kind : DIAG_OTHER;
 					ps->off_start = now;
 				}

@@ -188,6 +188,15 @@ const MAX_FUTEXES = 500;
 /** DIAG_STACK_MISSED in bpf/diagnose.h (0 = no stack; above 1: a stack's hash). */
 const STACK_MISSED = 1n;
 
+export interface CollectOptions {
+  /** User stacks of threads when they block (default true). */
+  offcpuStacks?: boolean;
+  /** On-CPU user stacks sampled at 49 Hz (default true). */
+  cpuStacks?: boolean;
+  /** x86_64: recover the caller of frameless functions (libc wrappers) from the stack pointer (default true). */
+  leafCaller?: boolean;
+}
+
 export class DiagnoseSession {
   private readonly symbolizer = new Symbolizer();
   private readonly queues = new TcpQueueSampler();
@@ -211,7 +220,7 @@ export class DiagnoseSession {
     this.queueTimer.unref();
   }
 
-  static start(): DiagnoseSession {
+  static start(opts: CollectOptions = {}): DiagnoseSession {
     const missing = ['sys_enter', 'sys_exit', 'sched_switch', 'sched_wakeup'].filter((tp) => !hasBtfTracepoint(tp));
     if (missing.length) throw new BpfkitError('NOT_SUPPORTED', `diagnose needs BTF tracepoints ${missing.join(', ')} (Linux 5.5+ with BTF)`);
     if (!hasTaskStorage()) throw new BpfkitError('NOT_SUPPORTED', 'diagnose needs BPF task storage (Linux 5.11+)');
@@ -224,9 +233,9 @@ export class DiagnoseSession {
         const nr = syscallNumber(name);
         if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
       }
-      const leaf = process.arch === 'x64' && hasKernelFunc('bpf_task_pt_regs');
+      const leaf = (opts.leafCaller ?? true) && process.arch === 'x64' && hasKernelFunc('bpf_task_pt_regs');
       // bpfkit_self_tgid: set by load()
-      obj.setConstants({ wait_kind: kinds, futex_nr: syscallNumber('futex') ?? -1, leaf_fixup: leaf });
+      obj.setConstants({ wait_kind: kinds, futex_nr: syscallNumber('futex') ?? -1, leaf_fixup: leaf, offcpu_stacks: opts.offcpuStacks ?? true });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
       if (hasBtfTracepoint('sock_send_length') && hasBtfTracepoint('sock_recv_length')) {
         programs.push('diagnose_send', 'diagnose_recv');
@@ -242,7 +251,7 @@ export class DiagnoseSession {
       obj.load();
       for (const name of programs) obj.program(name).attach();
       note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')}; off-CPU user stacks at each block${leaf ? ' (callers of frameless functions recovered from the stack pointer)' : ''}; futex waits per lock word`);
-      attachSampling(obj.program('diagnose_sample'));
+      if (opts.cpuStacks ?? true) attachSampling(obj.program('diagnose_sample'));
     } catch (err) {
       obj.close();
       throw err;
