@@ -2,7 +2,7 @@
 // and read the per-thread and per-connection counters into plain records; plus the evidence
 // behind verdicts: user stacks (off-CPU by wait kind, and sampled on CPU), futex waits, socket
 // queue depths (sampled from /proc while the session runs), cgroup CPU throttling, disks.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BpfObject, bpfObjectPath, type BpfProgram } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
@@ -317,7 +317,8 @@ export class DiagnoseSession {
     const sockQueues = this.evidence('socket queues', [], () => this.readQueues(sockets));
     const live = [...procs.keys()].filter((pid) => pid !== process.pid);
     const cgroupCpu = this.evidence('cgroup CPU', [], () => this.readCgroupCpu(live));
-    const disks = this.evidence('disks', [], () => diskDeltas(this.disksAtStart, readDiskstats(), windowS * 1000));
+    // Whole devices only: a partition's I/O is also its disk's.
+    const disks = this.evidence('disks', [], () => diskDeltas(this.disksAtStart, readDiskstats(), windowS * 1000).filter((d) => !isPartition(d.name)));
     const ioLimits = this.evidence('I/O limits', [], () => this.readIoLimits(live));
     return {
       windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, localAddrs, selfPid: process.pid,
@@ -589,6 +590,10 @@ export function aggregateFutexes(rows: FutexRow[]): FutexStat[] {
   return [...by.values()]
     .map(({ tids, ...f }) => ({ ...f, waiters: tids.size }))
     .sort((a, b) => b.waitNs - a.waitNs);
+}
+
+function isPartition(name: string): boolean {
+  return /^[\w.-]+$/.test(name) && existsSync(`/sys/class/block/${name}/partition`);
 }
 
 function cpuCount(): number {
