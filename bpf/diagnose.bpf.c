@@ -389,8 +389,8 @@ int BPF_PROG(diagnose_switch, bool preempt, struct task_struct *prev, struct tas
 			/* Preempted while runnable: it waits in the run queue from now on. */
 			ps->wakeup = (prev_state == 0) ? now : 0;
 			ps->off_start = 0;
-			/* Blocked: remember where in its code (user stack) and in which wait. The stack
-			 * walk happens only here, once per block, and never for kernel threads. */
+			/* Blocked: remember where in its code (user stack) and in which wait. The stack is
+			 * walked only when it blocks somewhere else than last time, never for kernel threads. */
 			if (offcpu_stacks && prev_state != 0 && !prev->exit_state && !(prev->flags & PF_KTHREAD)) {
 				__u64 sig[5];
 				bool known = block_signature(prev, sig);
