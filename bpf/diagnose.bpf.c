@@ -1,5 +1,6 @@
 // diagnose: where each thread's time goes (on CPU, run queue, blocked in syscalls by kind),
-// TCP bytes per connection and process, block I/O per thread; all aggregated in the kernel.
+// TCP bytes per connection and process, block I/O per thread, the user stacks of blocked and
+// running threads weighted by time, and futex waits per lock word; all aggregated in the kernel.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -17,13 +18,30 @@ BTF_KEEP_ENUM(diag_wait);
 
 /* Syscall number -> enum diag_wait, filled by user space from the generated syscall table. */
 const volatile __u8 wait_kind[DIAG_MAX_SYSCALLS] = {};
+/* futex(2)'s number (-1: unknown): its wait operations are accounted per lock word. */
+const volatile int futex_nr = -1;
+/* Take user stacks of threads that block (off-CPU stacks). */
+const volatile bool offcpu_stacks = true;
+/* Recover the caller of a frameless function from the user stack pointer (x86_64, needs
+ * bpf_task_pt_regs: Linux 5.15). */
+const volatile bool leaf_fixup = false;
+
+#define PF_KTHREAD 0x00200000
+#define FUTEX_CMD_MASK ~(128 | 256) /* ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME) */
 
 struct task_state {
 	__u64 sys_start;
 	__u64 switch_in;
 	__u64 wakeup;
 	__u32 kind;
-	__u32 pad;
+	__u32 off_kind;		/* wait kind when it blocked */
+	__u64 off_start;	/* when it blocked (0: not blocked, or no stack taken) */
+	__u64 off_stack;	/* its user stack then */
+	__u64 off_caller;
+	__u64 futex;		/* the futex word of a wait in progress (0: none) */
+	/* Where it blocked last (user ip, sp, fp, the words at sp and fp+8) and the stack found
+	 * there: a thread that blocks again at the same place reuses it without a stack walk. */
+	__u64 sig[5];
 };
 
 struct {
@@ -59,6 +77,182 @@ struct {
 	__type(key, __u32);
 	__type(value, struct diag_thread);
 } exited SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DIAG_MAX_STACKS);
+	__type(key, __u64);
+	__type(value, struct diag_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DIAG_MAX_STACK_KEYS);
+	__type(key, struct diag_stack_key);
+	__type(value, struct diag_time);
+} stack_times SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DIAG_MAX_FUTEXES);
+	__type(key, struct diag_futex_key);
+	__type(value, struct diag_time);
+} futexes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct diag_stats);
+} diag_stat SEC(".maps");
+
+/* Per-CPU scratch space for one stack (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct diag_stack);
+} stack_scratch SEC(".maps");
+
+static __always_inline struct diag_stats *stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&diag_stat, &zero);
+}
+
+/*
+ * The current task's user stack, stored once under a hash of its addresses (a stack-trace map's
+ * buckets collide and lose stacks long before it is full). Returns the hash or DIAG_STACK_*;
+ * *second is the stack's second address (for the caller fix-up).
+ */
+static __always_inline __u64 store_stack(void *ctx, __u64 *second)
+{
+	__u32 zero = 0;
+	struct diag_stack *buf = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!buf)
+		return DIAG_STACK_MISSED;
+	long n = bpf_get_stack(ctx, buf->ips, sizeof(buf->ips), BPF_F_USER_STACK);
+	if (n <= 0)
+		return DIAG_STACK_NONE;
+	__u32 depth = n / sizeof(__u64);
+	*second = depth > 1 ? buf->ips[1] : 0;
+	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a over the addresses */
+	for (int i = 0; i < DIAG_STACK_DEPTH; i++) {
+		if (i >= depth)
+			break;
+		h ^= buf->ips[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 29;
+	if (h <= DIAG_STACK_MISSED)
+		h += 2;
+	if (bpf_map_lookup_elem(&stacks, &h))
+		return h;
+	if (bpf_map_update_elem(&stacks, &h, buf, BPF_NOEXIST) == 0 || bpf_map_lookup_elem(&stacks, &h))
+		return h;
+	struct diag_stats *s = stats();
+	if (s)
+		s->stack_missed++;
+	return DIAG_STACK_MISSED;
+}
+
+/*
+ * x86_64: frame-pointer walks skip the caller of a function that has no frame of its own (libc's
+ * syscall wrappers: read, __lll_lock_wait): the walk goes from the wrapper straight to the
+ * caller's caller. The word at the user stack pointer is that caller when it is an address right
+ * after a call instruction and not already the second frame.
+ */
+static __always_inline __u64 is_call_return(__u64 ret, __u64 second)
+{
+#ifdef __TARGET_ARCH_x86
+	if (ret == second || ret < 4096)
+		return 0;
+	__u8 b[8];
+	if (bpf_probe_read_user(b, sizeof(b), (void *)(ret - 8)) != 0)
+		return 0;
+	if (b[3] == 0xe8)                                          /* call rel32 */
+		return ret;
+	if (b[2] == 0xff && (b[3] == 0x15 || (b[3] & 0xf8) == 0x90)) /* call *disp32(%rip|reg) */
+		return ret;
+	if (b[5] == 0xff && (b[6] & 0xf8) == 0x50)                 /* call *disp8(reg) */
+		return ret;
+	if (b[6] == 0xff && (b[7] & 0xf8) == 0xd0)                 /* call *reg */
+		return ret;
+#endif
+	return 0;
+}
+
+/* The word at the task's user stack pointer (0: unknown). */
+static __always_inline __u64 leaf_caller(struct task_struct *t, __u64 second)
+{
+#ifdef __TARGET_ARCH_x86
+	if (!leaf_fixup)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return 0;
+	__u64 sp = BPF_CORE_READ(regs, sp);
+	__u64 ret = 0;
+	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
+		return 0;
+	return is_call_return(ret, second);
+#else
+	return 0;
+#endif
+}
+
+/*
+ * Where a blocking thread is in its code, cheaply: its user ip, sp and frame pointer and the
+ * words at sp (a frameless function's return address) and fp+8 (the current frame's return
+ * address). Equal signatures: the same place, reached the same way (a loop around read or
+ * epoll_wait). False when unknown (no bpf_task_pt_regs, not x86_64).
+ */
+static __always_inline bool block_signature(struct task_struct *t, __u64 *sig)
+{
+#ifdef __TARGET_ARCH_x86
+	if (!leaf_fixup)
+		return false;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs)
+		return false;
+	sig[0] = BPF_CORE_READ(regs, ip);
+	sig[1] = BPF_CORE_READ(regs, sp);
+	sig[2] = BPF_CORE_READ(regs, bp);
+	sig[3] = 0;
+	sig[4] = 0;
+	if (sig[1])
+		bpf_probe_read_user(&sig[3], sizeof(sig[3]), (void *)sig[1]);
+	/* A frame pointer points into the stack above sp; code built without frame pointers uses
+	 * bp as a general register (a counter, a heap pointer): then it says nothing about where
+	 * the thread is and would only defeat the reuse. */
+	if (sig[2] >= sig[1] && sig[2] - sig[1] < (8 << 20))
+		bpf_probe_read_user(&sig[4], sizeof(sig[4]), (void *)(sig[2] + 8));
+	else
+		sig[2] = 0;
+	return true;
+#else
+	return false;
+#endif
+}
+
+static __always_inline void add_stack_time(__u32 tgid, __u32 kind, __u64 stack, __u64 caller, __u64 ns)
+{
+	struct diag_stack_key key = { .tgid = tgid, .kind = kind, .stack = stack, .caller = caller };
+	struct diag_time *v = bpf_map_lookup_elem(&stack_times, &key);
+	if (!v) {
+		struct diag_time init = {};
+		bpf_map_update_elem(&stack_times, &key, &init, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&stack_times, &key);
+		if (!v) {
+			struct diag_stats *s = stats();
+			if (s)
+				s->stack_dropped++;
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->ns, ns);
+	__sync_fetch_and_add(&v->count, 1);
+}
 
 static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 {
@@ -127,6 +321,13 @@ int BPF_PROG(diagnose_sys_enter, struct pt_regs *regs, long nr)
 	else if (kind == DIAG_POLL_LIKE)
 		kind = regs->si == 0 ? DIAG_SELECT_SLEEP : DIAG_INPUT;
 	st->kind = kind;
+	st->futex = 0;
+	if (nr == futex_nr) {
+		int op = regs->si & FUTEX_CMD_MASK;
+		/* FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 */
+		if (op == 0 || op == 6 || op == 9 || op == 11 || op == 13)
+			st->futex = regs->di;
+	}
 	st->sys_start = bpf_ktime_get_ns();
 	return 0;
 }
@@ -143,6 +344,24 @@ int BPF_PROG(diagnose_sys_exit, struct pt_regs *regs, long ret)
 	__u64 delta = bpf_ktime_get_ns() - st->sys_start;
 	__u32 kind = st->kind;
 	st->sys_start = 0;
+	if (st->futex) {
+		struct diag_futex_key fk = { .tgid = t->tgid, .tid = t->pid, .uaddr = st->futex };
+		st->futex = 0;
+		struct diag_time *f = bpf_map_lookup_elem(&futexes, &fk);
+		if (!f) {
+			struct diag_time init = {};
+			bpf_map_update_elem(&futexes, &fk, &init, BPF_NOEXIST);
+			f = bpf_map_lookup_elem(&futexes, &fk);
+		}
+		if (f) {
+			__sync_fetch_and_add(&f->ns, delta);
+			__sync_fetch_and_add(&f->count, 1);
+		} else {
+			struct diag_stats *s = stats();
+			if (s)
+				s->futex_dropped++;
+		}
+	}
 	struct diag_thread *th = thread_of(t);
 	if (!th || kind >= DIAG_WAIT_KINDS)
 		return 0;
@@ -169,12 +388,41 @@ int BPF_PROG(diagnose_switch, bool preempt, struct task_struct *prev, struct tas
 			ps->switch_in = 0;
 			/* Preempted while runnable: it waits in the run queue from now on. */
 			ps->wakeup = (prev_state == 0) ? now : 0;
+			ps->off_start = 0;
+			/* Blocked: remember where in its code (user stack) and in which wait. The stack is
+			 * walked only when it blocks somewhere else than last time, never for kernel threads. */
+			if (offcpu_stacks && prev_state != 0 && !prev->exit_state && !(prev->flags & PF_KTHREAD)) {
+				__u64 sig[5];
+				bool known = block_signature(prev, sig);
+				if (!known || !ps->off_stack || sig[0] != ps->sig[0] || sig[1] != ps->sig[1] ||
+				    sig[2] != ps->sig[2] || sig[3] != ps->sig[3] || sig[4] != ps->sig[4]) {
+					/* Somewhere else than last time: walk the stack. */
+					__u64 second = 0;
+					__u64 stack = store_stack(ctx, &second);
+					ps->off_stack = stack;
+					ps->off_caller = 0;
+					if (stack > DIAG_STACK_MISSED && known && leaf_fixup)
+						ps->off_caller = is_call_return(sig[3], second);
+					for (int i = 0; i < 5; i++)
+						ps->sig[i] = known ? sig[i] : 0;
+				}
+				if (ps->off_stack != DIAG_STACK_NONE) {
+					ps->off_kind = ps->sys_start ? ps->kind : DIAG_OTHER;
+					ps->off_start = now;
+				}
+			}
 		}
 	}
 	if (!ignored(next)) {
 		struct task_state *ns = bpf_task_storage_get(&task_states, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (ns) {
 			ns->switch_in = now;
+			if (ns->off_start) {
+				/* Blocked until woken (then it waited in the run queue, counted apart). */
+				__u64 end = ns->wakeup > ns->off_start ? ns->wakeup : now;
+				add_stack_time(next->tgid, ns->off_kind, ns->off_stack, ns->off_caller, end - ns->off_start);
+				ns->off_start = 0;
+			}
 			if (ns->wakeup) {
 				struct diag_thread *th = thread_of(next);
 				if (th)
@@ -193,6 +441,23 @@ static __always_inline void woken(struct task_struct *p)
 	struct task_state *s = bpf_task_storage_get(&task_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (s)
 		s->wakeup = bpf_ktime_get_ns();
+}
+
+/* On-CPU user stacks, sampled by a cpu-clock perf event on every CPU. */
+SEC("perf_event")
+int diagnose_sample(struct bpf_perf_event_data *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	if (ignored(t) || (t->flags & PF_KTHREAD))
+		return 0;
+	struct diag_stats *s = stats();
+	if (s)
+		s->samples++;
+	__u64 second = 0;
+	__u64 stack = store_stack(ctx, &second);
+	__u64 caller = stack > DIAG_STACK_MISSED ? leaf_caller(t, second) : 0;
+	add_stack_time(t->tgid, DIAG_ON_CPU, stack, caller, ctx->sample_period);
+	return 0;
 }
 
 SEC("tp_btf/sched_wakeup")

@@ -218,10 +218,10 @@ test('slow-dependency: a client waiting on replies names its server; a sink wait
 test('stacks: the top verdict carries where its time goes, by the kind of its rule', () => {
   const snapshot = supervised(9.7);
   snapshot.stacks = [
-    { tgid: 20, kind: 'cpu', ns: 7 * S, frames: ['crunch (transform.py)', 'main'] },
-    { tgid: 20, kind: 'cpu', ns: 2 * S, frames: ['parse (transform.py)', 'main'] },
-    { tgid: 20, kind: 'read', ns: 0.3 * S, frames: ['read (libc.so.6)'] },
-    { tgid: 10, kind: 'write', ns: 9 * S, frames: ['send (libc.so.6)'] },
+    { tgid: 20, kind: 'cpu', ns: 7 * S, count: 10, frames: ['crunch (transform.py)', 'main'] },
+    { tgid: 20, kind: 'cpu', ns: 2 * S, count: 10, frames: ['parse (transform.py)', 'main'] },
+    { tgid: 20, kind: 'read', ns: 0.3 * S, count: 10, frames: ['read (libc.so.6)'] },
+    { tgid: 10, kind: 'write', ns: 9 * S, count: 10, frames: ['send (libc.so.6)'] },
   ];
   const v = top(analyze(snapshot))!;
   assert.deepEqual(v.where?.map((w) => [w.kind, w.frames[0], Math.round(w.share * 100)]), [['cpu', 'crunch (transform.py)', 78], ['cpu', 'parse (transform.py)', 22]]);

@@ -1,15 +1,25 @@
 // diagnose's kernel side: load every program of bpf/diagnose.bpf.o for the whole host, wait,
-// and read the per-thread and per-connection counters into plain records.
-import { readFileSync } from 'node:fs';
+// and read the per-thread and per-connection counters into plain records; plus the evidence
+// behind verdicts: user stacks (off-CPU by wait kind, and sampled on CPU), futex waits, socket
+// queue depths (sampled from /proc while the session runs), cgroup CPU throttling, disks.
+import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
+import { BpfObject, bpfObjectPath, type BpfProgram } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasTaskStorage } from '../../core/features.js';
+import { native } from '../../core/libbpf.js';
 import { note } from '../../core/log.js';
+import { sumPercpuU64 } from '../../core/maps.js';
 import { syscallNumber } from '../../core/syscalls/index.js';
 import { formatAddr, unmapIPv4 } from '../../core/net.js';
-import { listSockets } from '../../core/sockets.js';
+import { listSockets, type SocketRecord } from '../../core/sockets.js';
 import { listPids, readCgroup2, readCmdline, readStat } from '../../core/proc.js';
+import { cgroupAncestors, cpuCgroupDir, readCgroupMounts, readCpuCgroup, readIoLimits, readProcCgroups, type CgroupMounts, type CpuCgroupState, type ProcCgroups } from '../../core/cgroups.js';
+import { diskDeltas, readDiskstats, type DiskCounters } from '../../core/diskstats.js';
+import { DiskNames } from '../../core/disks.js';
+import { TcpQueueSampler } from '../../core/tcpqueues.js';
+import { demangleAll, frameLabel, isMangled, Symbolizer, type Frame } from '../../core/symbols/index.js';
+import { onlineCpus, openPerfEvent, perfAttr } from '../profile/profile.js';
 
 /**
  * Wait kinds: enum diag_wait of bpf/diagnose.h is DIAG_<KIND>; their numbers (the indexes of
@@ -72,6 +82,8 @@ export interface StackSample {
   kind: 'cpu' | WaitKind;
   /** Time: ns blocked (off-CPU) or ns on CPU (samples x sampling period). */
   ns: number;
+  /** Blocks (off-CPU) or samples (on CPU) behind `ns`. */
+  count: number;
   /** Symbolized user frames, leaf first ("func (module)" or "0xaddr (module)"). */
   frames: string[];
 }
@@ -162,10 +174,55 @@ export function readProcs(into = new Map<number, ProcInfo>()): Map<number, ProcI
   return into;
 }
 
-export class DiagnoseSession {
-  private constructor(private obj: BpfObject, private started: number, private procsAtStart: Map<number, ProcInfo>) {}
+/** On-CPU sampling rate (per CPU): prime, so it does not beat with periodic work. */
+const SAMPLE_HZ = 49;
+const SAMPLE_PERIOD_NS = Math.round(1e9 / SAMPLE_HZ);
+/** Socket queues are sampled this often while the session runs. */
+const QUEUE_SAMPLE_MS = 500;
+/** Stacks kept per (process, kind), the share of the window a stack needs, and the total kept. */
+const STACKS_PER_KIND = 5;
+const STACK_MIN_SHARE = 0.02;
+const MAX_STACKS = 200;
+/** Stack weights symbolized at most (heaviest first), before merging equal symbolized stacks. */
+const MAX_SYMBOLIZED = 4000;
+/** Futex words reported at most (most waited-on first). */
+const MAX_FUTEXES = 500;
+/** DIAG_STACK_MISSED in bpf/diagnose.h (0 = no stack; above 1: a stack's hash). */
+const STACK_MISSED = 1n;
 
-  static start(): DiagnoseSession {
+export interface CollectOptions {
+  /** User stacks of threads when they block (default true). */
+  offcpuStacks?: boolean;
+  /** On-CPU user stacks sampled at 49 Hz (default true). */
+  cpuStacks?: boolean;
+  /** x86_64: recover the caller of frameless functions (libc wrappers) from the stack pointer (default true). */
+  leafCaller?: boolean;
+}
+
+export class DiagnoseSession {
+  private readonly symbolizer = new Symbolizer();
+  private readonly queues = new TcpQueueSampler();
+  private queueTimer?: NodeJS.Timeout;
+  private readonly mounts: CgroupMounts;
+  private readonly cpuAtStart = new Map<string, CpuCgroupState>();
+  private readonly disksAtStart: Map<string, DiskCounters>;
+
+  private constructor(private obj: BpfObject, private started: number, private procsAtStart: Map<number, ProcInfo>) {
+    this.mounts = readCgroupMounts();
+    this.disksAtStart = readDiskstats();
+    try {
+      for (const state of this.cpuCgroups(procsAtStart.keys()).states.values()) this.cpuAtStart.set(state.id, state);
+    } catch (e) {
+      note(`diagnose: cgroup CPU counters not read: ${(e as Error).message}`);
+    }
+    this.queues.sample();
+    this.queueTimer = setInterval(() => {
+      try { this.queues.sample(); } catch { /* best effort */ }
+    }, QUEUE_SAMPLE_MS);
+    this.queueTimer.unref();
+  }
+
+  static start(opts: CollectOptions = {}): DiagnoseSession {
     const missing = ['sys_enter', 'sys_exit', 'sched_switch', 'sched_wakeup'].filter((tp) => !hasBtfTracepoint(tp));
     if (missing.length) throw new BpfkitError('NOT_SUPPORTED', `diagnose needs BTF tracepoints ${missing.join(', ')} (Linux 5.5+ with BTF)`);
     if (!hasTaskStorage()) throw new BpfkitError('NOT_SUPPORTED', 'diagnose needs BPF task storage (Linux 5.11+)');
@@ -178,7 +235,9 @@ export class DiagnoseSession {
         const nr = syscallNumber(name);
         if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
       }
-      obj.setConstants({ wait_kind: kinds }); // bpfkit_self_tgid: set by load()
+      const leaf = (opts.leafCaller ?? true) && process.arch === 'x64' && hasKernelFunc('bpf_task_pt_regs');
+      // bpfkit_self_tgid: set by load()
+      obj.setConstants({ wait_kind: kinds, futex_nr: syscallNumber('futex') ?? -1, leaf_fixup: leaf, offcpu_stacks: opts.offcpuStacks ?? true });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
       if (hasBtfTracepoint('sock_send_length') && hasBtfTracepoint('sock_recv_length')) {
         programs.push('diagnose_send', 'diagnose_recv');
@@ -190,10 +249,11 @@ export class DiagnoseSession {
         note('diagnose: neither sock_*_length tracepoints nor fexit on tcp_sendmsg/tcp_recvmsg: TCP flows are not measured on this kernel');
       }
       if (hasBtfTracepoint('block_rq_issue')) programs.push('diagnose_block');
-      obj.selectPrograms(programs);
+      obj.selectPrograms([...programs, 'diagnose_sample']);
       obj.load();
-      obj.attachAll();
-      note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')}`);
+      for (const name of programs) obj.program(name).attach();
+      note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')}; off-CPU user stacks at each block${leaf ? ' (callers of frameless functions recovered from the stack pointer)' : ''}; futex waits per lock word`);
+      if (opts.cpuStacks ?? true) attachSampling(obj.program('diagnose_sample'));
     } catch (err) {
       obj.close();
       throw err;
@@ -239,11 +299,15 @@ export class DiagnoseSession {
         txBytes: fv.uint(v, 'tx_bytes'), rxBytes: fv.uint(v, 'rx_bytes'), txCalls: fv.uint(v, 'tx_calls'), rxCalls: fv.uint(v, 'rx_calls'),
       });
     }
+    const futexes = this.evidence('futex waits', [], () => this.readFutexes());
+    const stacks = this.evidence('stacks', [], () => this.readStacks(windowS));
     const procs = readProcs(new Map(this.procsAtStart));
     const endpoints = new Map<string, number>();
     const listenPorts = new Set<number>();
+    let sockets: SocketRecord[] = [];
     try {
-      for (const s of listSockets({ all: true })) {
+      sockets = listSockets({ all: true });
+      for (const s of sockets) {
         if ((s.proto === 'tcp' || s.proto === 'tcp6') && s.localAddr !== null && s.localPort !== null) {
           if (s.state === 'LISTEN') listenPorts.add(s.localPort);
           endpoints.set(`${unmapIPv4(s.localAddr)} ${s.localPort}`, s.pid);
@@ -254,12 +318,286 @@ export class DiagnoseSession {
     }
     const localAddrs = new Set<string>(['127.0.0.1', '::1']);
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) localAddrs.add(a.address);
-    return { windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, listenPorts, localAddrs, selfPid: process.pid };
+    const sockQueues = this.evidence('socket queues', [], () => this.readQueues(sockets));
+    const live = [...procs.keys()].filter((pid) => pid !== process.pid);
+    const cgroupCpu = this.evidence('cgroup CPU', [], () => this.readCgroupCpu(live));
+    // Whole devices only: a partition's I/O is also its disk's.
+    const disks = this.evidence('disks', [], () => diskDeltas(this.disksAtStart, readDiskstats(), windowS * 1000).filter((d) => !isPartition(d.name)));
+    const ioLimits = this.evidence('I/O limits', [], () => this.readIoLimits(live));
+    return {
+      windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, listenPorts, localAddrs, selfPid: process.pid,
+      stacks, futexes, sockQueues, cgroupCpu, disks, ioLimits,
+    };
+  }
+
+  /** Evidence is best effort: a failure is a verbose note, never a failed diagnosis. */
+  private evidence<T>(what: string, fallback: T, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      note(`diagnose: ${what} not read: ${(e as Error).message}`);
+      return fallback;
+    }
+  }
+
+  private stats(): { stackMissed: number; stackDropped: number; futexDropped: number; samples: number } {
+    const m = this.obj.map('diag_stat');
+    const v = m.lookup(Buffer.alloc(4));
+    const sv = this.obj.struct('diag_stats');
+    const sum = (f: string) => (v ? Number(sumPercpuU64(m, v, sv.field(f).offset)) : 0);
+    return { stackMissed: sum('stack_missed'), stackDropped: sum('stack_dropped'), futexDropped: sum('futex_dropped'), samples: sum('samples') };
+  }
+
+  /** Futex waits per (process, lock word): time, waits, distinct waiting threads. */
+  private readFutexes(): FutexStat[] {
+    const kv = this.obj.struct('diag_futex_key');
+    const tv = this.obj.struct('diag_time');
+    const rows: FutexRow[] = [];
+    for (const [k, v] of this.obj.map('futexes').entries()) {
+      rows.push({ tgid: kv.uint(k, 'tgid'), tid: kv.uint(k, 'tid'), uaddr: k.readBigUInt64LE(kv.field('uaddr').offset), ns: tv.uint(v, 'ns'), count: tv.uint(v, 'count') });
+    }
+    const dropped = this.stats().futexDropped;
+    if (dropped) note(`diagnose: ${dropped} futex waits not counted (map of ${this.obj.map('futexes').maxEntries} lock words x threads full)`);
+    return aggregateFutexes(rows).slice(0, MAX_FUTEXES);
+  }
+
+  /**
+   * The heaviest user stacks per process and kind, symbolized; weights of equal symbolized stacks
+   * (e.g. on-CPU samples at different addresses of one loop) are merged first.
+   */
+  private readStacks(windowS: number): StackSample[] {
+    const t0 = performance.now();
+    const kv = this.obj.struct('diag_stack_key');
+    const tv = this.obj.struct('diag_time');
+    const diagWait = this.obj.enumValues('diag_wait');
+    const kindOf = new Map<number, 'cpu' | WaitKind>([[diagWait.DIAG_ON_CPU!, 'cpu']]);
+    for (const k of WAIT_KINDS) kindOf.set(diagWait[`DIAG_${k.toUpperCase()}`]!, k);
+    const sOff = kv.field('stack').offset;
+    const cOff = kv.field('caller').offset;
+    const windowNs = windowS * 1e9;
+    interface Raw { tgid: number; kind: 'cpu' | WaitKind; stack: bigint; caller: bigint; ns: number; count: number }
+    const raws: Raw[] = [];
+    const groupNs = new Map<string, number>();
+    let unstacked = 0;
+    for (const [k, v] of this.obj.map('stack_times').entries()) {
+      const kind = kindOf.get(kv.uint(k, 'kind'));
+      const stack = k.readBigUInt64LE(sOff);
+      const ns = tv.uint(v, 'ns');
+      if (!kind) continue;
+      if (stack <= STACK_MISSED) { unstacked += ns; continue; }
+      const tgid = kv.uint(k, 'tgid');
+      raws.push({ tgid, kind, stack, caller: k.readBigUInt64LE(cOff), ns, count: tv.uint(v, 'count') });
+      const g = `${tgid} ${kind}`;
+      groupNs.set(g, (groupNs.get(g) ?? 0) + ns);
+    }
+    // Only groups that can hold a stack over the threshold, and processes still alive.
+    const minNs = STACK_MIN_SHARE * windowNs;
+    const alive = new Map<number, boolean>();
+    const isAlive = (tgid: number) => {
+      let a = alive.get(tgid);
+      if (a === undefined) {
+        a = tgid !== process.pid && this.symbolizer.snapshotProcess(tgid);
+        alive.set(tgid, a);
+      }
+      return a;
+    };
+    const cand = raws.filter((r) => (groupNs.get(`${r.tgid} ${r.kind}`) ?? 0) >= minNs).sort((a, b) => b.ns - a.ns).slice(0, MAX_SYMBOLIZED);
+    const stackMap = this.obj.map('stacks');
+    const addrsOf = new Map<bigint, bigint[] | null>();
+    const key = Buffer.alloc(8);
+    const merged = new Map<string, { tgid: number; kind: 'cpu' | WaitKind; ns: number; count: number; frames: Frame[] }>();
+    const label = (f: Frame) => frameLabel(f, { module: true, kindSuffix: false });
+    for (const r of cand) {
+      if (!isAlive(r.tgid)) continue;
+      let addrs = addrsOf.get(r.stack);
+      if (addrs === undefined) {
+        key.writeBigUInt64LE(r.stack);
+        const v = stackMap.lookup(key);
+        addrs = null;
+        if (v) {
+          addrs = [];
+          for (let i = 0; i + 8 <= v.length; i += 8) {
+            const a = v.readBigUInt64LE(i);
+            if (a === 0n) break;
+            addrs.push(a);
+          }
+        }
+        addrsOf.set(r.stack, addrs);
+      }
+      if (!addrs || addrs.length === 0) continue;
+      // The caller of a frameless leaf (found by the BPF side) goes right after the leaf.
+      const full = r.caller !== 0n ? [addrs[0]!, r.caller, ...addrs.slice(1)] : addrs;
+      const frames = this.symbolizer.symbolizeUser(r.tgid, full);
+      const id = `${r.tgid} ${r.kind} ${frames.map(label).join(';')}`;
+      const m = merged.get(id);
+      if (m) {
+        m.ns += r.ns;
+        m.count += r.count;
+      } else {
+        merged.set(id, { tgid: r.tgid, kind: r.kind, ns: r.ns, count: r.count, frames });
+      }
+    }
+    const byGroup = new Map<string, StackSample[]>();
+    const mangled = new Set<string>();
+    for (const m of merged.values()) {
+      if (m.ns < minNs) continue;
+      for (const f of m.frames) if (f.kind === 'user' && isMangled(f.name)) mangled.add(f.name);
+    }
+    // C++/Rust names demangled in one batch (c++filt, when installed).
+    const demangled = mangled.size ? demangleAll(mangled) : new Map<string, string>();
+    for (const m of merged.values()) {
+      if (m.ns < minNs) continue;
+      const g = `${m.tgid} ${m.kind}`;
+      const list = byGroup.get(g) ?? [];
+      const frames = m.frames.map((f) => label(demangled.has(f.name) ? { ...f, name: demangled.get(f.name)! } : f));
+      list.push({ tgid: m.tgid, kind: m.kind, ns: m.ns, count: m.count, frames });
+      byGroup.set(g, list);
+    }
+    let out: StackSample[] = [];
+    for (const list of byGroup.values()) out.push(...list.sort((a, b) => b.ns - a.ns).slice(0, STACKS_PER_KIND));
+    out = out.sort((a, b) => b.ns - a.ns).slice(0, MAX_STACKS);
+    const st = this.stats();
+    note(`diagnose: ${raws.length} stack weights, ${cand.length} symbolized into ${merged.size} stacks, ${out.length} kept (>= ${STACK_MIN_SHARE * 100}% of the window, <= ${STACKS_PER_KIND} per process and kind) in ${(performance.now() - t0).toFixed(0)} ms; ${st.samples} on-CPU samples; ${(unstacked / 1e9).toFixed(2)} s without a stored stack${st.stackMissed ? `, ${st.stackMissed} stacks not stored (map full)` : ''}${st.stackDropped ? `, ${st.stackDropped} weights dropped (map full)` : ''}`);
+    return out;
+  }
+
+  /** Socket queues sampled during the window, by owning process (connections that queued bytes). */
+  private readQueues(sockets: SocketRecord[]): SocketQueue[] {
+    this.queues.sample();
+    const owner = new Map<number, number>();
+    for (const s of sockets) if (!owner.has(s.inode) && s.pid !== process.pid) owner.set(s.inode, s.pid);
+    const out: SocketQueue[] = [];
+    for (const t of this.queues.tracks.values()) {
+      const pid = owner.get(t.inode);
+      if (pid === undefined || (t.sendQMax === 0 && t.recvQMax === 0)) continue;
+      out.push({
+        pid, laddr: unmapIPv4(t.laddr), lport: t.lport, raddr: unmapIPv4(t.raddr), rport: t.rport,
+        sendQMax: t.sendQMax, sendQAvg: t.sendQSum / t.samples, recvQMax: t.recvQMax, recvQAvg: t.recvQSum / t.samples, samples: t.samples,
+      });
+    }
+    if (this.queues.untracked) note(`diagnose: socket queues of ${this.queues.untracked} connections not sampled (at most ${this.queues.tracks.size})`);
+    return out.sort((a, b) => Math.max(b.sendQMax, b.recvQMax) - Math.max(a.sendQMax, a.recvQMax)).slice(0, 500);
+  }
+
+  /** CPU cgroups of the processes and their ancestors: state now, and the pids inside each. */
+  private cpuCgroups(pids: Iterable<number>): { states: Map<string, CpuCgroupState>; pids: Map<string, number[]> } {
+    const states = new Map<string, CpuCgroupState>();
+    const members = new Map<string, number[]>();
+    const missing = new Set<string>();
+    for (const pid of pids) {
+      const cg = readProcCgroups(pid);
+      const where = cg && cpuCgroupDir(cg, this.mounts);
+      if (!where) continue;
+      const path = where.id.slice(3);
+      for (const p of cgroupAncestors(path)) {
+        const id = `${where.id.slice(0, 3)}${p}`;
+        if (!states.has(id) && !missing.has(id)) {
+          const dir = where.dir.slice(0, where.dir.length - path.length) + p;
+          const s = readCpuCgroup(id, dir, where.v);
+          if (s) states.set(id, s);
+          else missing.add(id);
+        }
+        const list = members.get(id) ?? [];
+        list.push(pid);
+        members.set(id, list);
+      }
+    }
+    return { states, pids: members };
+  }
+
+  private readCgroupCpu(pids: number[]): CgroupCpu[] {
+    const now = this.cpuCgroups(pids);
+    const out: CgroupCpu[] = [];
+    for (const [id, s] of now.states) {
+      const before = this.cpuAtStart.get(id);
+      if (!before) continue; // not seen at start: its counters cover more than the window
+      const c: CgroupCpu = {
+        path: id.slice(3), pids: (now.pids.get(id) ?? []).sort((a, b) => a - b),
+        periods: s.periods - before.periods, throttledPeriods: s.throttledPeriods - before.throttledPeriods,
+        throttledNs: s.throttledNs - before.throttledNs,
+      };
+      if (s.quotaCores !== undefined) c.quotaCores = s.quotaCores;
+      if (c.quotaCores !== undefined || c.throttledPeriods > 0) out.push(c);
+    }
+    return out.sort((a, b) => b.throttledNs - a.throttledNs);
+  }
+
+  private readIoLimits(pids: number[]): IoLimit[] {
+    const names = new DiskNames();
+    const byKey = new Map<string, IoLimit>();
+    const seen = new Map<string, ReturnType<typeof readIoLimits>>();
+    for (const pid of pids) {
+      const cg: ProcCgroups | undefined = readProcCgroups(pid);
+      if (!cg) continue;
+      const ck = `${cg.v1.get('blkio') ?? ''}|${cg.v2 ?? ''}`;
+      let lims = seen.get(ck);
+      if (!lims) {
+        lims = readIoLimits(cg, this.mounts);
+        seen.set(ck, lims);
+      }
+      for (const l of lims) {
+        const key = `${l.id} ${l.device}`;
+        let e = byKey.get(key);
+        if (!e) {
+          const [maj, min] = l.device.split(':').map(Number);
+          e = { path: l.id.slice(3), pids: [], device: names.name(maj!, min!) };
+          for (const f of ['readBps', 'writeBps', 'readIops', 'writeIops'] as const) if (l[f] !== undefined) e[f] = l[f];
+          byKey.set(key, e);
+        }
+        e.pids.push(pid);
+      }
+    }
+    return [...byKey.values()];
   }
 
   close(): void {
+    if (this.queueTimer) clearInterval(this.queueTimer);
+    this.queueTimer = undefined;
     this.obj.close();
   }
+}
+
+/** Sample on-CPU user stacks on every online CPU; if that is not possible, say so and go on. */
+function attachSampling(prog: BpfProgram): void {
+  const cpus = onlineCpus();
+  const attr = perfAttr('cpu-clock', undefined, SAMPLE_PERIOD_NS);
+  let fd = -1;
+  try {
+    for (const cpu of cpus) {
+      fd = openPerfEvent(attr, cpu, 'cpu-clock');
+      prog.attachPerfEvent(fd); // the link owns the fd from now on
+      fd = -1;
+    }
+    note(`diagnose: on-CPU user stacks sampled at ${SAMPLE_HZ} Hz (cpu-clock) on CPU ${cpus.join(',')}`);
+  } catch (e) {
+    if (fd >= 0) native.close(fd);
+    note(`diagnose: no on-CPU stacks: ${(e as Error).message}`);
+  }
+}
+
+export interface FutexRow { tgid: number; tid: number; uaddr: bigint; ns: number; count: number }
+
+/** Futex waits per (process, word), heaviest first; waiters = distinct threads. */
+export function aggregateFutexes(rows: FutexRow[]): FutexStat[] {
+  const by = new Map<string, FutexStat & { tids: Set<number> }>();
+  for (const r of rows) {
+    const key = `${r.tgid} ${r.uaddr}`;
+    let f = by.get(key);
+    if (!f) {
+      f = { tgid: r.tgid, uaddr: '0x' + r.uaddr.toString(16), waitNs: 0, waits: 0, waiters: 0, tids: new Set() };
+      by.set(key, f);
+    }
+    f.waitNs += r.ns;
+    f.waits += r.count;
+    f.tids.add(r.tid);
+  }
+  return [...by.values()]
+    .map(({ tids, ...f }) => ({ ...f, waiters: tids.size }))
+    .sort((a, b) => b.waitNs - a.waitNs);
+}
+
+function isPartition(name: string): boolean {
+  return /^[\w.-]+$/.test(name) && existsSync(`/sys/class/block/${name}/partition`);
 }
 
 function cpuCount(): number {

@@ -125,7 +125,7 @@ export function perfAttr(event: ProfileEvent, frequency: number | undefined, per
   return attr;
 }
 
-function openPerfEvent(attr: Buffer, cpu: number, event: ProfileEvent): number {
+export function openPerfEvent(attr: Buffer, cpu: number, event: ProfileEvent): number {
   const fd = Number(native.syscall6(perfEventOpenNr(), attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
   if (fd >= 0) return fd;
   const e = lastErrno();
