@@ -40,6 +40,19 @@ struct {
 
 #include "lost.bpf.h"
 
+/*
+ * Records are submitted without waking the reader (user space reads on a timer), unless this
+ * many bytes wait: a reader woken per record would itself cause a context switch per record,
+ * an endless loop of records about its own wake-ups on a busy CPU.
+ */
+const volatile __u32 wakeup_bytes = 4 << 20;
+
+static __always_inline void submit(void *e)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 struct tl_task {
 	__u64 on;		/* came on CPU */
 	__u64 off;		/* left the CPU */
@@ -108,7 +121,7 @@ static __always_inline void send_name(struct task_struct *t, struct tl_task *s)
 	e->tgid = t->tgid;
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
 	BPF_CORE_READ_STR_INTO(&e->pcomm, t, group_leader, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	s->named = 1;
 }
 
@@ -203,7 +216,7 @@ int BPF_PROG(tl_switch, bool preempt, struct task_struct *prev, struct task_stru
 		e->type = TL_SWITCH;
 		e->pad = 0;
 		e->ts = now;
-		bpf_ringbuf_submit(e, 0);
+		submit(e);
 	}
 	return 0;
 }
@@ -281,7 +294,7 @@ static __always_inline void tcp_msg(struct sock *sk, int ret, int flags, __u8 ty
 		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 SEC("tp_btf/sock_send_length")

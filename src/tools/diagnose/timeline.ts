@@ -17,6 +17,8 @@ import { WAIT_KINDS, syscallKindTable, waitKindValues, type WaitKind } from './c
 export const MAX_EVENTS = 2_000_000;
 /** Ring buffer size (MiB): ~250k records, read on every poll wake-up. */
 export const RING_MB = 16;
+/** How often the ring buffer is read (the programs do not wake the reader per record). */
+const READ_EVERY_MS = 50;
 
 /** A slice's state: running, runnable, or blocked in one of diagnose's wait kinds. */
 export type SliceState = 'running' | 'runnable' | WaitKind;
@@ -376,6 +378,7 @@ const monoNs = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC: bpf_kt
 /** The kernel side of --timeline: bpf/timeline.bpf.o attached for the window. */
 export class TimelineSession {
   private result: TimelineEvents | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private constructor(
     private obj: BpfObject,
     private reader: RingBufferReader,
@@ -395,7 +398,8 @@ export class TimelineSession {
       const diagWait = obj.enumValues('diag_wait');
       const value = waitKindValues(diagWait, diagWait.DIAG_WAIT_KINDS ?? -1);
       const ptRegs = hasKernelFunc('bpf_task_pt_regs');
-      obj.setConstants({ wait_kind: syscallKindTable(value), have_task_pt_regs: ptRegs });
+      const ringMb = opts.bufferMb ?? RING_MB;
+      obj.setConstants({ wait_kind: syscallKindTable(value), have_task_pt_regs: ptRegs, wakeup_bytes: (ringMb << 20) / 4 });
       const programs = ['tl_sys_enter', 'tl_sys_exit', 'tl_switch', 'tl_wakeup', 'tl_wakeup_new'];
       if (hasBtfTracepoint('sched_process_exec')) programs.push('tl_exec');
       if (hasBtfTracepoint('task_rename')) programs.push('tl_rename');
@@ -404,7 +408,7 @@ export class TimelineSession {
       else notes.push('no sock_send_length/sock_recv_length tracepoints on this kernel (before 6.3?): TCP messages and flows are not in the timeline');
       if (!ptRegs) notes.push('no bpf_task_pt_regs (Linux < 5.15): threads blocked since before the window show as blocked: other until they wake');
       obj.selectPrograms(programs);
-      obj.map('events').setMaxEntries((opts.bufferMb ?? RING_MB) << 20);
+      obj.map('events').setMaxEntries(ringMb << 20);
       obj.load();
       const kindOf = new Uint8Array(256); // enum diag_wait value -> index in WAIT_KINDS (0: other)
       WAIT_KINDS.forEach((k, i) => { kindOf[value[k]] = i; });
@@ -447,7 +451,10 @@ export class TimelineSession {
       obj.attachAll();
       const reader = new RingBufferReader(obj.map('events'), onRecord, { at: true });
       session = new TimelineSession(obj, reader, rec, notes, opts.onTruncate);
-      note(`diagnose --timeline: attached ${programs.map((p) => p.replace('tl_', '')).join(', ')}; ring buffer ${opts.bufferMb ?? RING_MB} MiB, at most ${opts.maxEvents ?? MAX_EVENTS} slices and messages`);
+      // The programs wake the reader only when a quarter of the ring is full: read it on a timer.
+      session.timer = setInterval(() => reader.consume(), READ_EVERY_MS);
+      session.timer.unref();
+      note(`diagnose --timeline: attached ${programs.map((p) => p.replace('tl_', '')).join(', ')}; ring buffer ${ringMb} MiB read every ${READ_EVERY_MS} ms, at most ${opts.maxEvents ?? MAX_EVENTS} slices and messages`);
       for (const n of notes) note(`diagnose --timeline: ${n}`);
       return session;
     } catch (err) {
@@ -468,6 +475,7 @@ export class TimelineSession {
   /** Stop recording and hand over what was recorded (idempotent). */
   stop(): TimelineEvents {
     if (this.result) return this.result;
+    clearInterval(this.timer);
     this.obj.detach();
     const end = monoNs();
     this.reader.drain();
@@ -493,6 +501,7 @@ export class TimelineSession {
   }
 
   close(): void {
+    clearInterval(this.timer);
     this.reader.close();
     this.obj.close();
   }
