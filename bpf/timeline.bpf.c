@@ -47,10 +47,15 @@ struct {
  */
 const volatile __u32 wakeup_bytes = 4 << 20;
 
-static __always_inline void submit(void *e)
+static __always_inline __u64 wakeup_flag(void)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	return avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(void *e)
+{
+	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
 struct tl_task {
@@ -163,61 +168,45 @@ int BPF_PROG(tl_switch, bool preempt, struct task_struct *prev, struct task_stru
 	bool rec_next = !ignored(next);
 	if (!rec_prev && !rec_next)
 		return 0;
-	struct tl_task *ps = rec_prev ? task_of(prev) : 0;
-	struct tl_task *ns = rec_next ? task_of(next) : 0;
-	if (ps && !ps->named)
-		send_name(prev, ps);
-	if (ns && !ns->named)
-		send_name(next, ns);
-	struct tl_switch *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		count_lost(); /* the task states are updated all the same */
-	if (ps) {
+	/* Built on the stack and copied (48 bytes): no reservation held across the name records,
+	 * which the verifier of older kernels (6.1) cannot follow. */
+	struct tl_switch e = {};
+	e.type = TL_SWITCH;
+	e.ts = now;
+	struct tl_task *s = rec_prev ? task_of(prev) : 0;
+	if (s) {
+		if (!s->named)
+			send_name(prev, s);
 		/* Preempted (even while going to sleep) it stays on the run queue. */
 		__u8 blocked = !preempt && prev_state != 0;
 		__u8 kind = DIAG_OTHER;
 		if (blocked && (prev_state & TASK_DEAD))
 			blocked = 2;
 		else if (blocked)
-			kind = ps->sys_known ? (ps->in_sys ? ps->sys_kind : DIAG_OTHER) : regs_kind(prev);
-		if (e) {
-			e->prev_tid = prev->pid;
-			e->prev_on = ps->on;
-			e->prev_blocked = blocked;
-			e->prev_kind = kind;
-		}
-		ps->on = 0;
-		ps->off = now;
-		ps->off_kind = kind;
-		ps->seen_off = 1;
-		ps->ready = blocked ? 0 : now;
-	} else if (e) {
-		e->prev_tid = 0;
-		e->prev_on = 0;
-		e->prev_blocked = 0;
-		e->prev_kind = 0;
+			kind = s->sys_known ? (s->in_sys ? s->sys_kind : DIAG_OTHER) : regs_kind(prev);
+		e.prev_tid = prev->pid;
+		e.prev_on = s->on;
+		e.prev_blocked = blocked;
+		e.prev_kind = kind;
+		s->on = 0;
+		s->off = now;
+		s->off_kind = kind;
+		s->seen_off = 1;
+		s->ready = blocked ? 0 : now;
 	}
-	if (ns) {
-		if (e) {
-			e->next_tid = next->pid;
-			e->next_off = ns->seen_off ? ns->off : 0;
-			e->next_kind = ns->seen_off ? ns->off_kind : regs_kind(next);
-			e->next_ready = ns->ready;
-		}
-		ns->on = now;
-		ns->ready = 0;
-	} else if (e) {
-		e->next_tid = 0;
-		e->next_off = 0;
-		e->next_kind = 0;
-		e->next_ready = 0;
+	s = rec_next ? task_of(next) : 0;
+	if (s) {
+		if (!s->named)
+			send_name(next, s);
+		e.next_tid = next->pid;
+		e.next_off = s->seen_off ? s->off : 0;
+		e.next_kind = s->seen_off ? s->off_kind : regs_kind(next);
+		e.next_ready = s->ready;
+		s->on = now;
+		s->ready = 0;
 	}
-	if (e) {
-		e->type = TL_SWITCH;
-		e->pad = 0;
-		e->ts = now;
-		submit(e);
-	}
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wakeup_flag()))
+		count_lost(); /* the task states were updated all the same */
 	return 0;
 }
 
