@@ -65,6 +65,8 @@ export interface TimelineEvents {
   threads: Map<number, ThreadName>;
   /** TCP messages were recorded (false on kernels without sock_send/recv_length tracepoints). */
   messages: boolean;
+  /** Records read from the kernel. */
+  records: number;
   lostKernel: number;
   truncated: boolean;
   notes: string[];
@@ -179,7 +181,7 @@ export class TimelineRecorder {
   }
 
   /** Close every thread's open slice at `endNs` (or where recording stopped) and hand over. */
-  finish(endNs: number, extra: { lostKernel?: number; notes?: string[] } = {}): TimelineEvents {
+  finish(endNs: number, extra: { records?: number; lostKernel?: number; notes?: string[] } = {}): TimelineEvents {
     const end = this.truncated ? this.stoppedAt : endNs;
     const wasTruncated = this.truncated;
     this.truncated = false; // the closing slices are part of the window
@@ -196,6 +198,7 @@ export class TimelineRecorder {
       streams: this.streamList.map(({ from, to }) => ({ from, to })),
       threads: this.threads,
       messages: this.messages,
+      records: extra.records ?? 0,
       lostKernel: extra.lostKernel ?? 0,
       truncated: this.truncated,
       notes: extra.notes ?? [],
@@ -357,6 +360,7 @@ export function writeTimeline(path: string, ev: TimelineEvents, scope: TimelineS
       flows,
       truncated: ev.truncated,
       ...(ev.truncated ? { truncatedNote: `stopped recording after ${MAX_EVENTS} slices and messages, ${(ev.durationNs / 1e9).toFixed(1)} s into the window` } : {}),
+      records: ev.records,
       lostKernel: ev.lostKernel,
       tcpMessages: ev.messages,
       notes: ev.notes,
@@ -385,6 +389,7 @@ export class TimelineSession {
     private rec: TimelineRecorder,
     private notes: string[],
     private onTruncate: (() => void) | undefined,
+    private records: () => number,
   ) {}
 
   static start(opts: { maxEvents?: number; bufferMb?: number; onTruncate?: () => void } = {}): TimelineSession {
@@ -424,6 +429,7 @@ export class TimelineSession {
       const [nTid, nTgid, nComm, nPcomm] = ['tid', 'tgid', 'comm', 'pcomm'].map((f) => o(nm, f)) as [number, number, number, number];
       const [mFamily, mTid, mBytes, mSeq, mTs, mStart, mLport, mRport, mLaddr, mRaddr] =
         ['family', 'tid', 'bytes', 'seq', 'ts', 'start', 'lport', 'rport', 'laddr', 'raddr'].map((f) => o(ms, f)) as [number, number, number, number, number, number, number, number, number, number];
+      let records = 0;
       const u64 = (d: Buffer, at: number) => d.readUInt32LE(at + 4) * 4294967296 + d.readUInt32LE(at);
       const cstr = (d: Buffer, at: number) => {
         const end = d.indexOf(0, at);
@@ -431,6 +437,7 @@ export class TimelineSession {
       };
       let session: TimelineSession | undefined;
       const onRecord = (d: Buffer, off: number) => {
+        records++;
         const type = d[off]!;
         if (type === types.TL_SWITCH) {
           rec.switch(u64(d, off + sTs), d.readUInt32LE(off + sPrevTid), u64(d, off + sPrevOn), d[off + sPrevBlocked]!, kindOf[d[off + sPrevKind]!]!,
@@ -450,7 +457,7 @@ export class TimelineSession {
       };
       obj.attachAll();
       const reader = new RingBufferReader(obj.map('events'), onRecord, { at: true });
-      session = new TimelineSession(obj, reader, rec, notes, opts.onTruncate);
+      session = new TimelineSession(obj, reader, rec, notes, opts.onTruncate, () => records);
       // The programs wake the reader only when a quarter of the ring is full: read it on a timer.
       session.timer = setInterval(() => reader.consume(), READ_EVERY_MS);
       session.timer.unref();
@@ -483,7 +490,7 @@ export class TimelineSession {
     this.reader.close();
     const notes = [...this.notes];
     if (lostKernel) notes.push(`${lostKernel} records lost with the ring buffer full: their slices are missing`);
-    this.result = this.rec.finish(end, { lostKernel, notes });
+    this.result = this.rec.finish(end, { records: this.records(), lostKernel, notes });
     // Threads whose name record was lost: from /proc if they are still there.
     for (let i = 0; i < this.result.slices.n; i++) this.nameFromProc(this.result.slices.tid[i]!);
     for (let i = 0; i < this.result.msgs.n; i++) this.nameFromProc(this.result.msgs.tid[i]!);
