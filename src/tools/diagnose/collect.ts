@@ -28,10 +28,10 @@ import { onlineCpus, openPerfEvent, perfAttr } from '../profile/profile.js';
 export const WAIT_KINDS = ['other', 'input', 'sleep', 'select_sleep', 'read', 'write', 'sync', 'lock'] as const;
 export type WaitKind = (typeof WAIT_KINDS)[number];
 /** Classification-only kinds, resolved in the kernel from the arguments. */
-type TableKind = WaitKind | 'select_like' | 'poll_like';
+export type TableKind = WaitKind | 'select_like' | 'poll_like';
 
 /** Which syscalls block on what (by name; syscall numbers come from the generated table). */
-const SYSCALL_KINDS: Record<string, TableKind> = {
+export const SYSCALL_KINDS: Record<string, TableKind> = {
   epoll_wait: 'input', epoll_pwait: 'input', epoll_pwait2: 'input', accept: 'input', accept4: 'input',
   select: 'select_like', pselect6: 'select_like', poll: 'poll_like', ppoll: 'poll_like',
   nanosleep: 'sleep', clock_nanosleep: 'sleep',
@@ -57,6 +57,19 @@ export function waitKindValues(diagWait: Record<string, number>, waitSlots: numb
     throw new Error(`bpf/diagnose.bpf.o: ${slots} wait kinds (diag_thread.wait_ns has ${waitSlots}), TypeScript knows ${WAIT_KINDS.length}`);
   }
   return out;
+}
+
+/**
+ * The `wait_kind` table of the BPF objects that classify syscalls (diagnose, timeline): syscall
+ * number -> enum diag_wait value, DIAG_MAX_SYSCALLS (1024) entries.
+ */
+export function syscallKindTable(value: Record<TableKind, number>): Buffer {
+  const kinds = Buffer.alloc(1024); // DIAG_MAX_SYSCALLS (setConstants refuses a larger buffer)
+  for (const [name, kind] of Object.entries(SYSCALL_KINDS)) {
+    const nr = syscallNumber(name);
+    if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
+  }
+  return kinds;
 }
 
 export interface ThreadStat {
@@ -230,14 +243,9 @@ export class DiagnoseSession {
     const obj = BpfObject.openFile(bpfObjectPath('diagnose'));
     try {
       const value = waitKindValues(obj.enumValues('diag_wait'), obj.struct('diag_thread').count('wait_ns'));
-      const kinds = Buffer.alloc(1024); // DIAG_MAX_SYSCALLS (setConstants refuses a larger buffer)
-      for (const [name, kind] of Object.entries(SYSCALL_KINDS)) {
-        const nr = syscallNumber(name);
-        if (nr !== undefined && nr < kinds.length) kinds[nr] = value[kind];
-      }
       const leaf = (opts.leafCaller ?? true) && process.arch === 'x64' && hasKernelFunc('bpf_task_pt_regs');
       // bpfkit_self_tgid: set by load()
-      obj.setConstants({ wait_kind: kinds, futex_nr: syscallNumber('futex') ?? -1, leaf_fixup: leaf, offcpu_stacks: opts.offcpuStacks ?? true });
+      obj.setConstants({ wait_kind: syscallKindTable(value), futex_nr: syscallNumber('futex') ?? -1, leaf_fixup: leaf, offcpu_stacks: opts.offcpuStacks ?? true });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
       if (hasBtfTracepoint('sock_send_length') && hasBtfTracepoint('sock_recv_length')) {
         programs.push('diagnose_send', 'diagnose_recv');

@@ -4,6 +4,8 @@ import { defineTool, type Common } from '../../toolkit/runner.js';
 import { padL, padR, safe } from '../../render/text.js';
 import { analyze, fmtRate, type Report, type Service } from './analyze.js';
 import { DiagnoseSession } from './collect.js';
+import { TimelineSession, writeTimeline, MAX_EVENTS } from './timeline.js';
+import { badArgs } from '../../core/errors.js';
 
 /** How long diagnose observes without -d. */
 export const DEFAULT_DURATION_S = 10;
@@ -12,18 +14,23 @@ const FLAGS = [
   { ...COMMON.duration, help: `how long to observe (default ${DEFAULT_DURATION_S} s; or 500ms, 2m, 1h)` },
   { ...COMMON.pids, help: 'only these processes and their pipeline (local TCP peers)' },
   { ...COMMON.json, help: 'the report as one JSON object' },
+  { key: 'timeline', long: 'timeline', arg: 'FILE', help: 'also write a Chrome trace (Perfetto, chrome://tracing) of every thread\'s running, runnable and blocked time and the TCP messages between processes to FILE' },
 ];
 
 export interface DiagnoseOptions {
   durationS: number;
   pids?: number[];
   json: boolean;
+  /** --timeline FILE */
+  timeline?: string;
 }
 
-export function parseDiagnoseOptions(_a: ParsedArgs, c: Common): DiagnoseOptions {
+export function parseDiagnoseOptions(a: ParsedArgs, c: Common): DiagnoseOptions {
   // The runner's -d deadline ends the observation; without -d, the default window.
   c.durationS ??= DEFAULT_DURATION_S;
-  return { durationS: c.durationS, pids: c.pids, json: c.json };
+  const timeline = a.get('timeline');
+  if (timeline === '') throw badArgs('--timeline: empty file name');
+  return { durationS: c.durationS, pids: c.pids, json: c.json, ...(timeline !== undefined ? { timeline } : {}) };
 }
 
 export const command = defineTool<DiagnoseOptions>({
@@ -44,15 +51,28 @@ Ctrl-C (or the exit of every process given with -p) reports on what was observed
   bpfkit diagnose -d 30s -p 1234    # process 1234 and its TCP pipeline, 30 s
   bpfkit diagnose -d 5 --json       # the report as JSON`,
   // Analysis of the snapshot is quick, but reading thousands of threads' counters may take a moment.
-  stopGraceS: 5,
+  stopGraceS: 10,
   parse: parseDiagnoseOptions,
+  outputPaths: (o) => ({ '--timeline': o.timeline }),
   async run(opts, rt) {
     const session = rt.use(DiagnoseSession.start());
+    const timeline = opts.timeline !== undefined
+      ? rt.use(TimelineSession.start({ onTruncate: () => rt.notice(`--timeline: ${MAX_EVENTS} slices and messages recorded: the timeline stops here (the report covers the whole window)`) }))
+      : undefined;
     rt.ready();
     if (!opts.json) rt.write(`Observing the host for ${opts.durationS} s... (Ctrl-C to report early)\n`);
     await rt.until();
-    const report = analyze(session.snapshot(), { pids: opts.pids });
+    const recorded = timeline?.stop();
+    const snap = session.snapshot();
+    const report = analyze(snap, { pids: opts.pids });
     rt.write(opts.json ? JSON.stringify(report) + '\n' : renderReport(report));
+    if (recorded && opts.timeline !== undefined) {
+      // -p: the processes of the report's services (the given ones and their pipeline)
+      const pids = opts.pids ? new Set([...opts.pids, ...report.services.flatMap((s) => s.pids)]) : undefined;
+      const names = new Map([...snap.procs].map(([pid, p]) => [pid, p.comm]));
+      const w = writeTimeline(opts.timeline, recorded, { pids, names });
+      rt.notice(`wrote ${opts.timeline}: ${w.events} trace events (${w.flows} TCP flows), ${(w.bytes / 1048576).toFixed(1)} MB${recorded.truncated ? ', cut short at the event cap' : ''}`);
+    }
   },
 });
 
