@@ -50,7 +50,7 @@ Ctrl-C (or the exit of every process given with -p) reports on what was observed
   bpfkit diagnose                   # the whole host, 10 s
   bpfkit diagnose -d 30s -p 1234    # process 1234 and its TCP pipeline, 30 s
   bpfkit diagnose -d 5 --json       # the report as JSON`,
-  // Analysis of the snapshot is quick, but reading thousands of threads' counters may take a moment.
+  // Reading thousands of threads' counters, symbolizing stacks and writing a timeline take a moment.
   stopGraceS: 10,
   parse: parseDiagnoseOptions,
   outputPaths: (o) => ({ '--timeline': o.timeline }),
