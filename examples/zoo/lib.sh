@@ -241,10 +241,11 @@ zoo_running() {
 
 # Status: do_truth (the pipeline's) sets ZOO_EXPECT_STAGE (a role or empty for none),
 # ZOO_EXPECT_KIND, ZOO_MSGS (msgs/s) and ZOO_TRUTH (one sentence), and may set ZOO_EXTRA_JSON
-# (',"key":value...' appended to the object).
+# (',"key":value...' appended to the object), and should set ZOO_HOLDS=true|false: whether the
+# measured numbers meet the pipeline's own threshold for its ground truth ("truthHolds").
 zoo_status() {
   local json="$1" r pid first=1 stages="" running=true exp
-  ZOO_EXPECT_STAGE=""; ZOO_EXPECT_KIND=""; ZOO_MSGS=0; ZOO_TRUTH=""; ZOO_EXTRA_JSON=""
+  ZOO_EXPECT_STAGE=""; ZOO_EXPECT_KIND=""; ZOO_MSGS=0; ZOO_TRUTH=""; ZOO_EXTRA_JSON=""; ZOO_HOLDS=""
   zoo_running || running=false
   if [ "$running" = true ]; then do_truth; else ZOO_TRUTH="not running"; fi
   for r in "${ZOO_ROLES[@]}"; do
@@ -259,15 +260,17 @@ zoo_status() {
   else
     exp='{"stage":null,"kind":null}'
   fi
+  local holds=""
+  [ -n "$ZOO_HOLDS" ] && holds=",\"truthHolds\":$ZOO_HOLDS"
   if [ "$json" = 1 ]; then
-    printf '{"pipeline":"%s","running":%s,"stages":{%s},"expected":%s,"throughput":{"msgsPerS":%s},"groundTruth":%s%s}\n' \
-      "$ZOO_NAME" "$running" "$stages" "$exp" "${ZOO_MSGS:-0}" "$(_zoo_json_str "$ZOO_TRUTH")" "$ZOO_EXTRA_JSON"
+    printf '{"pipeline":"%s","running":%s,"stages":{%s},"expected":%s,"throughput":{"msgsPerS":%s},"groundTruth":%s%s%s}\n' \
+      "$ZOO_NAME" "$running" "$stages" "$exp" "${ZOO_MSGS:-0}" "$(_zoo_json_str "$ZOO_TRUTH")" "$holds" "$ZOO_EXTRA_JSON"
   else
     echo "pipeline:    $ZOO_NAME ($([ "$running" = true ] && echo running || echo stopped))"
     for r in "${ZOO_ROLES[@]}"; do printf '  %-12s %s\n' "$r" "$(zoo_pid "$r" || echo -)"; done
     echo "expected:    ${ZOO_EXPECT_STAGE:-none}${ZOO_EXPECT_KIND:+ ($ZOO_EXPECT_KIND)}"
     echo "throughput:  ${ZOO_MSGS:-0} msgs/s"
-    echo "truth:       $ZOO_TRUTH"
+    echo "truth:       $ZOO_TRUTH${ZOO_HOLDS:+ (holds: $ZOO_HOLDS)}"
   fi
 }
 
@@ -296,3 +299,6 @@ zoo_main() {
     *) echo "usage: run.sh start|status [--json]|stop" >&2; exit 2 ;;
   esac
 }
+
+# zoo_ge A B: true when number A >= number B (decimals allowed), for ZOO_HOLDS thresholds.
+zoo_ge() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a + 0 >= b + 0)}'; }

@@ -23,6 +23,8 @@ do_truth() {
   ZOO_EXPECT_KIND=cpu-saturated
   ZOO_MSGS="${ZOO_RATE[sink]}"
   ZOO_TRUTH="transform's thread on CPU ${ZOO_TCPU[transform]}% + runnable ${ZOO_RUNQ[transform]}% of 2 s, never waiting for input (source ${ZOO_CPU[source]}%, sink ${ZOO_CPU[sink]}% CPU); the source is blocked on the transform's full socket (Send-Q $(zoo_send_q "$ZOO_PORT") B); ${ZOO_MSGS} msgs/s"
+  # The transform never waits for input: on CPU or runnable (waiting for a core) all the time.
+  zoo_ge $((ZOO_TCPU[transform] + ZOO_RUNQ[transform])) 85 && zoo_ge "${ZOO_TCPU[transform]}" 60 && ZOO_HOLDS=true || ZOO_HOLDS=false
   ZOO_EXTRA_JSON=",\"cpu\":{\"source\":${ZOO_CPU[source]},\"transform\":${ZOO_TCPU[transform]},\"sink\":${ZOO_CPU[sink]}}"
 }
 
