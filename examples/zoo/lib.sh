@@ -302,3 +302,15 @@ zoo_main() {
 
 # zoo_ge A B: true when number A >= number B (decimals allowed), for ZOO_HOLDS thresholds.
 zoo_ge() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a + 0 >= b + 0)}'; }
+
+# zoo_share_begin/zoo_share_end: for a stage that publishes the microseconds it spent in some state
+# as counter NAME (e.g. "producer-sleep"), zoo_share_begin NAME before zoo_sample and
+# zoo_share_end NAME after print that state's share of the window in % (writer's clock).
+declare -gA _ZOO_SHARE0=()
+zoo_share_begin() { _ZOO_SHARE0[$1]="$(zoo_count "$1")"; }
+zoo_share_end() {
+  local c0 n0 c1 n1
+  read -r c0 n0 <<<"${_ZOO_SHARE0[$1]}"
+  read -r c1 n1 < <(zoo_count "$1")
+  awk -v d=$((c1 - c0)) -v t=$((n1 - n0)) 'BEGIN{ if (t <= 0) print 0; else printf "%.0f", d*1e5/t }'
+}
