@@ -32,9 +32,10 @@ do_truth() {
   ZOO_EXPECT_KIND=runqueue-saturated
   ZOO_MSGS="${ZOO_RATE[dispatcher]}"
   ZOO_TRUTH="$WORKERS CPU-bound workers on $ncpu CPUs: together on CPU ${cpu}% and waiting runnable on the run queue ${runq}% (of one core; schedstat run delay), so each worker waits ${share}% of the time it wants to run; runnable tasks on the host now $(awk '{split($4, a, "/"); print a[1]}' /proc/loadavg) (loadavg 1 min $(cut -d' ' -f1 /proc/loadavg)); dispatcher CPU ${ZOO_CPU[dispatcher]}%; ${ZOO_MSGS} jobs/s"
-  # Workers wait runnable more than they run, and the host's CPUs are busy.
+  # Workers wait runnable more than they run, and on average more workers wait than there
+  # are CPUs (other load on the host only makes the queue longer).
   ZOO_HOLDS=false
-  [ "$share" -ge 50 ] && [ "$cpu" -ge $((ncpu * 70)) ] && ZOO_HOLDS=true
+  [ "$share" -ge 50 ] && [ "$runq" -ge $((ncpu * 100)) ] && ZOO_HOLDS=true
   ZOO_EXTRA_JSON=",\"workers\":[$(IFS=,; echo "${pids[*]}")],\"runqueue\":{\"workersCpuPct\":$cpu,\"workersRunqWaitPct\":$runq,\"waitSharePct\":$share,\"cpus\":$ncpu}"
 }
 
