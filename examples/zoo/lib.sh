@@ -199,6 +199,15 @@ _zoo_json_str() {  # JSON string literal of $1
   printf '"%s"' "$s"
 }
 
+_zoo_pgid() {  # process group of pid $1 (field 5 of its stat, after the comm), empty if gone
+  local s=""
+  read -r s 2>/dev/null <"/proc/$1/stat" || true
+  [ -n "$s" ] || return 0
+  s="${s##*) }"
+  set -- $s
+  echo "$3"
+}
+
 # zoo_stop_all: SIGTERM every stage's process group (launchers' children share it), then the
 # pids themselves; SIGKILL what is left after 3 s; remove the pid files.
 zoo_stop_all() {
@@ -211,10 +220,11 @@ zoo_stop_all() {
     [ -n "$pid" ] && pids+=("$pid")
   done
   for pid in "${pids[@]}"; do
-    pg="$(awk '{print $5}' <<<"$(cat "/proc/$pid/stat" 2>/dev/null)" 2>/dev/null || true)"
+    pg="$(_zoo_pgid "$pid")"
     # Only a group this stage leads: never signal the caller's own group.
-    [ "$pg" = "$pid" ] && kill -TERM -- "-$pg" 2>/dev/null
-    kill -TERM "$pid" 2>/dev/null
+    # || true: a launcher may reap its children between the two kills (set -e callers).
+    if [ "$pg" = "$pid" ]; then kill -TERM -- "-$pg" 2>/dev/null || true; fi
+    kill -TERM "$pid" 2>/dev/null || true
   done
   for ((i = 0; i < 30; i++)); do
     left=0
@@ -225,9 +235,9 @@ zoo_stop_all() {
   for pid in "${pids[@]}"; do
     if zoo_alive "$pid"; then
       zoo_log "pid $pid ignored SIGTERM, killing"
-      pg="$(awk '{print $5}' "/proc/$pid/stat" 2>/dev/null || true)"
-      [ "$pg" = "$pid" ] && kill -KILL -- "-$pg" 2>/dev/null
-      kill -KILL "$pid" 2>/dev/null
+      pg="$(_zoo_pgid "$pid")"
+      if [ "$pg" = "$pid" ]; then kill -KILL -- "-$pg" 2>/dev/null || true; fi
+      kill -KILL "$pid" 2>/dev/null || true
     fi
   done
   rm -f "$ZOO_STATE"/*.pid

@@ -40,7 +40,10 @@ do_stop() {
   local dev
   # Every loop device over our image (also ones a failed start left without a mount).
   for dev in $(losetup -nO NAME -j "$IMG" 2>/dev/null); do losetup -d "$dev" || true; done
-  [ -d "$CG" ] && rmdir "$CG" 2>/dev/null || true
+  local i
+  # An exiting task may hold the cgroup for a moment after it is gone from /proc.
+  for ((i = 0; i < 20; i++)); do [ -d "$CG" ] && ! rmdir "$CG" 2>/dev/null || break; sleep 0.1; done
+  [ ! -d "$CG" ] || zoo_log "could not remove $CG"
   rm -f "$IMG" "$ZOO_STATE/disk"
 }
 
