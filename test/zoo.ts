@@ -9,19 +9,22 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BPFKIT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 export const ZOO = join(REPO, 'examples', 'zoo');
 
-/** Every pipeline of the zoo with the verdict diagnose must give (null: nothing saturated). */
-export const PIPELINES: ReadonlyArray<{ name: string; kind: string | null }> = [
-  { name: 'cpu-bound', kind: 'cpu-saturated' },
-  { name: 'supervisor', kind: 'cpu-saturated' },
+/**
+ * Every pipeline of the zoo with the verdict diagnose must give (null: nothing saturated) and the
+ * evidence a user needs to act on it (matched against the top verdict's evidence and stacks).
+ */
+export const PIPELINES: ReadonlyArray<{ name: string; kind: string | null; evidence?: RegExp }> = [
+  { name: 'cpu-bound', kind: 'cpu-saturated', evidence: /CPU time in: / },
+  { name: 'supervisor', kind: 'cpu-saturated', evidence: /CPU time in: / },
   { name: 'timer-limited', kind: null },
   { name: 'healthy', kind: null },
-  { name: 'slow-server', kind: 'slow-dependency' },
-  { name: 'backpressure', kind: 'backpressure' },
-  { name: 'disk-bound', kind: 'disk-bound' },
-  { name: 'lock-contention', kind: 'lock-contention' },
-  { name: 'cpu-throttled', kind: 'cpu-throttled' },
-  { name: 'runqueue-saturated', kind: 'runqueue-saturated' },
-  { name: 'pull-limited', kind: 'pull-limited consumer' },
+  { name: 'slow-server', kind: 'slow-dependency', evidence: /waits \d+\.\d ms per call[^]*time blocked \(sleep\) in: clock_nanosleep/ },
+  { name: 'backpressure', kind: 'backpressure', evidence: /blocked sending to it \d+% of its time, with up to \d+ KiB queued on the socket/ },
+  { name: 'disk-bound', kind: 'disk-bound', evidence: /limits its I\/O on loop\d+ to 100 writes\/s[^]*time blocked \(sync\) in: fdatasync/ },
+  { name: 'lock-contention', kind: 'lock-contention', evidence: /\d+ threads wait on the futex at 0x[0-9a-f]+[^]*time blocked \(lock\) in: .*pthread_mutex_lock \(libc\.so\.6\) < worker \(lockwork\)/ },
+  { name: 'cpu-throttled', kind: 'cpu-throttled', evidence: /quota 0\.25 cores; throttled \d+ of \d+ periods/ },
+  { name: 'runqueue-saturated', kind: 'runqueue-saturated', evidence: /python3: 7 processes/ },
+  { name: 'pull-limited', kind: 'pull-limited consumer', evidence: /request\/response/ },
 ];
 
 /** ZOO=a,b limits the pipelines (for development; CI runs them all). */
@@ -42,7 +45,7 @@ export interface ZooStatus {
 }
 
 export interface Service { id: number | string; comm: string; pids: number[] }
-export interface Verdict { service: number | string; comm: string; rule: string; confidence?: number; summary?: string; evidence: string[] }
+export interface Verdict { service: number | string; comm: string; rule: string; confidence?: number; summary?: string; evidence: string[]; where?: Array<{ kind: string; share: number; frames: string[] }> }
 export interface Report { services: Service[]; verdicts: Verdict[]; notes: string[]; saturated: boolean; conclusion: string }
 
 export const runSh = (name: string) => join(ZOO, name, 'run.sh');
@@ -112,5 +115,8 @@ export function judge(st: ZooStatus, r: Report | null): string | null {
   if (typeof st.expected.pid !== 'number' || !svc.pids.includes(st.expected.pid)) {
     return `${v.rule} names service ${v.service} (pids ${svc.pids.join(',')}), not ${st.expected.stage} (${st.expected.pid})`;
   }
+  const want = PIPELINES.find((p) => p.name === st.pipeline)?.evidence;
+  const shown = [...v.evidence, ...(v.where ?? []).map((w) => `${w.kind === 'cpu' ? 'CPU time' : `time blocked (${w.kind})`} in: ${w.frames.join(' < ')}`)].join('\n');
+  if (want && !want.test(shown)) return `the evidence lacks ${want}:\n${shown}`;
   return null;
 }

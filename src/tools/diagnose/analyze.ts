@@ -246,7 +246,15 @@ export function whereOf(snap: Snapshot, s: Service, rule: VerdictKind): Where[] 
   const mine = (snap.stacks ?? []).filter((x) => pids.has(x.tgid) && (kinds === 'offcpu' ? x.kind !== 'cpu' : kinds.includes(x.kind)));
   const total = mine.reduce((sum, x) => sum + x.ns, 0);
   if (total <= 0) return [];
-  return [...mine].sort((a, b) => b.ns - a.ns).slice(0, 3).map((x) => ({ kind: x.kind, share: x.ns / total, frames: x.frames }));
+  // The same code in several processes of the service (a worker pool) is one place.
+  const merged = new Map<string, Where>();
+  for (const x of mine) {
+    const key = `${x.kind} ${x.frames.join(';')}`;
+    const w = merged.get(key) ?? { kind: x.kind, share: 0, frames: x.frames };
+    w.share += x.ns / total;
+    merged.set(key, w);
+  }
+  return [...merged.values()].sort((a, b) => b.share - a.share).slice(0, 3);
 }
 
 export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report {
@@ -258,7 +266,7 @@ export function analyze(snap: Snapshot, opts: { pids?: number[] } = {}): Report 
     verdicts.push(...r.verdicts);
     notes.push(...(r.notes ?? []));
   }
-  notes.push(...hostNotes(m));
+  notes.push(...hostNotes(m, verdicts));
   // One verdict per service: the strongest; the others' findings become its evidence.
   verdicts.sort((a, b) => b.score - a.score);
   const kept: Verdict[] = [];

@@ -376,9 +376,11 @@ const SLOW_DEPENDENCY: Rule = {
 export const RULES: readonly Rule[] = [PULL, CPU, THROTTLED, RUNQUEUE, HOST_CPU, DISK, LOCK, BACKPRESSURE, SLOW_DEPENDENCY];
 
 /** Notes about the host that are not verdicts: CPU contention, stages pacing themselves on timers. */
-export function hostNotes(m: Model): string[] {
+export function hostNotes(m: Model, verdicts: readonly Verdict[]): string[] {
   const notes: string[] = [];
-  const starved = m.services.filter((s) => s.share.runq >= 0.25 && s.cpuCores > 0.05).sort((a, b) => b.share.runq - a.share.runq);
+  // A throttled service waits for its quota, not for a CPU: its verdict says so.
+  const throttled = new Set(verdicts.filter((v) => v.rule === 'cpu-throttled').map((v) => v.service));
+  const starved = m.services.filter((s) => s.share.runq >= 0.25 && s.cpuCores > 0.05 && !throttled.has(s.id)).sort((a, b) => b.share.runq - a.share.runq);
   if (starved.length) {
     notes.push(`CPU contention: ${starved.slice(0, 5).map((s) => `${label(s)} waits for a CPU ${pct(s.share.runq)} of its time`).join('; ')} (host has ${m.cpus} CPUs; next: bpfkit profile -F 49 10)`);
   }
