@@ -38,18 +38,24 @@ export const command = defineTool<DiagnoseOptions>({
   summary: 'watch a pipeline for seconds and name its bottleneck, with evidence',
   about: `Watch the whole host (or the given processes and their TCP peers) for a few seconds with
 the tools' kernel programs loaded together, then report:
-  - the flow graph: processes, TCP flows between local processes with bytes/s and
-    messages/s each way, and traffic to remote peers;
-  - where each process spends its time: on CPU, waiting for a CPU, blocked in syscalls by
+  - the flow graph: services (a container, or a process with its same-named children;
+    processes that exchange data are never one service), TCP flows between them with bytes/s
+    and messages/s each way, and traffic to remote peers;
+  - where each service spends its time: on CPU, waiting for a CPU, blocked in syscalls by
     kind (waiting for input, timed sleeps, reads, writes, disk sync, locks), block I/O;
-  - the likely bottleneck stages, ranked, with the evidence and the next command to run.
-Verdicts come from general rules about saturation and backlog, never from program names.
+  - the likely bottlenecks, ranked, one per service, from a table of rules: cpu-saturated,
+    cpu-throttled, runqueue-saturated, host-cpu-saturated, disk-bound, lock-contention,
+    backpressure, slow-dependency, pull-limited consumer; each with a confidence, its
+    evidence, the top user stacks of where it waits or burns CPU, and the next command.
+Verdicts come from general rules about saturation and backlog, never from program names;
+the thresholds and their reasons are in docs/tools/diagnose.md.
 Ctrl-C (or the exit of every process given with -p) reports on what was observed so far.`,
   flags: FLAGS,
   more: `Examples:
   bpfkit diagnose                   # the whole host, 10 s
   bpfkit diagnose -d 30s -p 1234    # process 1234 and its TCP pipeline, 30 s
-  bpfkit diagnose -d 5 --json       # the report as JSON`,
+  bpfkit diagnose -d 5 --json       # the report as JSON
+  bpfkit diagnose --timeline t.json # also a trace of every thread for Perfetto`,
   // Reading thousands of threads' counters, symbolizing stacks and writing a timeline take a moment.
   stopGraceS: 10,
   parse: parseDiagnoseOptions,
