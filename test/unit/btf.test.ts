@@ -11,7 +11,7 @@ test('enum diag_wait and diag_thread.wait_ns[DIAG_WAIT_KINDS] from diagnose.bpf.
   try {
     assert.deepEqual(obj.enumValues('diag_wait'), {
       DIAG_OTHER: 0, DIAG_INPUT: 1, DIAG_SLEEP: 2, DIAG_SELECT_SLEEP: 3, DIAG_READ: 4, DIAG_WRITE: 5,
-      DIAG_SYNC: 6, DIAG_LOCK: 7, DIAG_WAIT_KINDS: 8, DIAG_SELECT_LIKE: 9, DIAG_POLL_LIKE: 10,
+      DIAG_SYNC: 6, DIAG_LOCK: 7, DIAG_WAIT_KINDS: 8, DIAG_SELECT_LIKE: 9, DIAG_POLL_LIKE: 10, DIAG_ON_CPU: 11,
     });
     const t = obj.struct('diag_thread');
     assert.equal(t.count('wait_ns'), 8);
