@@ -235,8 +235,12 @@ export class ProfileSession {
 
   private snapshot(pid: number): void {
     if (pid === 0) return;
+    const first = !this.seen.has(pid);
     this.seen.add(pid);
     this.symbolizer.snapshotProcess(pid);
+    // A process first sampled inside execve has no libraries mapped yet, and a short-lived one may
+    // be gone before the next announcement: look again once the loader has had time to map them.
+    if (first) for (const ms of [100, 300]) setTimeout(() => this.symbolizer.snapshotProcess(pid, { force: true }), ms).unref();
   }
 
   /** Without a ring buffer: find new processes in the counts, refresh the known ones. */
