@@ -76,6 +76,26 @@ test('slices: running, runnable and blocked by kind, closed at the end of the wi
   assert.equal(t.otherData.truncated, false);
 });
 
+test('a switch seen half (kernel missed the other): a gap, never a slice from the window start', () => {
+  const r = new TimelineRecorder(T0, Date.UTC(2026, 0, 1));
+  r.name(300, 300, 'hog', 'hog');
+  r.switch(T0 + 10 * MS, 0, 0, 0, 0, 300, T0 + 2 * MS, T0 + 5 * MS, SLEEP); // on CPU at 10 ms
+  r.switch(T0 + 20 * MS, 300, T0 + 10 * MS, 0, 0, 0, 0, 0, 0); // preempted at 20 ms
+  r.switch(T0 + 40 * MS, 300, 0, 0, 0, 0, 0, 0, 0); // preempted again: its switch in was missed
+  r.switch(T0 + 50 * MS, 0, 0, 0, 0, 300, T0 + 40 * MS, T0 + 40 * MS, 0); // back at 50 ms
+  r.switch(T0 + 60 * MS, 0, 0, 0, 0, 301, 0, 0, 0); // first seen: runnable since the window start
+  assert.equal(r.missedSwitches, 1);
+  const t = write(r.finish(T0 + 70 * MS));
+  assert.deepEqual(slices(t, 300).map((e) => [e.name, e.ts, e.dur]), [
+    ['blocked: sleep', 2000, 3000],
+    ['runnable', 5000, 5000],
+    ['running', 10_000, 10_000],
+    ['runnable', 40_000, 10_000],
+    ['running', 50_000, 20_000],
+  ]);
+  assert.deepEqual(slices(t, 301).map((e) => [e.name, e.ts, e.dur]), [['runnable', 0, 60_000], ['running', 60_000, 10_000]]);
+});
+
 test('names: process_name and thread_name metadata; given names win for processes', () => {
   const t = write(scenario().finish(T0 + 1000 * MS), { names: new Map([[200, 'sink-svc']]) });
   const meta = t.traceEvents.filter((e) => e.ph === 'M').map((e) => [e.name, e.pid, e.tid, e.args?.name]);

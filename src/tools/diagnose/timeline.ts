@@ -89,6 +89,8 @@ export class TimelineRecorder {
   truncated = false;
   private stoppedAt = 0;
   messages = true;
+  /** Switches whose other half the kernel did not record (their threads have a hole). */
+  missedSwitches = 0;
 
   constructor(readonly startNs: number, readonly startedAtMs = Date.now(), readonly maxEvents = MAX_EVENTS) {}
 
@@ -119,7 +121,12 @@ export class TimelineRecorder {
   switch(ts: number, prevTid: number, prevOn: number, prevBlocked: number, prevKind: number, nextTid: number, nextOff: number, nextReady: number, nextKind: number): void {
     if (this.full(ts)) return;
     if (prevTid) {
-      this.slice(prevTid, RUNNING, prevOn, ts);
+      // On CPU since an unknown time although its earlier states were seen: the kernel missed
+      // its switch onto the CPU (rare, under load). The time since its last known state is left
+      // out rather than drawn from the window start over slices already drawn.
+      const known = prevOn ? undefined : this.last.get(prevTid);
+      if (known) this.missedSwitches++;
+      else this.slice(prevTid, RUNNING, prevOn, ts);
       this.last.set(prevTid, prevBlocked === 2 ? { state: -1, since: ts } : { state: prevBlocked ? BLOCKED + prevKind : RUNNABLE, since: ts });
     }
     if (nextTid) {
@@ -128,6 +135,8 @@ export class TimelineRecorder {
         this.slice(nextTid, RUNNABLE, nextReady, ts);
       } else if (nextOff) {
         this.slice(nextTid, BLOCKED + nextKind, nextOff, ts); // (its wake-up was not seen)
+      } else if (this.last.has(nextTid)) {
+        this.missedSwitches++; // its switch off the CPU was missed: the time since is unknown
       } else {
         this.slice(nextTid, RUNNABLE, this.startNs, ts); // woken before the window
       }
@@ -490,6 +499,7 @@ export class TimelineSession {
     this.reader.close();
     const notes = [...this.notes];
     if (lostKernel) notes.push(`${lostKernel} records lost with the ring buffer full: their slices are missing`);
+    if (this.rec.missedSwitches) notes.push(`${this.rec.missedSwitches} context switches were seen half (the kernel skipped the other half): those threads have a gap`);
     this.result = this.rec.finish(end, { records: this.records(), lostKernel, notes });
     // Threads whose name record was lost: from /proc if they are still there.
     for (let i = 0; i < this.result.slices.n; i++) this.nameFromProc(this.result.slices.tid[i]!);
