@@ -300,13 +300,15 @@ test('fallback kernel (6.1): tp_btf and raw_tp hook sets trace exact counts', ke
   const bin = compileC(MIXED, ['-pthread']);
   const comm = bin.split('/').pop()!.slice(0, 15);
   const one = (hooks: string, out: string) => `
-BPFKIT_TRACE_HOOKS=${hooks} node dist/src/cli/main.js trace --verbose --comm ${comm} -e getppid,openat -x -d 30 --json > ${out} 2>${out}.err &
+echo "$(date +%T) ${hooks}: start"
+BPFKIT_TRACE_HOOKS=${hooks} timeout -k 5 -s INT 120 node dist/src/cli/main.js trace --verbose --comm ${comm} -e getppid,openat -x -d 60 --json > ${out} 2>${out}.err &
 T=$!
-for i in $(seq 1 300); do grep -q "attached" ${out}.err 2>/dev/null && break; sleep 0.2; done
-echo go | ${bin} 2 700 9 0 0 0
+for i in $(seq 1 300); do grep -q "trace: attached" ${out}.err 2>/dev/null && break; sleep 0.2; done
+echo "$(date +%T) ${hooks}: attached or gave up waiting"
+echo go | timeout 60 ${bin} 2 700 9 0 0 0
 sleep 1
-kill -INT $T; wait $T
-echo "== ${hooks}"; grep -v '^libbpf' ${out}.err | grep 'trace: attached' | head -5
+kill -INT $T; st=0; wait $T || st=$?
+echo "$(date +%T) == ${hooks} (exit $st)"; grep -v '^libbpf' ${out}.err | grep -v 'trace: attached' | tail -5; grep 'trace: attached' ${out}.err | head -5
 echo "getppid=$(grep -c '"syscall":"getppid"' ${out} || true) enoent=$(grep '"errno":"ENOENT"' ${out} | grep -c nonexistent-bpfkit-trace || true)"; grep '"type":"summary"' ${out}
 `;
   // -x: the getppid calls succeed, so none of them may show up
@@ -315,6 +317,7 @@ echo "getppid=$(grep -c '"syscall":"getppid"' ${out} || true) enoent=$(grep '"er
   assert.match(r.output, /^6\.1\./m, r.output);
   for (const hooks of ['tp_btf', 'raw_tp']) {
     const section = r.output.split(`== ${hooks}`)[1]!;
+    assert.match(section, /^ \(exit 0\)/, r.output);
     assert.match(section, /getppid=0 enoent=9/, r.output);
     assert.match(section, new RegExp(`trace: attached ${hooks}/sys_enter`), r.output);
     assert.match(section, /"type":"summary".*"lost":0,/, r.output);
