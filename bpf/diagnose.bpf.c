@@ -8,6 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
 #include "self.bpf.h"
+#include "stacks.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(diag_wait);
@@ -136,16 +137,7 @@ static __always_inline __u64 store_stack(void *ctx, __u64 *second)
 		return DIAG_STACK_NONE;
 	__u32 depth = n / sizeof(__u64);
 	*second = depth > 1 ? buf->ips[1] : 0;
-	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a over the addresses */
-	for (int i = 0; i < DIAG_STACK_DEPTH; i++) {
-		if (i >= depth)
-			break;
-		h ^= buf->ips[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 29;
-	if (h <= DIAG_STACK_MISSED)
-		h += 2;
+	__u64 h = stack_hash(buf->ips, depth, DIAG_STACK_DEPTH, DIAG_STACK_MISSED);
 	if (bpf_map_lookup_elem(&stacks, &h))
 		return h;
 	if (bpf_map_update_elem(&stacks, &h, buf, BPF_NOEXIST) == 0 || bpf_map_lookup_elem(&stacks, &h))
@@ -154,32 +146,6 @@ static __always_inline __u64 store_stack(void *ctx, __u64 *second)
 	if (s)
 		s->stack_missed++;
 	return DIAG_STACK_MISSED;
-}
-
-/*
- * x86_64: frame-pointer walks skip the caller of a function that has no frame of its own (libc's
- * syscall wrappers: read, __lll_lock_wait): the walk goes from the wrapper straight to the
- * caller's caller. The word at the user stack pointer is that caller when it is an address right
- * after a call instruction and not already the second frame.
- */
-static __always_inline __u64 is_call_return(__u64 ret, __u64 second)
-{
-#ifdef __TARGET_ARCH_x86
-	if (ret == second || ret < 4096)
-		return 0;
-	__u8 b[8];
-	if (bpf_probe_read_user(b, sizeof(b), (void *)(ret - 8)) != 0)
-		return 0;
-	if (b[3] == 0xe8)                                          /* call rel32 */
-		return ret;
-	if (b[2] == 0xff && (b[3] == 0x15 || (b[3] & 0xf8) == 0x90)) /* call *disp32(%rip|reg) */
-		return ret;
-	if (b[5] == 0xff && (b[6] & 0xf8) == 0x50)                 /* call *disp8(reg) */
-		return ret;
-	if (b[6] == 0xff && (b[7] & 0xf8) == 0xd0)                 /* call *reg */
-		return ret;
-#endif
-	return 0;
 }
 
 /* The word at the task's user stack pointer (0: unknown). */

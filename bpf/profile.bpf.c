@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include "profile.h"
 #include "self.bpf.h"
+#include "stacks.bpf.h"
 
 const volatile __u32 filter_npids = 0;
 const volatile __u32 filter_pids[PROFILE_MAX_FILTER] = {};
@@ -93,16 +94,7 @@ static __always_inline __u64 store_stack(void *ctx, __u64 flags, __u64 *missed)
 	__u32 depth = n / sizeof(__u64);
 	if (depth == 0)
 		return PROFILE_STACK_NONE;
-	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a over the addresses */
-	for (int i = 0; i < PROFILE_MAX_STACK_DEPTH; i++) {
-		if (i >= depth)
-			break;
-		h ^= buf->ips[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 29;
-	if (h <= PROFILE_STACK_MISSED)
-		h += 2;
+	__u64 h = stack_hash(buf->ips, depth, PROFILE_MAX_STACK_DEPTH, PROFILE_STACK_MISSED);
 	if (bpf_map_lookup_elem(&profile_stacks, &h))
 		return h;
 	if (bpf_map_update_elem(&profile_stacks, &h, buf, BPF_NOEXIST) == 0 ||
@@ -113,13 +105,8 @@ static __always_inline __u64 store_stack(void *ctx, __u64 flags, __u64 *missed)
 }
 
 #ifdef __TARGET_ARCH_x86
-/*
- * Frame-pointer unwinding loses the caller of a function that has no frame of its own (leaf
- * functions built with -fomit-frame-pointer, glibc's syscall wrappers, any function at its first
- * instruction): the walk starts at the caller's caller. When the word at the user stack pointer
- * is an address right after a call instruction and is not already the second frame, it is that
- * caller. User space inserts it between the leaf and the rest of the stack.
- */
+/* The caller a frame-pointer walk skipped (see is_call_return), from the word at the user stack
+ * pointer; user space inserts it between the leaf and the rest of the stack. */
 static __always_inline __u64 user_leaf_caller(struct bpf_perf_event_data *ctx, __u64 second)
 {
 	__u64 sp;
@@ -138,20 +125,7 @@ static __always_inline __u64 user_leaf_caller(struct bpf_perf_event_data *ctx, _
 	__u64 ret = 0;
 	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
 		return 0;
-	if (ret == second || ret < 4096)
-		return 0;
-	__u8 b[8];
-	if (bpf_probe_read_user(b, sizeof(b), (void *)(ret - 8)) != 0)
-		return 0;
-	if (b[3] == 0xe8)                                          /* call rel32 */
-		return ret;
-	if (b[2] == 0xff && (b[3] == 0x15 || (b[3] & 0xf8) == 0x90)) /* call *disp32(%rip|reg) */
-		return ret;
-	if (b[5] == 0xff && (b[6] & 0xf8) == 0x50)                 /* call *disp8(reg) */
-		return ret;
-	if (b[6] == 0xff && (b[7] & 0xf8) == 0xd0)                 /* call *reg */
-		return ret;
-	return 0;
+	return is_call_return(ret, second);
 }
 #endif
 

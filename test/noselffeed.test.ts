@@ -135,12 +135,13 @@ for (const c of CASES) {
     assert.deepEqual(self.slice(0, 5), [], `${self.length} lines of bpfkit itself`);
     const aboutOut = lines.filter((l) => l.includes(outName));
     assert.deepEqual(aboutOut.slice(0, 5), [], `${aboutOut.length} lines about the output file`);
-    // bounded by the workload: every line is a header, one of the workload's events or an event
-    // of another process that is neither bpfkit nor about its output, so the output grows only
-    // with what other processes do. (This machine is shared: other sessions' shells open ~150
-    // files/s, which opensnoop and trace show too; ext4slower, which sees only ext4 operations,
-    // stops growing when the workload ends.)
+    // every line is a header, one of the workload's events or an event of another process that
+    // is neither bpfkit nor about its output. (How much other processes add is not bounded here:
+    // on a shared machine other sessions' builds write to ext4 and open files all the time.)
     assert.equal(lines.length - owned.length, c.headerLines, `unexpected lines:\n${lines.filter((l) => c.owner(l) === undefined).slice(0, 5).join('\n')}`);
-    if (c.tool === 'ext4slower') assert.ok(atEnd - afterWorkload < afterWorkload / 2, `grew by ${atEnd - afterWorkload} bytes after the workload (${afterWorkload} with it)`);
+    const late = readFileSync(out).subarray(afterWorkload).toString('utf8').split('\n').filter(Boolean);
+    const lateOwners = new Map<number, number>();
+    for (const l of late) { const o = c.owner(l); if (o !== undefined) lateOwners.set(o, (lateOwners.get(o) ?? 0) + 1); }
+    console.log(`  after the workload: ${late.length} lines from ${lateOwners.size} other processes`);
   });
 }

@@ -109,6 +109,18 @@ zoo_wait_steady() {
   zoo_die "$role made no progress in ${secs}s (logs in $ZOO_STATE)"
 }
 
+# zoo_start_line FIRST MIDDLE: a three-stage line FIRST -> MIDDLE -> sink of stage.py (ports
+# ZOO_PORT and ZOO_PORT + 1), each stage started once the next one listens; returns when the
+# sink's counter moves.
+zoo_start_line() {
+  zoo_start_stage sink "$ZOO_PY" stage.py sink
+  zoo_wait_port $((ZOO_PORT + 1))
+  zoo_start_stage "$2" "$ZOO_PY" stage.py "$2"
+  zoo_wait_port "$ZOO_PORT"
+  zoo_start_stage "$1" "$ZOO_PY" stage.py "$1"
+  zoo_wait_steady sink 5
+}
+
 _zoo_cpu_ticks() {  # "PROCESS_TICKS RUNQ_WAIT_NS" for pid $1, summed over its threads (no forks)
   local t s tot=0 wait=0 b
   for t in /proc/"$1"/task/*; do

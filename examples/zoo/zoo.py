@@ -95,5 +95,27 @@ def recv_msg(sock):
     return recv_exact(sock, n)
 
 
+def relay(role, handle):
+    """A middle stage: accept the upstream on PORT, connect to the next stage on PORT + 1, and
+    send handle(message) on for every message received, counted as ROLE."""
+    srv = listen(PORT)
+    out = connect(PORT + 1)
+    conn, _ = srv.accept()
+    count = Counter(role)
+    while True:
+        send_msg(out, handle(recv_msg(conn)))
+        count.add()
+
+
+def sink(port):
+    """The last stage: accept one connection on port and count the messages that arrive."""
+    srv = listen(port)
+    conn, _ = srv.accept()
+    count = Counter("sink")
+    while True:
+        recv_msg(conn)
+        count.add()
+
+
 def log(*args):
     print(*args, file=sys.stderr, flush=True)

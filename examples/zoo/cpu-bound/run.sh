@@ -6,14 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 zoo_init cpu-bound 27100 source transform sink
 
-do_start() {
-  zoo_start_stage sink "$ZOO_PY" stage.py sink
-  zoo_wait_port $((ZOO_PORT + 1))
-  zoo_start_stage transform "$ZOO_PY" stage.py transform
-  zoo_wait_port "$ZOO_PORT"
-  zoo_start_stage source "$ZOO_PY" stage.py source
-  zoo_wait_steady sink 5
-}
+do_start() { zoo_start_line source transform; }
 
 do_stop() { zoo_stop_all; }
 

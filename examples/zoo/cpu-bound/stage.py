@@ -35,24 +35,11 @@ def source():
 
 
 def transform():
-    srv = zoo.listen(zoo.PORT)
-    out = zoo.connect(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("transform")
-    while True:
-        payload = zoo.recv_msg(conn)
-        h = work(payload)
-        zoo.send_msg(out, payload[:8] + struct.pack(">I", h))
-        count.add()
+    zoo.relay("transform", lambda payload: payload[:8] + struct.pack(">I", work(payload)))
 
 
 def sink():
-    srv = zoo.listen(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("sink")
-    while True:
-        zoo.recv_msg(conn)
-        count.add()
+    zoo.sink(zoo.PORT + 1)
 
 
 if __name__ == "__main__":

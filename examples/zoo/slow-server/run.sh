@@ -7,14 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 zoo_init slow-server 27140 client server sink
 
-do_start() {
-  zoo_start_stage sink "$ZOO_PY" stage.py sink
-  zoo_wait_port $((ZOO_PORT + 1))
-  zoo_start_stage server "$ZOO_PY" stage.py server
-  zoo_wait_port "$ZOO_PORT"
-  zoo_start_stage client "$ZOO_PY" stage.py client
-  zoo_wait_steady sink 5
-}
+do_start() { zoo_start_line client server; }
 
 do_stop() { zoo_stop_all; }
 

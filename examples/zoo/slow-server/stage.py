@@ -46,12 +46,7 @@ def server():
 
 
 def sink():
-    srv = zoo.listen(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("sink")
-    while True:
-        zoo.recv_msg(conn)
-        count.add()
+    zoo.sink(zoo.PORT + 1)
 
 
 if __name__ == "__main__":

@@ -37,23 +37,11 @@ def source():
 
 
 def transform():
-    srv = zoo.listen(zoo.PORT)
-    out = zoo.connect(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("transform")
-    while True:
-        rec = zoo.recv_msg(conn)
-        zoo.send_msg(out, rec[:8] + summarize(rec))
-        count.add()
+    zoo.relay("transform", lambda rec: rec[:8] + summarize(rec))
 
 
 def sink():
-    srv = zoo.listen(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("sink")
-    while True:
-        zoo.recv_msg(conn)
-        count.add()
+    zoo.sink(zoo.PORT + 1)
 
 
 if __name__ == "__main__":

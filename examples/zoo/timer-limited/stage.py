@@ -38,26 +38,19 @@ def producer():
             nxt = time.monotonic()  # fell behind: no catch-up burst
 
 
+def stamp(msg):
+    rec = json.loads(msg)
+    rec["lag_ms"] = round((time.time() - rec["ts"]) * 1000, 3)
+    del rec["pad"]
+    return json.dumps(rec).encode()
+
+
 def consumer():
-    srv = zoo.listen(zoo.PORT)
-    out = zoo.connect(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("consumer")
-    while True:
-        rec = json.loads(zoo.recv_msg(conn))
-        rec["lag_ms"] = round((time.time() - rec["ts"]) * 1000, 3)
-        del rec["pad"]
-        zoo.send_msg(out, json.dumps(rec).encode())
-        count.add()
+    zoo.relay("consumer", stamp)
 
 
 def sink():
-    srv = zoo.listen(zoo.PORT + 1)
-    conn, _ = srv.accept()
-    count = zoo.Counter("sink")
-    while True:
-        zoo.recv_msg(conn)
-        count.add()
+    zoo.sink(zoo.PORT + 1)
 
 
 if __name__ == "__main__":
