@@ -77,6 +77,27 @@ test('identity: stages started by one supervisor with the same executable are se
   assert.equal(r.verdicts.length, 1, JSON.stringify(r.verdicts));
 });
 
+test('cpu-saturated on a busy host: a stage that never blocks is named though other work takes part of its CPU', () => {
+  const line = (cpu: number, runq: number) => {
+    const s = supervised(cpu);
+    const t = s.threads.find((x) => x.tid === 20)!;
+    t.runqNs = runq * S;
+    t.waitNs.read = Math.max(0, 10 - cpu - runq - 0.2) * S;
+    // other work on the host: many short bursts (a build), no thread of it saturated
+    s.procs.set(40, { pid: 40, comm: 'make', ppid: 1, cgroup: '/user.slice', cmdline: 'make' });
+    for (let i = 0; i < 4; i++) s.threads.push(th(41 + i, 40, 'cc1', { cpu: 2.4, waits: { sleep: 7 } }));
+    return analyze(s);
+  };
+  const r = line(7.0, 2.6);
+  assert.equal(top(r)?.rule, 'cpu-saturated', JSON.stringify(r.verdicts.map((v) => [v.rule, v.service])));
+  assert.equal(top(r)?.service, 20);
+  assert.match(top(r)!.summary, /on CPU 70% of the time and waiting for a CPU 26%/);
+  assert.ok(!r.verdicts.some((v) => v.service === 20 && v.rule === 'host-cpu-saturated'));
+  // The same stage waiting for input a third of the time is not CPU-bound.
+  const idle = line(6.0, 0.5);
+  assert.ok(!idle.verdicts.some((v) => v.service === 20 && v.rule === 'cpu-saturated'), JSON.stringify(idle.verdicts.map((v) => [v.rule, v.service])));
+});
+
 test('identity: a timer-paced source under a supervisor is noted as sleeping, and nothing is saturated', () => {
   const r = analyze(supervised(2, 9));
   assert.deepEqual(r.verdicts, []);

@@ -30,6 +30,8 @@ export interface Service {
   runqCores: number;
   /** Share of the window the busiest thread was on CPU. */
   busiestThreadCpu: number;
+  /** Share of the window the thread that wanted the CPU most was on CPU or runnable, and its CPU share. */
+  hungriestThread: { tid: number; comm: string; demand: number; cpu: number } | undefined;
   busiestThread?: { tid: number; comm: string };
   share: TimeShare;
   /** Seconds per second blocked in each kind of syscall (summed over threads). */
@@ -182,6 +184,7 @@ export function buildModel(snap: Snapshot): Model {
     }
     const live = threads.filter((t) => t.tid !== 0);
     const busiest = live.reduce<ThreadStat | undefined>((b, t) => (!b || t.oncpuNs > b.oncpuNs ? t : b), undefined);
+    const hungriest = live.reduce<ThreadStat | undefined>((b, t) => (!b || t.oncpuNs + t.runqNs > b.oncpuNs + b.runqNs ? t : b), undefined);
     const pids = [...new Set([...(groups.members.get(id) ?? [id]), ...live.map((t) => t.tgid)])].sort((a, b) => a - b);
     services.push({
       id,
@@ -196,6 +199,9 @@ export function buildModel(snap: Snapshot): Model {
       runqCores: sum((t) => t.runqNs) / 1e9 / W,
       busiestThreadCpu: busiest ? busiest.oncpuNs / 1e9 / W : 0,
       busiestThread: busiest ? { tid: busiest.tid, comm: busiest.comm } : undefined,
+      hungriestThread: hungriest
+        ? { tid: hungriest.tid, comm: hungriest.comm, demand: (hungriest.oncpuNs + hungriest.runqNs) / 1e9 / W, cpu: hungriest.oncpuNs / 1e9 / W }
+        : undefined,
       share: { cpu: sum((t) => t.oncpuNs) / total, runq: sum((t) => t.runqNs) / total, wait },
       waitPerS,
       callsPerS,

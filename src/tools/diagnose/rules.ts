@@ -73,19 +73,31 @@ const PULL: Rule = {
 
 const CPU: Rule = {
   kind: 'cpu-saturated',
-  about: 'one thread of the service is on CPU nearly all the time: that work cannot go faster',
-  thresholds: { busiest: { value: 0.85, why: 'a thread on CPU 85% of the window has no idle time left to absorb more work (the rest is scheduling noise and our own overhead)' } },
+  about: 'one thread of the service is on CPU (or waiting for one) nearly all the time: that work cannot go faster',
+  thresholds: {
+    busiest: { value: 0.85, why: 'a thread on CPU 85% of the window has no idle time left to absorb more work (the rest is scheduling noise and our own overhead)' },
+    demand: { value: 0.9, why: 'on a host busy with other work a thread that never blocks gets less CPU: on CPU or runnable 90% of the window, it is still CPU-bound' },
+    demandCpu: { value: 0.5, why: 'with demand alone, it must also run half the window: a thread that mostly waits in the run queue is run-queue saturation, not its own work' },
+  },
   evaluate(m) {
-    const t = this.thresholds.busiest!.value;
+    const t = this.thresholds;
     const verdicts: Verdict[] = [];
     for (const s of m.services) {
-      if (s.busiestThreadCpu < t) continue;
+      const h = s.hungriestThread;
+      const byDemand = !!h && h.demand >= t.demand!.value && h.cpu >= t.demandCpu!.value;
+      if (s.busiestThreadCpu < t.busiest!.value && !byDemand) continue;
+      const [tid, comm, cpu] = s.busiestThreadCpu >= t.busiest!.value || !h
+        ? [s.busiestThread?.tid, s.busiestThread?.comm, s.busiestThreadCpu]
+        : [h.tid, h.comm, h.cpu];
+      const runq = h && h.tid === tid ? h.demand - h.cpu : 0;
       const downstream = m.edges.filter((e) => e.from === s.id).map((e) => m.svc.get(e.to as number)).filter((d): d is Service => !!d);
       verdicts.push({
-        service: s.id, comm: s.comm, rule: this.kind, score: 2 + 3 * s.busiestThreadCpu, confidence: past(s.busiestThreadCpu, t, 1),
-        summary: `${label(s)} is CPU-bound: thread ${s.busiestThread?.comm} (${s.busiestThread?.tid}) is on CPU ${pct(s.busiestThreadCpu)} of the time`,
+        service: s.id, comm: s.comm, rule: this.kind, score: 2 + 3 * Math.max(s.busiestThreadCpu, byDemand ? h!.demand : 0),
+        confidence: Math.max(past(s.busiestThreadCpu, t.busiest!.value, 1), byDemand ? past(h!.demand, t.demand!.value, 1) : 0),
+        summary: `${label(s)} is CPU-bound: thread ${comm} (${tid}) is on CPU ${pct(cpu)} of the time${runq > 0.05 ? ` and waiting for a CPU ${pct(runq)}` : ''}`,
         evidence: [
           `${s.comm} uses ${s.cpuCores.toFixed(2)} cores; time: ${pct(s.share.cpu)} on CPU, ${pct(s.share.runq)} waiting for a CPU`,
+          ...(runq > 0.05 ? [`the host is busy (${m.busyCores.toFixed(2)} of ${m.cpus} CPUs in use): thread ${tid} never blocks, it runs or waits for a CPU ${pct(cpu + runq)} of the window`] : []),
           ...downstream.map((d) => `downstream ${label(d)} spends ${pct(waitingForData(d) + d.sleepShare)} of its time waiting for input`),
         ],
         next: [`bpfkit profile -p ${s.id} -F 99 10 --svg ${s.comm}.svg`],
