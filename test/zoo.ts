@@ -109,7 +109,8 @@ export function judge(st: ZooStatus, r: Report | null): string | null {
     return null;
   }
   if (!v) return `expected ${st.expected.kind}, got no verdict: ${r.conclusion}`;
-  if (v.rule !== st.expected.kind) return `expected ${st.expected.kind}, got ${v.rule} on ${v.comm} (${v.service})`;
+  // A wrong kind says why: the verdict's own evidence and the notes (time shares, host load).
+  if (v.rule !== st.expected.kind) return `expected ${st.expected.kind}, got ${v.rule} on ${v.comm} (${v.service})\n    ${[...v.evidence, ...r.notes].join('\n    ')}`;
   const svc = r.services.find((s) => String(s.id) === String(v.service));
   if (!svc) return `verdict service ${v.service} is not among the services`;
   if (typeof st.expected.pid !== 'number' || !svc.pids.includes(st.expected.pid)) {

