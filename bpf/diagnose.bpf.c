@@ -290,8 +290,12 @@ int BPF_PROG(diagnose_sys_enter, struct pt_regs *regs, long nr)
 	st->futex = 0;
 	if (nr == futex_nr) {
 		int op = regs->si & FUTEX_CMD_MASK;
+		/* FUTEX_WAIT or FUTEX_WAIT_BITSET with a timeout (argument 3): a timed sleep, not a lock.
+		 * That is how a JVM sleeps (Thread.sleep, parkNanos: pthread_cond_timedwait). */
+		if ((op == 0 || op == 9) && regs->r10)
+			st->kind = DIAG_SLEEP;
 		/* FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 */
-		if (op == 0 || op == 6 || op == 9 || op == 11 || op == 13)
+		else if (op == 0 || op == 6 || op == 9 || op == 11 || op == 13)
 			st->futex = regs->di;
 	}
 	st->sys_start = bpf_ktime_get_ns();
