@@ -26,6 +26,8 @@ public final class Loader {
     static final double POLL_INTERVAL = Double.parseDouble(env("POLL_INTERVAL", "0.1"));
     static final int STREAM_MAXLEN = Integer.parseInt(env("STREAM_MAXLEN", "100000"));
     static final long COUNTER_EVERY_NS = 250_000_000L;
+    /** Set by SIGTERM (a shutdown hook): the batch in flight completes, then the loader exits. */
+    static volatile boolean stopping;
 
     static String env(String name, String dflt) {
         String v = System.getenv(name);
@@ -190,7 +192,7 @@ public final class Loader {
         Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) throws IOException {
         if (!SLOT.matches("[a-z0-9_]+")) throw new IllegalArgumentException("SLOT must be a plain identifier");
         Pg pg = new Pg("127.0.0.1", PG_PORT, "postgres", "postgres");
         Redis rds = new Redis("127.0.0.1", REDIS_PORT);
@@ -199,9 +201,16 @@ public final class Loader {
         long workers = 0;
         long lastWrite = 0;
         writeCounter(total);
+        // run.sh stop sends SIGTERM: every worker that started also finishes (the log stays exact).
+        Thread mainThread = Thread.currentThread();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping = true;
+            mainThread.interrupt();
+            try { mainThread.join(5000); } catch (InterruptedException e) { /* exiting anyway */ }
+        }));
         long intervalNs = (long) (POLL_INTERVAL * 1e9);
         long nextPoll = System.nanoTime();
-        for (;;) {
+        while (!stopping) {
             List<String[]> rows = pg.query(sql);
             // test_decoding also emits BEGIN/COMMIT rows; only row changes go to the log.
             List<String[]> changes = new ArrayList<>();
@@ -211,7 +220,7 @@ public final class Loader {
                 Thread worker = new Thread(() -> append(rds, changes), name);
                 System.out.println("worker " + name + " batch " + changes.size());
                 worker.start();
-                worker.join();
+                joinUninterruptibly(worker);
                 total += changes.size();
             }
             long now = System.nanoTime();
@@ -223,8 +232,16 @@ public final class Loader {
             // A fixed poll schedule: the time a poll takes does not add to the interval.
             nextPoll += intervalNs;
             long delay = nextPoll - System.nanoTime();
-            if (delay > 0) Thread.sleep(delay / 1_000_000, (int) (delay % 1_000_000));
-            else nextPoll = System.nanoTime();
+            if (delay <= 0) nextPoll = System.nanoTime();
+            else try { Thread.sleep(delay / 1_000_000, (int) (delay % 1_000_000)); } catch (InterruptedException e) { /* stopping */ }
+        }
+        System.out.println("stopped after " + workers + " workers, " + total + " changes");
+        writeCounter(total);
+    }
+
+    static void joinUninterruptibly(Thread t) {
+        for (;;) {
+            try { t.join(); return; } catch (InterruptedException e) { /* the batch completes first */ }
         }
     }
 }
