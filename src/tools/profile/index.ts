@@ -122,11 +122,11 @@ Examples:
     if (textMode) rt.write(header(opts) + '\n');
     await rt.until();
     session.stopSampling();
-    const jvms = javaProcesses(session.sampledPids());
+    const jvms = session.sampledPids().filter((pid) => isHotSpot(pid) || mapsJvm(session, pid));
     if (opts.jitMap) {
       // JIT-compiled Java has no symbols; HotSpot writes /tmp/perf-PID.map when asked (JDK 17+).
       for (const pid of jvms) {
-        if (hasPerfMap(pid)) continue;
+        if (!isHotSpot(pid) || hasPerfMap(pid)) continue; // exited, or it has a map
         const r = requestPerfMap(pid);
         rt.notice(r.ok ? `JVM ${pid} had no JIT map: asked it for one (${r.command.join(' ')})` : `JVM ${pid}: no JIT map, and ${r.command.join(' ') || 'jcmd'} failed: ${r.message}`);
         session.symbolizer.snapshotProcess(pid, { force: true });
@@ -152,9 +152,9 @@ Examples:
   },
 });
 
-/** The sampled processes that run HotSpot. */
-function javaProcesses(pids: number[]): number[] {
-  return pids.filter((pid) => isHotSpot(pid));
+/** A process that exited during sampling was a JVM if its last snapshot maps libjvm.so. */
+function mapsJvm(session: ProfileSession, pid: number): boolean {
+  return session.symbolizer.snapshot(pid)?.maps.some((m) => m.path.endsWith('/libjvm.so')) ?? false;
 }
 
 /**
