@@ -141,8 +141,16 @@ wait_for() {  # wait up to $2 seconds for the command in "${@:3}" to succeed
   die "$what did not come up (logs in $LAB_DIR)"
 }
 
+close_inherited_fds() {  # the lab's daemons outlive us: they must not keep our caller's files (a flock) open
+  local fd
+  for fd in $(ls /proc/$$/fd); do
+    [ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-" 2>/dev/null || true
+  done
+}
+
 do_start() {
   [ "$(id -u)" = 0 ] || die "start needs root (apt-get, runuser postgres)"
+  close_inherited_fds
   do_stop
   # A start that fails half way must not leave components running.
   trap 'if [ $? -ne 0 ]; then log "start failed, stopping what was started"; do_stop; fi' EXIT
