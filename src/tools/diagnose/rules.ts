@@ -437,7 +437,7 @@ export function hostNotes(m: Model, verdicts: readonly Verdict[]): string[] {
     if (s.inBytesPerS + s.outBytesPerS === 0 || s.sleepShare < 0.1) continue;
     const how = s.share.wait.select_sleep >= s.share.wait.sleep
       ? 'select/poll with no file descriptors and a timeout, which is a sleep, not waiting for I/O'
-      : 'nanosleep/clock_nanosleep';
+      : 'nanosleep/clock_nanosleep, or futex waits with a timeout';
     notes.push(`${label(s)} is sleeping on a timer ${pct(s.sleepShare)} of its time (${how}); ${pct(s.share.wait.input)} waiting for input, ${pct(s.share.cpu)} on CPU; it sends ${fmtRate(s.outBytesPerS)}`);
   }
   return notes;
