@@ -22,10 +22,15 @@ before(() => {
 });
 after(() => { if (classes) rmSync(classes, { recursive: true, force: true }); });
 
-function java(args: string[]): ChildProcess {
-  return spawn(`${JDK}/java`, ['-cp', classes, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+interface Child { proc: ChildProcess; pid: number; exited: Promise<number | null> }
+
+/** Spawn, with the exit listened for at once (a child may exit before anyone awaits it). */
+function child(cmd: string, args: string[]): Child {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  return { proc, pid: proc.pid!, exited };
 }
-const exited = (p: ChildProcess) => new Promise<number | null>((res) => p.once('exit', (code) => res(code)));
+const java = (args: string[]) => child(`${JDK}/java`, ['-cp', classes, ...args]);
 
 /** Leaf-symbol shares (percent) of perf record's samples, from perf report. */
 function perfLeafShares(data: string): Map<string, number> {
@@ -41,14 +46,14 @@ function perfLeafShares(data: string): Map<string, number> {
 
 test('profile: JIT-compiled Java methods by name (jcmd Compiler.perfmap), shares within 5 points of perf record', kernelTest(), async () => {
   const hot = java(['-XX:+PreserveFramePointer', '-XX:CompileCommand=quiet', '-XX:CompileCommand=dontinline,Hot::*', 'Hot', '9']);
-  const pid = hot.pid!;
+  const pid = hot.pid;
   rmSync(`/tmp/perf-${pid}.map`, { force: true });
   await sleep(2000); // past the JIT warm-up
   const data = join(classes, 'perf.data');
   // The same 4 s window, sampled by both at the same rate.
-  const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '99', '-p', String(pid), '-o', data, '--', 'sleep', '4'], { stdio: 'ignore' });
+  const perf = child('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '99', '-p', String(pid), '-o', data, '--', 'sleep', '4']);
   const run = await runTool(['profile', '-p', String(pid), '-F', '99', '--json', '4'], { timeoutMs: 60_000 });
-  assert.equal(await exited(perf), 0);
+  assert.equal(await perf.exited, 0);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(leftoverPrograms('profile_'), []);
   assert.match(run.stderr, new RegExp(`JVM ${pid} had no JIT map: asked it for one \\(\\S*jcmd ${pid} Compiler.perfmap\\)`));
@@ -74,8 +79,8 @@ test('profile: JIT-compiled Java methods by name (jcmd Compiler.perfmap), shares
   }
   // Frame pointers (-XX:+PreserveFramePointer): the callers are walked too.
   assert.ok(stacksWithMain >= 0.9 * total, `Hot::main under ${stacksWithMain} of ${total} samples`);
-  hot.kill('SIGKILL');
-  await exited(hot);
+  hot.proc.kill('SIGKILL');
+  await hot.exited;
 
   // --no-jit-map: no jcmd; JIT code stays anonymous.
   const hot2 = java(['-XX:CompileCommand=quiet', '-XX:CompileCommand=dontinline,Hot::*', 'Hot', '5']);
@@ -86,8 +91,8 @@ test('profile: JIT-compiled Java methods by name (jcmd Compiler.perfmap), shares
   assert.doesNotMatch(run2.stdout, /Hot::alpha/);
   assert.match(run2.stdout, /\[anon\]\+0x/);
   assert.equal(readdirSync('/tmp').includes(`perf-${hot2.pid}.map`), false);
-  hot2.kill('SIGKILL');
-  await exited(hot2);
+  hot2.proc.kill('SIGKILL');
+  await hot2.exited;
   rmSync(`/tmp/perf-${pid}.map`, { force: true });
 });
 
@@ -109,7 +114,7 @@ function gcTicks(pid: number): { gc: number; all: number } {
 
 test('diagnose: a GC-heavy JVM (allocation storm, 32 MiB heap) is gc-bound, its GC share as /proc measures it', kernelTest(), async () => {
   const storm = java(['-Xms32m', '-Xmx32m', '-XX:+UseParallelGC', 'Storm', '12']);
-  const pid = storm.pid!;
+  const pid = storm.pid;
   await sleep(1500);
   const tool = startTool(['diagnose', '-d', '6', '-p', String(pid), '--json'], { timeoutMs: 60_000 });
   await tool.ready;
@@ -132,8 +137,8 @@ test('diagnose: a GC-heavy JVM (allocation storm, 32 MiB heap) is gc-bound, its 
   assert.ok(top.evidence.some((e) => /busiest GC thread, GC Thread#\d/.test(e)), top.evidence.join('\n'));
   // The storm's only application thread is main ("java"); the launcher thread waits for it.
   assert.ok(svc.threads <= 2, `application threads: ${svc.threads}`);
-  storm.kill('SIGKILL');
-  await exited(storm);
+  storm.proc.kill('SIGKILL');
+  await storm.exited;
 });
 
 test('threadsnoop: exactly the worker threads the Java loader logged, by their Java names', kernelTest(), async () => {
@@ -165,6 +170,7 @@ test('threadsnoop: exactly the worker threads the Java loader logged, by their J
   const recs = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; pid: number; tid: number; comm: string });
   const mine = recs.filter((r) => r.pid === pid);
   const renames = mine.filter((r) => r.event === 'rename' && /^xadd-\d+$/.test(r.comm));
+  console.log(`threadsnoop: ${renames.length} worker threads renamed xadd-N, ${logged.length} logged by the loader`);
   assert.deepEqual(renames.map((r) => r.comm), logged, 'one rename per logged worker, in order');
   // Each worker thread was created and exited once; it exits under its Java name.
   const tids = new Set(renames.map((r) => r.tid));
