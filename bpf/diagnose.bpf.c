@@ -500,6 +500,18 @@ int BPF_PROG(diagnose_fx_recv, struct sock *sk, struct msghdr *msg, size_t len, 
 	return 0;
 }
 
+/* A thread renamed after it was first seen (HotSpot names its GC and compiler threads right after
+ * creating them): its record takes the new name, which diagnose uses to tell the JVM's threads apart. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(diagnose_rename, struct task_struct *task, const char *comm)
+{
+	__u32 tid = task->pid;
+	struct diag_thread *th = bpf_map_lookup_elem(&threads, &tid);
+	if (th)
+		bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), comm);
+	return 0;
+}
+
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(diagnose_block, struct request *rq)
 {
