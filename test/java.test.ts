@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelTest, leftoverPrograms, REPO, runTool, sleep, startTool } from './helpers.js';
+import { BPFKIT, compileC, kernelTest, leftoverPrograms, REPO, runInKernel, runTool, sleep, startTool } from './helpers.js';
 
 const JDK = '/usr/lib/jvm/java-17-openjdk-amd64/bin';
 const root = process.getuid?.() === 0;
@@ -184,4 +184,43 @@ test('threadsnoop: exactly the worker threads the Java loader logged, by their J
   // The JVM's own threads show by their names (cut at 15 characters by the kernel).
   const names = new Set(mine.filter((r) => r.event === 'rename').map((r) => r.comm));
   for (const n of ['VM Thread', 'C2 CompilerThre', 'Reference Handl']) assert.ok(names.has(n), `${n} in ${[...names].join(', ')}`);
+});
+
+// Threads that name themselves as HotSpot's do (pthread_setname_np right after creation).
+const NAMER = `
+#include <pthread.h>
+#include <stdio.h>
+static void *run(void *arg) {
+  char name[16];
+  snprintf(name, sizeof name, "named-%ld", (long)arg);
+  pthread_setname_np(pthread_self(), name);
+  return 0;
+}
+int main(int argc, char **argv) {
+  (void)argc; (void)argv;
+  for (long i = 1; i <= 5; i++) { pthread_t t; pthread_create(&t, 0, run, (void *)i); pthread_join(t, 0); }
+  return 0;
+}`;
+
+test('6.1 kernel: threadsnoop reports thread renames (task_rename), exactly one per named thread', kernelTest(), async () => {
+  const bin = compileC(NAMER, ['-pthread']);
+  const { code, output } = await runInKernel(`
+BPFKIT_READY=1 node ${BPFKIT} threadsnoop --json > /tmp/ts.out 2> /tmp/ts.err &
+T=$!
+for i in $(seq 1 1200); do grep -q BPFKIT_READY /tmp/ts.err && break; sleep 0.1; done
+${bin} & N=$!
+wait $N
+sleep 0.5
+kill -INT $T; wait $T; echo "TOOLEXIT=$? NAMER=$N KERNEL=$(uname -r)"
+grep '"pid":'$N',' /tmp/ts.out | sed 's/^/REC=/'
+echo "LEFT=$(bpftool prog show | grep -c threadsnoop_ || true)"
+`, 400);
+  assert.equal(code, 0, output);
+  assert.match(output, /^TOOLEXIT=0 NAMER=\d+ KERNEL=6\.1\./m, output);
+  assert.match(output, /^LEFT=0$/m, output);
+  const recs = [...output.matchAll(/^REC=(.*)$/gm)].map((m) => JSON.parse(m[1]!) as { event: string; tid: number; comm: string });
+  const want = ['named-1', 'named-2', 'named-3', 'named-4', 'named-5'];
+  assert.deepEqual(recs.filter((r) => r.event === 'rename').map((r) => r.comm), want, output);
+  assert.deepEqual(recs.filter((r) => r.event === 'exit').map((r) => r.comm), want, output);
+  assert.equal(recs.filter((r) => r.event === 'new').length, 5, output);
 });
