@@ -59,8 +59,9 @@ Hooks: tp_btf/sched_process_fork, tp_btf/sched_process_exit and tp_btf/task_rena
   ],
   more: `Columns: TIME(ms) (since start) EVENT (NEW, RENAME or EXIT) PID TID PTID (NEW: creating
 thread; RENAME: renaming thread) COMM (NEW: the creator's name, which a new thread starts with;
-RENAME: the new name; names are cut at 15 characters by the kernel) LIFE(ms) (EXIT only: creation to exit). BCC's threadsnoop (uprobe on pthread_create)
-prints TIME(ms) TID COMM FUNC; the start function is not known in the kernel and is not shown.
+RENAME: the new name; names are cut at 15 characters by the kernel) LIFE(ms) (EXIT only:
+creation to exit). BCC's threadsnoop (uprobe on pthread_create) prints TIME(ms) TID COMM FUNC;
+the start function is not known in the kernel and is not shown.
 
 Examples:
   bpfkit threadsnoop -p 1234       # threads of PID 1234 coming and going
