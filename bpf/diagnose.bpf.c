@@ -290,8 +290,12 @@ int BPF_PROG(diagnose_sys_enter, struct pt_regs *regs, long nr)
 	st->futex = 0;
 	if (nr == futex_nr) {
 		int op = regs->si & FUTEX_CMD_MASK;
+		/* FUTEX_WAIT or FUTEX_WAIT_BITSET with a timeout (argument 3): a timed sleep, not a lock.
+		 * That is how a JVM sleeps (Thread.sleep, parkNanos: pthread_cond_timedwait). */
+		if ((op == 0 || op == 9) && regs->r10)
+			st->kind = DIAG_SLEEP;
 		/* FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 */
-		if (op == 0 || op == 6 || op == 9 || op == 11 || op == 13)
+		else if (op == 0 || op == 6 || op == 9 || op == 11 || op == 13)
 			st->futex = regs->di;
 	}
 	st->sys_start = bpf_ktime_get_ns();
@@ -493,6 +497,18 @@ int BPF_PROG(diagnose_fx_recv, struct sock *sk, struct msghdr *msg, size_t len, 
 {
 	if (!(flags & (MSG_PEEK | MSG_ERRQUEUE))) /* peeked bytes are read again later */
 		count_tcp(sk, ret, false);
+	return 0;
+}
+
+/* A thread renamed after it was first seen (HotSpot names its GC and compiler threads right after
+ * creating them): its record takes the new name, which diagnose uses to tell the JVM's threads apart. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(diagnose_rename, struct task_struct *task, const char *comm)
+{
+	__u32 tid = task->pid;
+	struct diag_thread *th = bpf_map_lookup_elem(&threads, &tid);
+	if (th)
+		bpf_probe_read_kernel_str(th->comm, sizeof(th->comm), comm);
 	return 0;
 }
 

@@ -32,6 +32,7 @@ struct exec_event {
 enum thread_kind {
 	THREAD_NEW = 1,
 	THREAD_EXIT = 2,
+	THREAD_RENAME = 3, /* prctl(PR_SET_NAME), pthread_setname_np, /proc/.../comm: comm is the new name */
 };
 struct thread_event {
 	__u64 ts_ns;
@@ -39,7 +40,7 @@ struct thread_event {
 	__u32 kind;
 	__u32 pid;         /* tgid */
 	__u32 tid;
-	__u32 ptid;        /* NEW: the creating thread */
+	__u32 ptid;        /* NEW: the creating thread; RENAME: the renaming thread */
 	__s32 exit_code;   /* EXIT: task->exit_code */
 	__u32 pad;
 	char comm[SNOOP_COMM_LEN];

@@ -1,6 +1,7 @@
 // diagnose on the pipeline lab (real PostgreSQL, Redis, producer and loader): the lab's own
-// ground truth (its counters and the slot's lag) says which configuration falls behind.
-import { after, before, test } from 'node:test';
+// ground truth (its counters and the slot's lag) says which configuration falls behind; with
+// the Python loader and with the Java one.
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -51,52 +52,67 @@ async function loaderRxFromPostgres(st: LabStatus, seconds: number): Promise<num
   return rx;
 }
 
-before(() => { if (root) lab('start', '--batch-size', '10'); });
 after(() => { if (root) lab('stop'); });
 
-let rxBatch10 = 0;
+// The same lab with either loader: loader.py, or Loader.java on HotSpot (whose own GC, JIT and
+// VM threads must not count as the loader's work). Its process name: loader.py renames itself.
+const LOADERS = [
+  { loader: 'python', comm: 'loader', runs10: 5, runs5000: 2 },
+  { loader: 'java', comm: 'java', runs10: 2, runs5000: 1 },
+] as const;
 
-test('batch size 10: the lab falls behind and diagnose names the loader, 5 runs of 5', kernelTest(), async () => {
-  const st = status();
-  assert.equal(st.lag.trend, 'growing', 'ground truth: with batch 10 the loader falls behind');
-  for (let i = 0; i < 5; i++) {
-    const report = await diagnose(10, st);
-    const top = report.verdicts[0];
-    assert.ok(top, `run ${i + 1}: no verdict: ${report.conclusion}`);
-    assert.equal(top.service, st.loader.pid, `run ${i + 1}: top suspect ${top.comm} (${top.service}), want loader ${st.loader.pid}`);
-    assert.equal(top.rule, 'pull-limited consumer');
-    assert.ok(top.evidence.some((e) => /request\/response/.test(e) && /postgres/.test(e)), top.evidence.join('\n'));
-    // The flow graph has both directions of the loader's exchange with PostgreSQL.
-    assert.ok(report.edges.some((e) => e.from === st.postgres.pid && e.to === st.loader.pid && e.msgsPerS > 1));
-    assert.ok(report.edges.some((e) => e.from === st.loader.pid && e.to === st.postgres.pid && e.msgsPerS > 1));
-  }
-  rxBatch10 = await loaderRxFromPostgres(st, 5);
-  assert.ok(rxBatch10 > 0);
-});
+for (const { loader, comm, runs10, runs5000 } of LOADERS) {
+  let rxBatch10 = 0;
 
-test('text report: verdict, evidence, next command, and the producer sleeping on a timer', kernelTest(), async () => {
-  const st = status(2);
-  const run = await runTool(['diagnose', '-d', '5', '-p', String(st.producer.pid)], { timeoutMs: 60_000 });
-  assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, new RegExp(`Verdict: likely bottleneck: loader \\(pid ${st.loader.pid}\\)`));
-  assert.match(run.stdout, new RegExp(`next: bpfkit trace -p ${st.loader.pid}`));
-  // The producer sleeps with select() and no file descriptors: a timed sleep, not I/O.
-  assert.match(run.stdout, new RegExp(`python3 \\(pid ${st.producer.pid}\\) is sleeping on a timer \\d+% of its time \\(select/poll with no file descriptors`));
-});
+  test(`${loader} loader, batch size 10: the lab falls behind and diagnose names the loader, ${runs10} runs`, kernelTest(), async () => {
+    lab('start', '--loader', loader, '--batch-size', '10');
+    const st = status();
+    assert.equal(st.lag.trend, 'growing', 'ground truth: with batch 10 the loader falls behind');
+    for (let i = 0; i < runs10; i++) {
+      const report = await diagnose(10, st);
+      const top = report.verdicts[0];
+      assert.ok(top, `run ${i + 1}: no verdict: ${report.conclusion}`);
+      assert.equal(top.service, st.loader.pid, `run ${i + 1}: top suspect ${top.comm} (${top.service}), want loader ${st.loader.pid}`);
+      assert.equal(top.comm, comm);
+      assert.equal(top.rule, 'pull-limited consumer');
+      assert.ok(top.evidence.some((e) => /request\/response/.test(e) && /postgres/.test(e)), top.evidence.join('\n'));
+      // The flow graph has both directions of the loader's exchange with PostgreSQL.
+      assert.ok(report.edges.some((e) => e.from === st.postgres.pid && e.to === st.loader.pid && e.msgsPerS > 1));
+      assert.ok(report.edges.some((e) => e.from === st.loader.pid && e.to === st.postgres.pid && e.msgsPerS > 1));
+      if (loader === 'java') {
+        // The JVM's own threads are set apart; the loader sleeps between polls (Thread.sleep: a timed futex wait).
+        assert.ok(report.notes.some((n) => new RegExp(`^java \\(pid ${st.loader.pid}\\) is a JVM: GC \\d+% of its CPU`).test(n)), report.notes.join('\n'));
+        assert.ok(top.evidence.some((e) => /java's time: .*, [1-9]\d% in timed sleeps/.test(e)), top.evidence.join('\n'));
+      }
+    }
+    rxBatch10 = await loaderRxFromPostgres(st, 5);
+    assert.ok(rxBatch10 > 0);
+  });
 
-test('batch size 5000: the lab keeps up, diagnose does not blame the loader, 10x its traffic', kernelTest(), async () => {
-  lab('start', '--batch-size', '5000');
-  const st = status(6);
-  assert.equal(st.loader.batchSize, 5000);
-  assert.equal(st.lag.trend, 'stable', 'ground truth: with batch 5000 the loader keeps up');
-  for (let i = 0; i < 2; i++) {
-    const report = await diagnose(10, st);
-    assert.ok(!report.verdicts.some((v) => v.service === st.loader.pid), `loader named: ${JSON.stringify(report.verdicts)}`);
-  }
-  const rx = await loaderRxFromPostgres(st, 5);
-  assert.ok(rxBatch10 > 0, 'the batch-10 measurement ran first');
-  assert.ok(rx >= 10 * rxBatch10, `loader rx from postgres: ${rx} B with batch 5000 vs ${rxBatch10} B with batch 10`);
-});
+  test(`${loader} loader: text report with verdict, evidence, next command, and the producer sleeping on a timer`, kernelTest(), async () => {
+    const st = status(2);
+    const run = await runTool(['diagnose', '-d', '5', '-p', String(st.producer.pid)], { timeoutMs: 60_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`Verdict: likely bottleneck: ${comm} \\(pid ${st.loader.pid}\\)`));
+    assert.match(run.stdout, new RegExp(`next: bpfkit trace -p ${st.loader.pid}`));
+    // The producer sleeps with select() and no file descriptors: a timed sleep, not I/O.
+    assert.match(run.stdout, new RegExp(`python3 \\(pid ${st.producer.pid}\\) is sleeping on a timer \\d+% of its time \\(select/poll with no file descriptors`));
+  });
+
+  test(`${loader} loader, batch size 5000: the lab keeps up, diagnose does not blame the loader, 10x its traffic`, kernelTest(), async () => {
+    lab('start', '--loader', loader, '--batch-size', '5000');
+    const st = status(6);
+    assert.equal(st.loader.batchSize, 5000);
+    assert.equal(st.lag.trend, 'stable', 'ground truth: with batch 5000 the loader keeps up');
+    for (let i = 0; i < runs5000; i++) {
+      const report = await diagnose(10, st);
+      assert.ok(!report.verdicts.some((v) => v.service === st.loader.pid), `loader named: ${JSON.stringify(report.verdicts)}`);
+    }
+    const rx = await loaderRxFromPostgres(st, 5);
+    assert.ok(rxBatch10 > 0, 'the batch-10 measurement ran first');
+    assert.ok(rx >= 10 * rxBatch10, `loader rx from postgres: ${rx} B with batch 5000 vs ${rxBatch10} B with batch 10`);
+  });
+}
 
 test('bad input: one-line errors, exit 2', kernelTest(), async () => {
   for (const args of [['diagnose', '-d', '0'], ['diagnose', '-p', '999999'], ['diagnose', 'extra']]) {

@@ -94,7 +94,7 @@ test('threadsnoop: exactly 200 short-lived threads, each created and exiting onc
   const run2 = await tool2.stop('SIGINT');
   assert.equal(run2.code, 0, run2.stderr);
   const lines = run2.stdout.trimEnd().split('\n');
-  assert.match(lines[0]!, /^TIME\(ms\) +EVENT PID +TID +PTID +COMM +LIFE\(ms\)$/);
+  assert.match(lines[0]!, /^TIME\(ms\) +EVENT +PID +TID +PTID +COMM +LIFE\(ms\)$/);
   assert.equal(lines.slice(1).filter((l) => new RegExp(`^\\d+ +NEW +${child2.proc.pid} `).test(l)).length, N);
   assert.equal(lines.length, N + 1);
   assert.match(run2.stderr, new RegExp(`^bpfkit threadsnoop: ${N} events, 0 lost in `, 'm'));

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Pipeline lab: producer -> PostgreSQL -> loader -> Redis (transaction log), all on 127.0.0.1.
 #
-#   run.sh start  [--batch-size N] [--rate ROWS_PER_SEC] [--lab-dir DIR] [--pg-port P] [--redis-port P]
+#   run.sh start  [--batch-size N] [--rate ROWS_PER_SEC] [--loader python|java] [--lab-dir DIR] [--pg-port P] [--redis-port P]
 #   run.sh stop   [--lab-dir DIR]
 #   run.sh status [--lab-dir DIR] [--json] [--interval SECONDS]
 #
 # The same settings can come from the environment: BATCH_SIZE (10), PRODUCER_RATE (3000),
-# LAB_DIR (/tmp/bpfkit-pipeline), PG_PORT (55432), REDIS_PORT (56379).
+# LAB_DIR (/tmp/bpfkit-pipeline), PG_PORT (55432), REDIS_PORT (56379), LOADER (python).
+# The Java loader (Loader.java, the same behaviour as loader.py) is compiled at start with
+# Debian's OpenJDK 17 (javac), into the lab directory.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${PYTHON:-/usr/bin/python3}"  # Debian's python: python3-psycopg2/python3-redis live there
 PG_BIN=/usr/lib/postgresql/15/bin
+JDK_BIN=/usr/lib/jvm/java-17-openjdk-amd64/bin
 
 BATCH_SIZE="${BATCH_SIZE:-10}"
 PRODUCER_RATE="${PRODUCER_RATE:-3000}"
 LAB_DIR="${LAB_DIR:-/tmp/bpfkit-pipeline}"
 PG_PORT="${PG_PORT:-55432}"
 REDIS_PORT="${REDIS_PORT:-56379}"
+LOADER="${LOADER:-python}"
 SLOT=bpfkit_lab
 STREAM=txlog
 
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --lab-dir) LAB_DIR="$2"; shift 2 ;;
     --pg-port) PG_PORT="$2"; shift 2 ;;
     --redis-port) REDIS_PORT="$2"; shift 2 ;;
+    --loader) LOADER="$2"; shift 2 ;;
     --json) status_args+=(--json); shift ;;
     --interval) status_args+=(--interval "$2"); shift 2 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -39,6 +44,7 @@ done
 for v in BATCH_SIZE PG_PORT REDIS_PORT; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
+[[ "$LOADER" =~ ^(python|java)$ ]] || { echo "run.sh: --loader must be python or java, not '$LOADER'" >&2; exit 2; }
 [[ "$PRODUCER_RATE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: PRODUCER_RATE must be a number, not '$PRODUCER_RATE'" >&2; exit 2; }
 LAB_DIR="$(realpath -m "$LAB_DIR")"  # absolute: commands run from other directories
 export LAB_DIR PG_PORT REDIS_PORT BATCH_SIZE PRODUCER_RATE SLOT STREAM
@@ -76,6 +82,7 @@ stop_pid() {  # SIGTERM, then SIGKILL if it does not exit within 5 s
 ensure_packages() {
   local missing=()
   [ -x "$PG_BIN/postgres" ] || missing+=(postgresql)
+  [ "$LOADER" != java ] || [ -x "$JDK_BIN/javac" ] || missing+=(openjdk-17-jdk-headless)
   command -v redis-server >/dev/null || missing+=(redis-server)
   if ! "$PY" -c 'import psycopg2, redis' 2>/dev/null; then  # one interpreter start in the common case
     "$PY" -c 'import psycopg2' 2>/dev/null || missing+=(python3-psycopg2)
@@ -94,9 +101,9 @@ ensure_packages() {
 do_stop() {
   local pid
   # Upstream first so that nothing writes into a component that is already gone.
-  for name in producer loader; do
-    if pid="$(pid_of "$LAB_DIR/$name.pid" "$name.py")"; then stop_pid "$name" "$pid"; fi
-  done
+  if pid="$(pid_of "$LAB_DIR/producer.pid" producer.py)"; then stop_pid producer "$pid"; fi
+  # Either loader: the pid file names the one that was started.
+  if pid="$(pid_of "$LAB_DIR/loader.pid" loader.py || pid_of "$LAB_DIR/loader.pid" Loader)"; then stop_pid loader "$pid"; fi
   if pid="$(pid_of "$LAB_DIR/pgdata/postmaster.pid" "$LAB_DIR/pgdata")"; then
     as_postgres "$PG_BIN/pg_ctl" stop -D "$LAB_DIR/pgdata" -m fast -w -t 20 >/dev/null 2>&1 || stop_pid postgres "$pid"
     wait_gone "$pid" 50 || true
@@ -119,6 +126,14 @@ start_service() {  # detached from this shell (setsid) so that stop is the only 
   echo $! >"$LAB_DIR/$name.pid"
 }
 
+start_java_loader() {  # compiled from source at every start: no build step, no jar to ship
+  mkdir -p "$LAB_DIR/java"
+  "$JDK_BIN/javac" -d "$LAB_DIR/java" "$HERE/Loader.java" >"$LAB_DIR/javac.log" 2>&1 || die "javac failed, see $LAB_DIR/javac.log"
+  # A small fixed heap: the loader needs little, and the JVM's size does not depend on the host.
+  (cd "$LAB_DIR" && exec setsid "$JDK_BIN/java" -Xms64m -Xmx64m -cp "$LAB_DIR/java" Loader >"$LAB_DIR/loader.log" 2>&1 </dev/null) &
+  echo $! >"$LAB_DIR/loader.pid"
+}
+
 wait_for() {  # wait up to $2 seconds for the command in "${@:3}" to succeed
   local what="$1" secs="$2" i
   shift 2
@@ -126,8 +141,16 @@ wait_for() {  # wait up to $2 seconds for the command in "${@:3}" to succeed
   die "$what did not come up (logs in $LAB_DIR)"
 }
 
+close_inherited_fds() {  # the lab's daemons outlive us: they must not keep our caller's files (a flock) open
+  local fd
+  for fd in $(ls /proc/$$/fd); do
+    [ "$fd" -gt 2 ] && [ "$fd" != 255 ] && eval "exec $fd>&-" 2>/dev/null || true
+  done
+}
+
 do_start() {
   [ "$(id -u)" = 0 ] || die "start needs root (apt-get, runuser postgres)"
+  close_inherited_fds
   do_stop
   # A start that fails half way must not leave components running.
   trap 'if [ $? -ne 0 ]; then log "start failed, stopping what was started"; do_stop; fi' EXIT
@@ -180,15 +203,15 @@ EOF
   wait_for redis 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
 
   cat >"$LAB_DIR/lab.json" <<EOF
-{"batchSize": $BATCH_SIZE, "producerRate": $PRODUCER_RATE, "pgPort": $PG_PORT, "redisPort": $REDIS_PORT, "slot": "$SLOT", "stream": "$STREAM"}
+{"batchSize": $BATCH_SIZE, "loader": "$LOADER", "producerRate": $PRODUCER_RATE, "pgPort": $PG_PORT, "redisPort": $REDIS_PORT, "slot": "$SLOT", "stream": "$STREAM"}
 EOF
-  start_service loader
+  if [ "$LOADER" = java ]; then start_java_loader; else start_service loader; fi
   start_service producer
   # Each service writes its counter file once it is connected and running.
   wait_for loader 10 test -s "$LAB_DIR/loader.count"
   wait_for producer 10 test -s "$LAB_DIR/producer.count"
   trap - EXIT
-  log "started in $LAB_DIR: producer $PRODUCER_RATE rows/s, loader batch size $BATCH_SIZE, postgres :$PG_PORT, redis :$REDIS_PORT"
+  log "started in $LAB_DIR: producer $PRODUCER_RATE rows/s, $LOADER loader batch size $BATCH_SIZE, postgres :$PG_PORT, redis :$REDIS_PORT"
 }
 
 case "$cmd" in

@@ -142,9 +142,10 @@ def main():
     if not cfg:
         print(json.dumps({"running": False, "labDir": LAB_DIR}) if as_json else f"no lab in {LAB_DIR}")
         return 1
+    kind = cfg.get("loader", "python")  # loader.py, or the JVM running Loader.java
     pids = {
         "producer": read_pid(os.path.join(LAB_DIR, "producer.pid"), "producer.py"),
-        "loader": read_pid(os.path.join(LAB_DIR, "loader.pid"), "loader.py"),
+        "loader": read_pid(os.path.join(LAB_DIR, "loader.pid"), "Loader" if kind == "java" else "loader.py"),
         "postgres": read_pid(os.path.join(LAB_DIR, "pgdata", "postmaster.pid"), os.path.join(LAB_DIR, "pgdata")),
         "redis": read_pid(os.path.join(LAB_DIR, "redis.pid"), "redis-server"),
     }
@@ -165,7 +166,7 @@ def main():
                      "targetRowsPerSec": cfg["producerRate"],
                      "tcpToPostgresBytesPerSec": r(flow("producer", cfg["pgPort"])[0])},
         "loader": {"pid": pids["loader"], "changesPerSec": r(load_rate), "changesTotal": load and load["total"],
-                   "batchSize": cfg["batchSize"],
+                   "batchSize": cfg["batchSize"], "kind": kind,
                    "tcpFromPostgresBytesPerSec": r(flow("loader", cfg["pgPort"])[1]),
                    "tcpToRedisBytesPerSec": r(flow("loader", cfg["redisPort"])[0])},
         "postgres": {"pid": pids["postgres"], "port": cfg["pgPort"], "slot": cfg["slot"]},
@@ -182,7 +183,7 @@ def main():
     state = "running" if running else "stopped" if not any(pids.values()) else "NOT fully running"
     print(f"pipeline lab in {LAB_DIR} ({state}), measured over {interval:g} s")
     print(f"  producer  pid {show(pids['producer']):>7}  {show(r(prod_rate))} rows/s (target {cfg['producerRate']})")
-    print(f"  loader    pid {show(pids['loader']):>7}  {show(r(load_rate))} changes/s (batch size {cfg['batchSize']})")
+    print(f"  loader    pid {show(pids['loader']):>7}  {show(r(load_rate))} changes/s ({kind}, batch size {cfg['batchSize']})")
     print(f"  postgres  pid {show(pids['postgres']):>7}  127.0.0.1:{cfg['pgPort']}  slot {cfg['slot']}")
     print(f"  redis     pid {show(pids['redis']):>7}  127.0.0.1:{cfg['redisPort']}  stream {cfg['stream']}")
     print(f"  tcp       producer->postgres {show(out['producer']['tcpToPostgresBytesPerSec'])} B/s, "

@@ -247,3 +247,59 @@ test('stacks: the top verdict carries where its time goes, by the kind of its ru
   const v = top(analyze(snapshot))!;
   assert.deepEqual(v.where?.map((w) => [w.kind, w.frames[0], Math.round(w.share * 100)]), [['cpu', 'crunch (transform.py)', 78], ['cpu', 'parse (transform.py)', 22]]);
 });
+
+// ---------- JVMs: the JVM's own threads are not the application's work; GC-bound is a verdict
+
+/** A JVM (pid 200) fed by a source (pid 210): application threads, GC threads, compilers. */
+function jvm(gcCpu: number, appCpu: number, opts: { gcThreads?: number; compilerCpu?: number } = {}): Snapshot {
+  const n = opts.gcThreads ?? 2;
+  const threads = [
+    th(200, 200, 'java', { waits: { lock: 10 } }), // the launcher, joined on main
+    th(201, 200, 'java', { cpu: appCpu, waits: { read: 10 - appCpu - 0.1 } }),
+    ...Array.from({ length: n }, (_, i) => th(202 + i, 200, `GC Thread#${i}`, { cpu: gcCpu / n, waits: { lock: 10 - gcCpu / n } })),
+    th(210 - 1, 200, 'C2 CompilerThre', { cpu: opts.compilerCpu ?? 0, waits: { sleep: 10 - (opts.compilerCpu ?? 0) } }),
+    th(208, 200, 'VM Thread', { cpu: 0.05, waits: { lock: 9.9 } }),
+    th(207, 200, 'VM Periodic Tas', { cpu: 0.01, waits: { sleep: 9.9 } }),
+    th(210, 210, 'python3', { cpu: 0.3, waits: { sleep: 9.6 } }),
+  ];
+  return snap([[200, 'java', 1], [210, 'python3', 1]], threads, conn(210, 40100, 200, 7200, [200_000, 100], [0, 0]));
+}
+
+test('gc-bound: a JVM whose GC threads use most of its CPU is named, with its GC share', () => {
+  const r = analyze(jvm(14, 3.5)); // 2 GC threads on CPU 70% each, the application thread 35%
+  const v = top(r)!;
+  assert.equal(v?.rule, 'gc-bound', JSON.stringify(r.verdicts.map((x) => [x.rule, x.service])));
+  assert.equal(v.service, 200);
+  assert.match(v.summary, /java \(pid 200\) is GC-bound: its garbage collector uses 80% of its CPU \(1\.40 cores\)/);
+  assert.ok(v.evidence.some((e) => /GC threads 1\.40 \(80%\).*application threads 0\.35 \(2 threads\)/.test(e)), v.evidence.join('\n'));
+  assert.ok(v.evidence.some((e) => /busiest GC thread, GC Thread#\d \(20\d\), is on CPU 70%/.test(e)), v.evidence.join('\n'));
+  const s = r.services.find((x) => x.id === 200)!;
+  assert.equal(s.threads, 2, 'application threads only');
+  assert.equal(s.jvm?.threads, 5);
+  assert.ok(Math.abs(s.cpuCores - 1.756) < 0.001, `all of the JVM's CPU: ${s.cpuCores}`);
+  assert.ok(Math.abs(s.busiestThreadCpu - 0.35) < 1e-9, 'the busiest thread is the application thread, not a GC thread');
+  assert.ok(r.notes.some((n) => /^java \(pid 200\) is a JVM: GC 80% of its CPU \(1\.40 cores\).*its 5 JVM threads are not counted as application work \(2 application threads\)/.test(n)), r.notes.join('\n'));
+});
+
+test('gc-bound look-alikes: a JVM busy with its own work, an idle JVM, and GC threads saturated below the share', () => {
+  // The application thread is CPU-bound (95%); the GC takes 10%: cpu-saturated, not gc-bound.
+  const busy = analyze(jvm(1, 9.5));
+  assert.equal(top(busy)?.rule, 'cpu-saturated', JSON.stringify(busy.verdicts.map((x) => [x.rule, x.service])));
+  assert.match(top(busy)!.summary, /thread java \(201\) is on CPU 95%/);
+  assert.ok(!busy.verdicts.some((v) => v.rule === 'gc-bound'));
+  // An idle JVM with a periodic collection: below gcCores, nothing named.
+  const idle = analyze(jvm(0.5, 0.2));
+  assert.deepEqual(idle.verdicts.map((v) => v.rule), []);
+  // A busy compiler thread (JIT warm-up) is not the application's CPU-bound thread.
+  const warm = analyze(jvm(0.2, 1, { compilerCpu: 9.6 }));
+  assert.ok(!warm.verdicts.some((v) => v.service === 200), JSON.stringify(warm.verdicts.map((x) => [x.rule, x.summary])));
+  // Half the CPU in GC exactly is the threshold; 40% is not GC-bound.
+  const some = analyze(jvm(4, 6));
+  assert.ok(!some.verdicts.some((v) => v.rule === 'gc-bound'), JSON.stringify(some.verdicts.map((x) => [x.rule, x.summary])));
+});
+
+test('a process that is not a JVM keeps threads named like JVM ones as its own', () => {
+  const r = analyze(snap([[300, 'worker', 1]], [th(300, 300, 'worker', { waits: { sleep: 10 } }), th(301, 300, 'Finalizer', { cpu: 9.6, waits: { read: 0.2 } })], []));
+  assert.equal(top(r)?.rule, 'cpu-saturated');
+  assert.equal(r.services[0]!.jvm, undefined);
+});

@@ -58,6 +58,8 @@ test('JSON keys are the text columns (lower case) plus the fields the columns le
   assert.deepEqual(Object.keys(JSON.parse(execJson(exec))).sort(), ['args', 'errno', 'pcomm', 'pid', 'ppid', 'ret', 'tid', 'time', 'truncated', 'uid']);
   const th = JSON.parse(threadJson({ tsNs: 1n, event: 'EXIT', pid: 1, tid: 2, ptid: 0, comm: 'c', lifetimeNs: 2_500_000, exitCode: 0 }));
   assert.deepEqual(th, { time: th.time, event: 'exit', pid: 1, tid: 2, ptid: null, comm: 'c', life_ms: 2.5, exit_code: 0 });
+  const rn = JSON.parse(threadJson({ tsNs: 1n, event: 'RENAME', pid: 1, tid: 2, ptid: 2, comm: 'C2 CompilerThre', lifetimeNs: 0, exitCode: 0 }));
+  assert.deepEqual(rn, { time: rn.time, event: 'rename', pid: 1, tid: 2, ptid: 2, comm: 'C2 CompilerThre', life_ms: null, exit_code: null });
   const ex = JSON.parse(exitJson({ tsNs: 1n, pid: 1, tid: 1, ppid: 0, comm: 'c', ageNs: 1.5e9, exitCode: 3 << 8 }));
   assert.deepEqual(Object.keys(ex), ['time', 'pcomm', 'pid', 'ppid', 'tid', 'age_s', 'exit_code', 'signal', 'core_dumped', 'raw_exit_code']);
   assert.equal(ex.exit_code, 3);

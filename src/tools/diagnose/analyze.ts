@@ -6,6 +6,19 @@ import { WAIT_KINDS } from './collect.js';
 import { formatHostPort, unmapIPv4 } from '../../core/net.js';
 import { groupServices } from './services.js';
 import { hostNotes, RULES, type VerdictKind } from './rules.js';
+import { jvmThreadKind, looksLikeJvmThreads, type JvmThreadKind } from '../../core/jvm.js';
+
+/** A JVM's own threads (by their HotSpot names), apart from its application's. */
+export interface JvmShare {
+  /** Cores used by GC, JIT compiler and other JVM threads (VM Thread, service threads). */
+  gcCores: number; jitCores: number; vmCores: number;
+  /** GC threads' share of the service's CPU time. */
+  gcShare: number;
+  /** JVM threads seen (not counted in `threads`). */
+  threads: number;
+  /** The busiest GC thread. */
+  busiestGc?: { tid: number; comm: string; cpu: number };
+}
 
 export interface TimeShare {
   /** Fractions (0..1) of the service's accounted thread time. */
@@ -44,6 +57,11 @@ export interface Service {
   outBytesPerS: number;
   /** Share of accounted time in timed sleeps, select/poll with no fds counted separately. */
   sleepShare: number;
+  /**
+   * A JVM: its GC, JIT and VM threads. They are not the application's work: shares, thread
+   * counts and the busiest thread above are of the application's threads only (cpuCores is all).
+   */
+  jvm?: JvmShare;
 }
 
 export interface Edge {
@@ -168,8 +186,13 @@ export function buildModel(snap: Snapshot): Model {
   const edges = [...edgeMap.values()].sort((a, b) => b.bytesPerS - a.bytesPerS);
 
   const services: Service[] = [];
-  for (const [id, threads] of byService) {
+  for (const [id, all] of byService) {
     const info = snap.procs.get(id);
+    // A JVM's own threads do not do the application's work: set apart, by kind.
+    const isJvm = looksLikeJvmThreads(all.map((t) => t.comm));
+    const kindOf = (t: ThreadStat): JvmThreadKind | undefined => (isJvm && t.tid !== 0 ? jvmThreadKind(t.comm) : undefined);
+    const internal = all.filter((t) => kindOf(t) !== undefined);
+    const threads = isJvm ? all.filter((t) => kindOf(t) === undefined) : all;
     const accounted = (t: ThreadStat) => t.oncpuNs + t.runqNs + WAIT_KINDS.reduce((s, k) => s + t.waitNs[k], 0);
     const total = threads.reduce((s, t) => s + accounted(t), 0) || 1;
     const sum = (f: (t: ThreadStat) => number) => threads.reduce((s, t) => s + f(t), 0);
@@ -194,7 +217,7 @@ export function buildModel(snap: Snapshot): Model {
       threads: live.length,
       cgroup: info?.cgroup ?? '',
       cmdline: info?.cmdline ?? '',
-      cpuCores: sum((t) => t.oncpuNs) / 1e9 / W,
+      cpuCores: (sum((t) => t.oncpuNs) + internal.reduce((x, t) => x + t.oncpuNs, 0)) / 1e9 / W,
       exitedCpuCores: sum((t) => (t.tid === 0 ? t.oncpuNs : 0)) / 1e9 / W,
       runqCores: sum((t) => t.runqNs) / 1e9 / W,
       busiestThreadCpu: busiest ? busiest.oncpuNs / 1e9 / W : 0,
@@ -210,6 +233,7 @@ export function buildModel(snap: Snapshot): Model {
       inBytesPerS: edges.filter((e) => e.to === id).reduce((s, e) => s + e.bytesPerS, 0),
       outBytesPerS: edges.filter((e) => e.from === id).reduce((s, e) => s + e.bytesPerS, 0),
       sleepShare: wait.sleep + wait.select_sleep,
+      ...(isJvm ? { jvm: jvmShare(internal, all, W) } : {}),
     });
   }
   const svc = new Map(services.map((s) => [s.id, s]));
@@ -238,11 +262,24 @@ export function buildModel(snap: Snapshot): Model {
   };
 }
 
+function jvmShare(internal: ThreadStat[], all: ThreadStat[], W: number): JvmShare {
+  const cores = (k: JvmThreadKind) => internal.filter((t) => jvmThreadKind(t.comm) === k).reduce((s, t) => s + t.oncpuNs, 0) / 1e9 / W;
+  const total = all.reduce((s, t) => s + t.oncpuNs, 0) / 1e9 / W;
+  const gc = internal.filter((t) => jvmThreadKind(t.comm) === 'gc').sort((a, b) => b.oncpuNs - a.oncpuNs)[0];
+  const gcCores = cores('gc');
+  return {
+    gcCores, jitCores: cores('jit'), vmCores: cores('jvm'),
+    gcShare: total > 0 ? gcCores / total : 0,
+    threads: internal.length,
+    ...(gc ? { busiestGc: { tid: gc.tid, comm: gc.comm, cpu: gc.oncpuNs / 1e9 / W } } : {}),
+  };
+}
+
 /** Which stacks explain each kind of verdict. */
 const WHERE_KINDS: Record<VerdictKind, Array<StackSample['kind']> | 'offcpu'> = {
   'cpu-saturated': ['cpu'], 'host-cpu-saturated': ['cpu'], 'runqueue-saturated': ['cpu'], 'cpu-throttled': ['cpu'],
   'lock-contention': ['lock'], 'disk-bound': ['sync', 'write'],
-  'pull-limited consumer': 'offcpu', backpressure: 'offcpu', 'slow-dependency': 'offcpu',
+  'pull-limited consumer': 'offcpu', backpressure: 'offcpu', 'slow-dependency': 'offcpu', 'gc-bound': ['cpu'],
 };
 
 /** The top user stacks of a service for a verdict: up to 3, each with its share of that time. */

@@ -257,6 +257,8 @@ export class DiagnoseSession {
         note('diagnose: neither sock_*_length tracepoints nor fexit on tcp_sendmsg/tcp_recvmsg: TCP flows are not measured on this kernel');
       }
       if (hasBtfTracepoint('block_rq_issue')) programs.push('diagnose_block');
+      // Thread names given after creation (a JVM's GC and JIT threads): without it, the name at first sight.
+      if (hasBtfTracepoint('task_rename')) programs.push('diagnose_rename');
       obj.selectPrograms([...programs, 'diagnose_sample']);
       obj.load();
       for (const name of programs) obj.program(name).attach();

@@ -8,7 +8,7 @@ import { fmtBytes, fmtRate, label, pct } from './analyze.js';
 
 export type VerdictKind =
   | 'pull-limited consumer' | 'cpu-saturated' | 'cpu-throttled' | 'runqueue-saturated' | 'host-cpu-saturated'
-  | 'disk-bound' | 'lock-contention' | 'backpressure' | 'slow-dependency';
+  | 'disk-bound' | 'lock-contention' | 'backpressure' | 'slow-dependency' | 'gc-bound';
 
 export interface Threshold { value: number; why: string }
 
@@ -66,6 +66,35 @@ const PULL: Rule = {
           next: [`bpfkit trace -p ${c.id} -e sendto,recvfrom,write,read`, `bpfkit syscount -L -p ${c.id}`, `bpfkit tcptop -p ${c.id} -i 10`],
         });
       }
+    }
+    return { verdicts };
+  },
+};
+
+const GC: Rule = {
+  kind: 'gc-bound',
+  about: 'a JVM spends most of its CPU collecting garbage: the heap is too small for what it allocates and keeps, and its application threads wait for the collector',
+  thresholds: {
+    gcShare: { value: 0.5, why: 'GC threads use half of the JVM\'s CPU time or more: collecting, not the application\'s work, is what it does' },
+    gcCores: { value: 0.2, why: 'at least 0.2 cores in GC threads: an idle JVM\'s periodic collection is no bottleneck' },
+  },
+  evaluate(m) {
+    const t = this.thresholds;
+    const verdicts: Verdict[] = [];
+    for (const s of m.services) {
+      const j = s.jvm;
+      if (!j || j.gcShare < t.gcShare!.value || j.gcCores < t.gcCores!.value) continue;
+      const appCores = Math.max(0, s.cpuCores - j.gcCores - j.jitCores - j.vmCores);
+      verdicts.push({
+        service: s.id, comm: s.comm, rule: this.kind, score: 3 + 4 * j.gcShare, confidence: past(j.gcShare, t.gcShare!.value, 0.9),
+        summary: `${label(s)} is GC-bound: its garbage collector uses ${pct(j.gcShare)} of its CPU (${j.gcCores.toFixed(2)} cores)`,
+        evidence: [
+          `${s.comm}'s CPU: ${s.cpuCores.toFixed(2)} cores, of which GC threads ${j.gcCores.toFixed(2)} (${pct(j.gcShare)}), JIT compilers ${j.jitCores.toFixed(2)}, other JVM threads ${j.vmCores.toFixed(2)}, application threads ${appCores.toFixed(2)} (${s.threads} threads)`,
+          ...(j.busiestGc ? [`the busiest GC thread, ${j.busiestGc.comm} (${j.busiestGc.tid}), is on CPU ${pct(j.busiestGc.cpu)} of the time`] : []),
+          'a larger heap (-Xmx), or allocating less, gives the application its CPU back',
+        ],
+        next: [`jstat -gcutil ${s.id} 1000`, `jcmd ${s.id} GC.heap_info`, `bpfkit profile -p ${s.id} -F 99 10`],
+      });
     }
     return { verdicts };
   },
@@ -385,7 +414,7 @@ const SLOW_DEPENDENCY: Rule = {
 };
 
 /** The table, in evaluation order: specific causes before the generic ones that look at their symptoms. */
-export const RULES: readonly Rule[] = [PULL, CPU, THROTTLED, RUNQUEUE, HOST_CPU, DISK, LOCK, BACKPRESSURE, SLOW_DEPENDENCY];
+export const RULES: readonly Rule[] = [PULL, GC, CPU, THROTTLED, RUNQUEUE, HOST_CPU, DISK, LOCK, BACKPRESSURE, SLOW_DEPENDENCY];
 
 /** Notes about the host that are not verdicts: CPU contention, stages pacing themselves on timers. */
 export function hostNotes(m: Model, verdicts: readonly Verdict[]): string[] {
@@ -396,13 +425,19 @@ export function hostNotes(m: Model, verdicts: readonly Verdict[]): string[] {
   if (starved.length) {
     notes.push(`CPU contention: ${starved.slice(0, 5).map((s) => `${label(s)} waits for a CPU ${pct(s.share.runq)} of its time`).join('; ')} (host has ${m.cpus} CPUs; next: bpfkit profile -F 49 10)`);
   }
+  // A JVM's own threads are set apart from its application's: say how much they used.
+  for (const s of m.services) {
+    const j = s.jvm;
+    if (!j || s.cpuCores < 0.01) continue;
+    notes.push(`${label(s)} is a JVM: GC ${pct(j.gcShare)} of its CPU (${j.gcCores.toFixed(2)} cores), JIT compilers ${j.jitCores.toFixed(2)} cores, other JVM threads ${j.vmCores.toFixed(2)} cores; its ${j.threads} JVM threads are not counted as application work (${s.threads} application threads)`);
+  }
   // A stage that mostly sleeps on a timer paces itself; it is not waiting for I/O (select/poll
   // with no file descriptors is a sleep too).
   for (const s of m.services) {
     if (s.inBytesPerS + s.outBytesPerS === 0 || s.sleepShare < 0.1) continue;
     const how = s.share.wait.select_sleep >= s.share.wait.sleep
       ? 'select/poll with no file descriptors and a timeout, which is a sleep, not waiting for I/O'
-      : 'nanosleep/clock_nanosleep';
+      : 'nanosleep/clock_nanosleep, or futex waits with a timeout';
     notes.push(`${label(s)} is sleeping on a timer ${pct(s.sleepShare)} of its time (${how}); ${pct(s.share.wait.input)} waiting for input, ${pct(s.share.cpu)} on CPU; it sends ${fmtRate(s.outBytesPerS)}`);
   }
   return notes;

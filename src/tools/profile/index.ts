@@ -5,6 +5,7 @@ import { COMMON, parseDuration, parseIntArg, type ParsedArgs } from '../../toolk
 import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs, BpfkitError } from '../../core/errors.js';
 import { frameLabel, type Frame } from '../../core/symbols/index.js';
+import { hasPerfMap, isHotSpot, javaFrameName, jvmThreadKind, JVM_KIND_LABEL, requestPerfMap } from '../../core/jvm.js';
 import { renderFolded, type StackCount } from '../../render/folded.js';
 import { renderFlameGraph } from '../../render/flamegraph.js';
 import { renderSpeedscope } from '../../render/speedscope.js';
@@ -28,6 +29,7 @@ const FLAGS = [
   { key: 'storage', long: 'stack-storage-size', arg: 'SIZE', help: 'distinct stacks the kernel can store (default 16384)' },
   { key: 'cycles', long: 'cycles', help: 'sample on hardware CPU cycles instead of cpu-clock (needs a PMU)' },
   { key: 'noleaf', long: 'no-leaf-caller', help: 'frame pointers only, as perf record -g (no caller of frameless leaves)' },
+  { key: 'nojitmap', long: 'no-jit-map', help: 'do not ask sampled HotSpot JVMs for a JIT map (jcmd PID Compiler.perfmap)' },
   { ...COMMON.json, help: 'NDJSON: one record per stack, then a summary record' },
 ];
 
@@ -40,6 +42,8 @@ export interface ProfileCliOptions {
   svg?: string;
   speedscope?: string;
   json: boolean;
+  /** Ask sampled JVMs without a JIT map for one at the end of the window (default true). */
+  jitMap: boolean;
 }
 
 function idList(ids: number[] | undefined, what: string): number[] | undefined {
@@ -86,6 +90,7 @@ export function parseProfileOptions(a: ParsedArgs, c: Common): ProfileCliOptions
     svg,
     speedscope,
     json: c.json,
+    jitMap: !a.has('nojitmap'),
   };
 }
 
@@ -116,7 +121,18 @@ Examples:
     const files = opts.svg !== undefined || opts.speedscope !== undefined;
     if (textMode) rt.write(header(opts) + '\n');
     await rt.until();
-    const result = session.collect();
+    session.stopSampling();
+    const jvms = session.sampledPids().filter((pid) => isHotSpot(pid) || mapsJvm(session, pid));
+    if (opts.jitMap) {
+      // JIT-compiled Java has no symbols; HotSpot writes /tmp/perf-PID.map when asked (JDK 17+).
+      for (const pid of jvms) {
+        if (!isHotSpot(pid) || hasPerfMap(pid)) continue; // exited, or it has a map
+        const r = requestPerfMap(pid);
+        rt.notice(r.ok ? `JVM ${pid} had no JIT map: asked it for one (${r.command.join(' ')})` : `JVM ${pid}: no JIT map, and ${r.command.join(' ') || 'jcmd'} failed: ${r.message}`);
+        session.symbolizer.snapshotProcess(pid, { force: true });
+      }
+    }
+    const result = javaNames(session.collect(), new Set(jvms));
     session.close();
     if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
       title: 'CPU Flame Graph',
@@ -135,6 +151,26 @@ Examples:
     else if (w && !opts.json) rt.verbose(w);
   },
 });
+
+/** A process that exited during sampling was a JVM if its last snapshot maps libjvm.so. */
+function mapsJvm(session: ProfileSession, pid: number): boolean {
+  return session.symbolizer.snapshot(pid)?.maps.some((m) => m.path.endsWith('/libjvm.so')) ?? false;
+}
+
+/**
+ * Java frames by Class::method, the interpreter as [interpreted], and the JVM's own threads
+ * (GC, JIT compilers, VM threads) labelled after their name.
+ */
+export function javaNames(r: ProfileResult, jvms: Set<number>): ProfileResult {
+  if (!jvms.size) return r;
+  const stacks = r.stacks.map((s) => {
+    if (!jvms.has(s.pid)) return s;
+    const kind = jvmThreadKind(s.comm);
+    const user = s.user && s.user.map((f) => (f.kind === 'jit' ? { ...f, name: javaFrameName(f.name) } : f));
+    return { ...s, comm: kind ? `${s.comm} [${JVM_KIND_LABEL[kind]}]` : s.comm, user };
+  });
+  return { ...r, stacks };
+}
 
 function writeOut(path: string, text: string): void {
   try {

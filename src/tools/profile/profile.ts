@@ -255,6 +255,18 @@ export class ProfileSession {
     }
   }
 
+  /** Processes sampled so far (announced by the kernel). */
+  sampledPids(): number[] {
+    this.reader?.consume();
+    return [...this.seen];
+  }
+
+  /** Stop sampling (the counts stay readable): nothing run afterwards, say jcmd, is sampled. */
+  stopSampling(): void {
+    this.reader?.consume();
+    this.obj.detach();
+  }
+
   /** Sampling statistics so far. */
   stats(): ProfileStats {
     const v = this.stat.lookup(Buffer.alloc(4));
