@@ -8,7 +8,7 @@ import { processGone } from '../../core/proc.js';
 import { note } from '../../core/log.js';
 import { BpfkitError } from '../../core/errors.js';
 import { ProfileSession, type ProfileResult } from '../profile/profile.js';
-import { toStackCounts } from '../profile/index.js';
+import { mergeBySymbols, toStackCounts } from '../profile/index.js';
 import { renderFlameGraph } from '../../render/flamegraph.js';
 import { encodePprof } from '../../render/pprof.js';
 import type { ServeMetrics } from './metrics.js';
@@ -155,7 +155,7 @@ export class ServeServer {
     if (pid !== undefined && processGone(pid)) throw new BadRequest(400, `pid: no such process ${pid}`);
     const started = Date.now();
     const r = await this.record(seconds, pid !== undefined ? [pid] : undefined);
-    const body = encodePprof(r.stacks, { periodNs: Math.round(1e9 / PPROF_HZ), durationNs: (Date.now() - started) * 1e6, startMs: started });
+    const body = encodePprof(mergeBySymbols(r.stacks, { annotate: false, delimited: false }), { periodNs: Math.round(1e9 / PPROF_HZ), durationNs: (Date.now() - started) * 1e6, startMs: started });
     this.send(res, 200, 'application/octet-stream', body, { 'Content-Disposition': 'attachment; filename="profile.pb.gz"' });
   }
 

@@ -12,7 +12,7 @@ import { listSockets } from '../../core/sockets.js';
 import { processGone } from '../../core/proc.js';
 import { syscallName } from '../../core/syscalls/index.js';
 import { unmapIPv4 } from '../../core/net.js';
-import { HIST_UNIT_NS, type Hist, type ServeSession } from './session.js';
+import { HIST_UNIT_NS, type ConnBytes, type Hist, type ServeSession } from './session.js';
 import type { Report } from '../diagnose/analyze.js';
 
 /** Histogram buckets: every second log2 slot, 4.1 us .. 1100 s (le = 2^k x 1024 ns, k even). */
@@ -216,9 +216,18 @@ export class ServeMetrics {
     c.inc(labels, Math.max(0, total - prev));
   }
 
-  private readTcp(now: number): void {
-    const rows = this.session.drainConns();
-    for (const r of rows) this.remember(`${unmapIPv4(r.laddr)} ${r.lport}`, { tgid: r.tgid, comm: r.comm });
+  private readTcp(now: number, final = false): void {
+    const drained = this.session.drainConns();
+    for (const r of drained) this.remember(`${unmapIPv4(r.laddr)} ${r.lport}`, { tgid: r.tgid, comm: r.comm });
+    // Sends to a local end not seen yet wait one refresh: its owner usually shows up by then.
+    const rows = [...this.held, ...drained];
+    this.held = [];
+    const holding = new Set<ConnBytes>();
+    if (!final) {
+      for (const r of drained) {
+        if (r.sent > 0 && this.isLocal(r.raddr) && !this.endpoints.has(`${unmapIPv4(r.raddr)} ${r.rport}`)) holding.add(r);
+      }
+    }
     let scanned = false;
     const peer = (addr: string, port: number): string => {
       if (!this.isLocal(addr)) return 'remote';
@@ -242,6 +251,7 @@ export class ServeMetrics {
       flows.set(key, (flows.get(key) ?? 0) + bytes);
     };
     for (const r of rows) {
+      if (holding.has(r)) { this.held.push(r); continue; }
       const me = this.service(r.tgid, r.comm);
       if (r.sent > 0) addFlow(me, peer(r.raddr, r.rport), r.sent);
       if (r.received > 0 && !this.isLocal(r.raddr)) addFlow('remote', me, r.received);
@@ -260,6 +270,7 @@ export class ServeMetrics {
     }
   }
 
+  private held: ConnBytes[] = [];
   private pidCheck = 0;
   private readonly procSeries = new Map<number, Labels>();
   /** --per-process: series of processes that exited go away (a week of churn is not kept). */
