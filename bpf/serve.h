@@ -6,7 +6,7 @@
  * the last slot holds everything above (2^31 units = 37 min). */
 #define SERVE_SLOTS 32
 #define SERVE_COMM_LEN 16
-#define SERVE_MAX_SYSCALL_KEYS 8192
+#define SERVE_MAX_SYSCALL_KEYS 16384
 #define SERVE_MAX_CONNS 10240
 #define SERVE_MAX_BLOCK_KEYS 1024
 #define SERVE_MAX_SYSCALLS 1024

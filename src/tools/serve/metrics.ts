@@ -182,7 +182,14 @@ export class ServeMetrics {
     if (this.opts.perProcess) {
       // Exited processes: their rows were just read; drop them from the map and the exposition.
       const gone = new Set<number>();
-      this.session.forgetProcesses((tgid) => { const g = processGone(tgid); if (g) gone.add(tgid); return g; });
+      const alive = new Set<number>();
+      this.session.forgetProcesses((tgid) => {
+        if (alive.has(tgid)) return false;
+        if (gone.has(tgid)) return true;
+        const g = processGone(tgid);
+        (g ? gone : alive).add(tgid);
+        return g;
+      });
       if (gone.size) this.scHist.delete((l) => gone.has(Number(l.pid)));
     }
     // Per-syscall time since the last refresh, for the page's "top syscalls by latency".
@@ -232,11 +239,13 @@ export class ServeMetrics {
     const peer = (addr: string, port: number): string => {
       if (!this.isLocal(addr)) return 'remote';
       const key = `${unmapIPv4(addr)} ${port}`;
-      let e = this.endpoints.get(key);
+      // A listener bound to every address is remembered as 0.0.0.0 or ::.
+      const find = () => this.endpoints.get(key) ?? this.endpoints.get(`0.0.0.0 ${port}`) ?? this.endpoints.get(`:: ${port}`);
+      let e = find();
       if (!e && !scanned) {
         scanned = true;
         this.scanSockets();
-        e = this.endpoints.get(key);
+        e = find();
       }
       return e ? this.service(e.tgid, e.comm) : 'unknown';
     };
@@ -296,7 +305,7 @@ export class ServeMetrics {
     try {
       this.refreshLocalAddrs();
       for (const s of listSockets({ all: true })) {
-        if ((s.proto === 'tcp' || s.proto === 'tcp6') && s.localAddr !== null && s.localPort !== null && s.state !== 'LISTEN') {
+        if ((s.proto === 'tcp' || s.proto === 'tcp6') && s.localAddr !== null && s.localPort !== null) {
           this.remember(`${unmapIPv4(s.localAddr)} ${s.localPort}`, { tgid: s.pid, comm: s.comm });
         }
       }
