@@ -25,13 +25,15 @@ function lab(...args: string[]): string {
   return r.stdout;
 }
 
+interface LabStatus { producer: { pid: number }; loader: { pid: number; tcpFromPostgresBytesPerSec: number }; postgres: { pid: number }; redis: { pid: number } }
+
 let serve: StartedTool | undefined;
 let port = 0;
 before(async () => {
   if (!root) return;
   lab('start', '--batch-size', '10');
   port = await freePort();
-  serve = startTool(['serve', '--listen', `127.0.0.1:${port}`, '--web', '-i', '5'], { timeoutMs: 300_000 });
+  serve = startTool(['serve', '--listen', `127.0.0.1:${port}`, '--web', '--per-process', '-i', '5'], { timeoutMs: 300_000 });
   await serve.ready;
 });
 after(async () => {
@@ -69,12 +71,18 @@ test('serve on the lab: bottleneck_info names the loader within 30 s; postgres -
   const shares = await scrape('bpfkit_service_time_ratio');
   assert.ok([...shares.keys()].some((k) => k.includes('service="loader"')), 'time shares of the loader');
 
-  const key = '{src="postgres",dst="loader"}';
-  const c0 = (await scrape('bpfkit_tcp_flow_bytes_total')).get(key) ?? 0;
+  // Other labs may run on a shared host: this lab's loader by its pid (--per-process labels).
+  const pid = (JSON.parse(lab('status', '--json', '--interval', '1')) as LabStatus).loader.pid;
+  const fromPostgres = async () => {
+    let n = 0;
+    for (const [k, v] of await scrape('bpfkit_tcp_flow_bytes_total')) if (k.includes('src="postgres",dst="loader"') && k.includes(`dst_pid="${pid}"`)) n += v;
+    return n;
+  };
+  const c0 = await fromPostgres();
   const w0 = Date.now();
-  const st = JSON.parse(lab('status', '--json', '--interval', '10')) as { loader: { tcpFromPostgresBytesPerSec: number } };
+  const st = JSON.parse(lab('status', '--json', '--interval', '10')) as LabStatus;
   const w1 = Date.now();
-  const c1 = (await scrape('bpfkit_tcp_flow_bytes_total')).get(key) ?? 0;
+  const c1 = await fromPostgres();
   const ours = (c1 - c0) / ((w1 - w0) / 1000);
   const theirs = st.loader.tcpFromPostgresBytesPerSec;
   console.log(`# postgres -> loader: serve ${ours.toFixed(0)} B/s, run.sh status ${theirs.toFixed(0)} B/s (ratio ${(ours / theirs).toFixed(3)})`);
@@ -91,29 +99,37 @@ test('serve --web in headless Chromium: four services, the loader highlighted wi
     const external: string[] = [];
     page.on('request', (r) => { if (!r.url().startsWith(`http://127.0.0.1:${port}/`) && !r.url().startsWith('blob:')) external.push(r.url()); });
     await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'load' });
-    const services = ['python3', 'postgres', 'loader', 'redis-server'];
-    await page.waitForFunction((names: string[]) => {
-      const hot = document.querySelector('#graph .node.bottleneck');
-      return hot?.getAttribute('data-service') === 'loader' && names.every((n) => document.querySelector(`#graph .node[data-service="${n}"]`));
-    }, { timeout: 40_000, polling: 500 }, services);
-    const drawn = await page.$$eval('#graph .node', (ns) => ns.map((n) => n.getAttribute('data-service')));
-    for (const s of services) assert.ok(drawn.includes(s), `graph nodes: ${drawn.join(', ')}`);
+    // The lab's four services by their root pids (names get "(pid)" when two labs run at once).
+    const st = JSON.parse(lab('status', '--json', '--interval', '1')) as LabStatus;
+    const ids = [st.producer.pid, st.postgres.pid, st.loader.pid, st.redis.pid].map(String);
+    try {
+      await page.waitForFunction((want: string[]) => {
+        const hot = document.querySelector('#graph .node.bottleneck');
+        return /^loader(\(\d+\))?$/.test(hot?.getAttribute('data-service') ?? '') && want.every((id) => document.querySelector(`#graph .node[data-id="${id}"]`));
+      }, { timeout: 40_000, polling: 500 }, ids);
+    } finally {
+      await page.screenshot({ path: join(OUT, 'serve-web.png'), fullPage: true });
+    }
+    const drawn = await page.$$eval('#graph .node', (ns) => ns.map((n) => [n.getAttribute('data-id'), n.getAttribute('data-service')]));
+    const name = new Map(drawn.map(([id, n]) => [id, n]));
+    const [producer, postgres, loader, redis] = ids.map((id) => name.get(id)!);
+    assert.deepEqual([producer, postgres, loader, redis].map((n) => n.replace(/\(\d+\)$/, '')), ['python3', 'postgres', 'loader', 'redis-server'], JSON.stringify(drawn));
     const edges = await page.$$eval('#graph .edge', (es) => es.map((e) => `${e.getAttribute('data-from')}->${e.getAttribute('data-to')} ${e.textContent}`));
-    assert.ok(edges.some((e) => e.startsWith('postgres->loader ') && /B\/s/.test(e)), edges.join('\n'));
-    assert.ok(edges.some((e) => e.startsWith('python3->postgres ')), edges.join('\n'));
-    assert.ok(edges.some((e) => e.startsWith('loader->redis-server ')), edges.join('\n'));
+    assert.ok(edges.some((e) => e.startsWith(`${postgres}->${loader} `) && /B\/s/.test(e)), edges.join('\n'));
+    assert.ok(edges.some((e) => e.startsWith(`${producer}->${postgres} `)), edges.join('\n'));
+    assert.ok(edges.some((e) => e.startsWith(`${loader}->${redis} `)), edges.join('\n'));
     const verdict = await page.$eval('#verdict', (v) => v.textContent ?? '');
     assert.match(verdict, /pull-limited consumer/);
     assert.ok(await page.$$eval('#evidence li', (l) => l.length) > 0, 'evidence listed');
-    assert.ok(await page.$('.share-row.bottleneck[data-service="loader"] .bar span'), 'time-share bar of the loader');
-    await page.screenshot({ path: join(OUT, 'serve-web.png'), fullPage: true });
+    assert.ok(await page.$('.share-row.bottleneck .bar span'), 'time-share bar of the loader');
+    assert.ok(await page.$(`.share-row[data-id="${st.loader.pid}"] .bar span`), 'time-share bar of this lab\'s loader');
 
     // The flame graph button: 10 s of the loader, drawn by the SVG renderer.
-    await page.select('#flame-service', 'loader');
+    await page.select('#flame-service', loader);
     await page.click('#flame-button');
     await page.waitForFunction(() => document.body.dataset.flame !== undefined, { timeout: 40_000, polling: 500 });
     assert.equal(await page.evaluate(() => document.body.dataset.flame), 'done', await page.$eval('#flame-status', (s) => s.textContent ?? ''));
-    const svg = (await get(`http://127.0.0.1:${port}/api/flamegraph?service=loader&seconds=1`)).body.toString();
+    const svg = (await get(`http://127.0.0.1:${port}/api/flamegraph?service=${encodeURIComponent(loader)}&seconds=1`)).body.toString();
     assert.match(svg, /^<\?xml|^<svg/);
     assert.match(svg, /CPU flame graph of loader/);
     await sleep(1000);

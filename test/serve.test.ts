@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
 const SPIN = `#include <time.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
-__attribute__((noinline)) unsigned long spin_hot(unsigned long x) { for (int i = 0; i < 1000000; i++) x = x * 6364136223846793005UL + 1442695040888963407UL; return x; }
+volatile unsigned long sink;
+__attribute__((noinline)) unsigned long spin_hot(unsigned long x) { for (int i = 0; i < 50000000; i++) sink = x = x * 6364136223846793005UL + 1442695040888963407UL; return x; }
 int main(int argc, char **argv) {
   prctl(15, "sv_spin");
   time_t end = time(0) + atoi(argv[1]);

@@ -108,7 +108,7 @@ export class ServeMetrics {
   private cpuSeen = 0;
   private statsFd = -1;
   private lastRefresh = 0;
-  private flowSeries = new Set<string>();
+  private flowSeries = new Map<string, Labels>();
   /** Last refresh's rates (bytes per flow, syscall totals), for the page. */
   private prevSyscalls = new Map<string, { count: number; sumNs: number }>();
   private rateWindow: { t: number; flows: Map<string, number> } = { t: Date.now(), flows: new Map() };
@@ -120,7 +120,7 @@ export class ServeMetrics {
     this.scHist = new KernelHistogram('bpfkit_syscall_latency_seconds', `Time spent inside syscalls, by ${who.join(', ')} (from sys_enter to sys_exit).`, r);
     this.blkHist = new KernelHistogram('bpfkit_block_io_latency_seconds', 'Block I/O latency from issue to the device to completion, by disk and operation.', r);
     this.blkBytes = new Counter({ name: 'bpfkit_block_io_bytes_total', help: 'Bytes of completed block I/O requests, by disk and operation.', labelNames: ['disk', 'op'], registers: [r] });
-    this.flowBytes = new Counter({ name: 'bpfkit_tcp_flow_bytes_total', help: 'TCP payload bytes from one service (process name) to another; "remote" is a peer outside this host.', labelNames: ['src', 'dst'], registers: [r] });
+    this.flowBytes = new Counter({ name: 'bpfkit_tcp_flow_bytes_total', help: 'TCP payload bytes from one service (process name) to another; "remote" is a peer outside this host.', labelNames: ['src', 'dst', ...(opts.perProcess ? ['src_pid', 'dst_pid'] : [])], registers: [r] });
     const procLabels = ['comm', ...(opts.perProcess ? ['pid'] : [])];
     this.sentBytes = new Counter({ name: 'bpfkit_tcp_sent_bytes_total', help: 'TCP payload bytes sent, by process name.', labelNames: procLabels, registers: [r] });
     this.recvBytes = new Counter({ name: 'bpfkit_tcp_received_bytes_total', help: 'TCP payload bytes received, by process name.', labelNames: procLabels, registers: [r] });
@@ -236,8 +236,8 @@ export class ServeMetrics {
       }
     }
     let scanned = false;
-    const peer = (addr: string, port: number): string => {
-      if (!this.isLocal(addr)) return 'remote';
+    const peer = (addr: string, port: number): { name: string; tgid?: number } => {
+      if (!this.isLocal(addr)) return { name: 'remote' };
       const key = `${unmapIPv4(addr)} ${port}`;
       // A listener bound to every address is remembered as 0.0.0.0 or ::.
       const find = () => this.endpoints.get(key) ?? this.endpoints.get(`0.0.0.0 ${port}`) ?? this.endpoints.get(`:: ${port}`);
@@ -247,23 +247,29 @@ export class ServeMetrics {
         this.scanSockets();
         e = find();
       }
-      return e ? this.service(e.tgid, e.comm) : 'unknown';
+      return e ? { name: this.service(e.tgid, e.comm), tgid: e.tgid } : { name: 'unknown' };
     };
     const flows = this.rateWindow.flows;
-    const addFlow = (src: string, dst: string, bytes: number) => {
-      let key = JSON.stringify([src, dst]);
+    const addFlow = (src: string, dst: string, bytes: number, srcPid?: number, dstPid?: number) => {
+      let labels: Labels = { src, dst };
+      if (this.opts.perProcess) labels = { src, dst, src_pid: srcPid ? String(srcPid) : '', dst_pid: dstPid ? String(dstPid) : '' };
+      const key = JSON.stringify(labels);
       if (!this.flowSeries.has(key)) {
-        if (this.flowSeries.size >= MAX_SERIES) { src = 'other'; dst = 'other'; key = JSON.stringify([src, dst]); }
-        this.flowSeries.add(key);
+        if (this.flowSeries.size >= MAX_SERIES) labels = Object.fromEntries(Object.keys(labels).map((k) => [k, 'other']));
+        this.flowSeries.set(JSON.stringify(labels), labels);
       }
-      this.flowBytes.inc({ src, dst }, bytes);
-      flows.set(key, (flows.get(key) ?? 0) + bytes);
+      this.flowBytes.inc(labels, bytes);
+      const rk = JSON.stringify([src, dst]);
+      flows.set(rk, (flows.get(rk) ?? 0) + bytes);
     };
     for (const r of rows) {
       if (holding.has(r)) { this.held.push(r); continue; }
       const me = this.service(r.tgid, r.comm);
-      if (r.sent > 0) addFlow(me, peer(r.raddr, r.rport), r.sent);
-      if (r.received > 0 && !this.isLocal(r.raddr)) addFlow('remote', me, r.received);
+      if (r.sent > 0) {
+        const p = peer(r.raddr, r.rport);
+        addFlow(me, p.name, r.sent, r.tgid, p.tgid);
+      }
+      if (r.received > 0 && !this.isLocal(r.raddr)) addFlow('remote', me, r.received, undefined, r.tgid);
       const labels: Labels = { comm: me };
       if (this.opts.perProcess) labels.pid = String(r.tgid);
       this.sentBytes.inc(labels, r.sent);
@@ -286,11 +292,24 @@ export class ServeMetrics {
   private forgetDeadPids(): void {
     if (Date.now() - this.pidCheck < 5000) return;
     this.pidCheck = Date.now();
+    const gone = new Map<number, boolean>();
+    const dead = (pid: string | undefined) => {
+      if (!pid || pid === 'other') return false;
+      const n = Number(pid);
+      let g = gone.get(n);
+      if (g === undefined) gone.set(n, (g = processGone(n)));
+      return g;
+    };
     for (const [pid, labels] of this.procSeries) {
-      if (!processGone(pid)) continue;
+      if (!dead(String(pid))) continue;
       this.sentBytes.remove(labels);
       this.recvBytes.remove(labels);
       this.procSeries.delete(pid);
+    }
+    for (const [key, labels] of this.flowSeries) {
+      if (!dead(labels.src_pid) && !dead(labels.dst_pid)) continue;
+      this.flowBytes.remove(labels);
+      this.flowSeries.delete(key);
     }
   }
 

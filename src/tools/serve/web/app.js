@@ -94,7 +94,7 @@ function drawGraph(state) {
     const p = pos.get(n);
     const s = known.get(n);
     const cls = ['node', s ? 'service' : 'remote', n === hot ? 'bottleneck' : ''].join(' ').trim();
-    const g = el('g', { class: cls, 'data-service': n, transform: `translate(${p.x},${p.y})` });
+    const g = el('g', { class: cls, 'data-service': n, 'data-id': s ? s.id : '', transform: `translate(${p.x},${p.y})` });
     g.appendChild(el('rect', { x: -60, y: -20, width: 120, height: 40 }));
     g.appendChild(el('text', { y: -3 }, n.length > 18 ? n.slice(0, 17) + '…' : n));
     g.appendChild(el('text', { y: 12, class: 'sub' }, s ? `${s.cpuCores.toFixed(2)} cores, ${s.processes} proc` : 'remote'));
@@ -152,6 +152,7 @@ function drawShares(state) {
     const row = document.createElement('div');
     row.className = 'share-row' + (s.name === hot ? ' bottleneck' : '');
     row.dataset.service = s.name;
+    row.dataset.id = String(s.id);
     const name = document.createElement('span');
     name.className = 'name';
     name.textContent = s.name;
