@@ -68,7 +68,6 @@ int main(int argc, char **argv) {
   if (read(0, line, sizeof line) <= 0) {}
   kill(srv, SIGTERM);
   waitpid(srv, 0, 0);
-  printf("%ld\\n", made);
   return 0;
 }
 `;
