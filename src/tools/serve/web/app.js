@@ -23,8 +23,11 @@ function el(tag, attrs, text) {
   return e;
 }
 
-/** Columns by longest path from the sources (cycles broken by visiting order). */
-function layout(nodes, edges) {
+/** Columns by longest path from the sources, along each pair's heavier direction (requests and
+ * replies make cycles; the data flows the way most bytes go). */
+function layout(nodes, all) {
+  const rate = new Map(all.map((e) => [e.from + '\n' + e.to, e.bytesPerS]));
+  const edges = all.filter((e) => e.bytesPerS >= (rate.get(e.to + '\n' + e.from) || 0) && !(e.bytesPerS === rate.get(e.to + '\n' + e.from) && e.from > e.to));
   const rank = new Map(nodes.map((n) => [n, 0]));
   for (let i = 0; i < nodes.length; i++) {
     let changed = false;
