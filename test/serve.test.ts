@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileC, kernelTest, leftoverPrograms, runTool, sleep, startGatedChild, startTool } from './helpers.js';
+import { compileC, kernelTest, leftoverPrograms, runInKernel, runTool, sleep, startGatedChild, startTool } from './helpers.js';
 import { diskStat, makeLoopFs, STORAGE_WORKLOAD, type LoopFs } from './storagefs.js';
 import { decodePprof, freePort, get, promtoolCheck, startPrometheus } from './serve-helpers.js';
 
@@ -235,4 +235,34 @@ test('pprof: /debug/pprof/profile?seconds=2&pid= and profile --pprof show the ho
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(leftoverPrograms('profile_'), []);
   assert.deepEqual(leftoverPrograms('serve_'), []);
+});
+
+test('6.1 kernel (no sock_*_length): serve counts TCP bytes from fexit, exactly, and detaches on SIGTERM', kernelTest(), async () => {
+  const B = 2_000_000 + Math.floor(Math.random() * 1_000_000);
+  const receiver = `const s=require('net').createServer(c=>{let n=0;c.on('data',d=>n+=d.length);c.on('end',()=>{require('fs').writeFileSync('/tmp/rx-bytes',String(n));process.exit(0)})}).listen(0,'127.0.0.1',()=>require('fs').writeFileSync('/tmp/port',String(s.address().port)))`;
+  const sender = `const c=require('net').connect(+require('fs').readFileSync('/tmp/port','utf8'),'127.0.0.1',()=>c.end(Buffer.alloc(${B},7)))`;
+  const scrape = `fetch('http://127.0.0.1:9435/metrics').then(r=>r.text()).then(t=>console.log(t.split('\\n').filter(l=>/^bpfkit_tcp_flow_bytes_total|^bpfkit_syscall_latency_seconds_count\\{syscall="execve"/.test(l)).map(l=>'M '+l).join('\\n')))`;
+  const { code, output } = await runInKernel(`
+BPFKIT_READY=1 node dist/src/cli/main.js serve --no-diagnose --verbose > /dev/null 2> /tmp/err &
+T=$!
+for i in $(seq 1 1200); do grep -q BPFKIT_READY /tmp/err && break; sleep 0.1; done
+node -e ${JSON.stringify(receiver)} &
+R=$!
+for i in $(seq 1 600); do [ -s /tmp/port ] && break; sleep 0.1; done
+node -e ${JSON.stringify(sender)}
+wait $R
+sleep 3
+node -e ${JSON.stringify(scrape)}
+kill -TERM $T; wait $T; echo "TOOLEXIT=$?"
+echo "RXBYTES=$(cat /tmp/rx-bytes)"
+grep 'serve:' /tmp/err
+echo "LEFT=$(bpftool prog show | grep -c serve_ || true)"
+`, 600);
+  assert.equal(code, 0, output);
+  assert.match(output, /^TOOLEXIT=0$/m, output);
+  assert.match(output, /TCP bytes from fexit\/tcp_sendmsg \+ tcp_recvmsg/, output);
+  assert.match(output, /^LEFT=0$/m, output);
+  assert.match(output, new RegExp(`^RXBYTES=${B}$`, 'm'), output);
+  assert.match(output, new RegExp(`^M bpfkit_tcp_flow_bytes_total\\{src="node",dst="node"\\} ${B}$`, 'm'), output);
+  assert.match(output, /^M bpfkit_syscall_latency_seconds_count\{syscall="execve"\} [1-9]/m, output);
 });
