@@ -41,9 +41,9 @@ export class KernelHistogram {
     const key = JSON.stringify(labels);
     const prev = this.series.get(key);
     if (!prev && this.series.size >= MAX_SERIES) return;
-    // Several kernel keys can fold into one label set (e.g. dead pids' rows): add them up.
     this.series.set(key, { labels, h });
   }
+  /** Several kernel keys can fold into one label set (no pid label: one per process): add them up. */
   add(labels: Labels, h: Hist): void {
     const key = JSON.stringify(labels);
     const prev = this.series.get(key);
