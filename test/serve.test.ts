@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +180,18 @@ test('serve: Prometheus scrapes exact counts of syscalls, TCP bytes each way and
     }
     const post = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' });
     assert.equal(post.status, 405);
+    // A name that is not loopback in Host (DNS rebinding from a web page): refused.
+    const rebound = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/metrics', headers: { Host: `evil.example:${port}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(rebound.status, 400);
+    assert.match(rebound.body, /^Host header is not a loopback address/);
   } finally {
     await prom.stop();
   }

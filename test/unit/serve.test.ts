@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { command as serve, parseListen } from '../../src/tools/serve/index.js';
 import { BUCKET_SLOTS, KernelHistogram, bucketBound, quantileMs } from '../../src/tools/serve/metrics.js';
 import { encodePprof } from '../../src/render/pprof.js';
+import { isLoopbackHost } from '../../src/tools/serve/http.js';
 import { decodePprof, promtoolCheck } from '../serve-helpers.js';
 import { BpfkitError } from '../../src/core/errors.js';
 
@@ -69,4 +70,9 @@ test('quantiles of a log2 histogram: the upper bound of the slot', () => {
   assert.equal(quantileMs(slots, 100, 0.5), 2 * 1024 / 1e6);
   assert.equal(quantileMs(slots, 100, 0.99), 2 ** 11 * 1024 / 1e6);
   assert.equal(quantileMs(slots, 0, 0.99), undefined);
+});
+
+test('Host headers that name loopback', () => {
+  for (const h of ['127.0.0.1:9435', 'localhost:9435', '[::1]:9435', '127.0.0.1', 'localhost']) assert.ok(isLoopbackHost(h), h);
+  for (const h of ['evil.example:9435', '10.0.0.1:9435', '127.0.0.1.evil.example', '', undefined]) assert.ok(!isLoopbackHost(h), String(h));
 });

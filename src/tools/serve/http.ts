@@ -43,6 +43,13 @@ function intParam(p: Map<string, string>, name: string, min: number, max: number
   return n;
 }
 
+/** A Host header (or bind address) naming this machine's loopback: 127.x, ::1, localhost. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
 export interface ServerOptions {
   host: string;
   port: number;
@@ -73,7 +80,10 @@ export class ServeServer {
   private web?: Map<string, { body: Buffer; type: string }>;
   requests = 0;
 
+  private readonly loopback: boolean;
+
   private constructor(private readonly o: ServerOptions) {
+    this.loopback = isLoopbackHost(o.host);
     if (o.web) this.web = loadWebFiles();
     this.server = createServer((req, res) => {
       this.requests++;
@@ -117,6 +127,9 @@ export class ServeServer {
     } catch {
       return this.send(res, 400, 'text/plain', 'bad request URL\n');
     }
+    // Bound to loopback: only loopback names in Host, so a web page cannot reach serve through a
+    // name of its own that resolves to 127.0.0.1 (DNS rebinding).
+    if (this.loopback && !isLoopbackHost(req.headers.host)) return this.send(res, 400, 'text/plain', 'Host header is not a loopback address (serve is bound to loopback)\n');
     const route = this.route(url.pathname);
     if (!route) return this.send(res, 404, 'text/plain', 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.send(res, 405, 'text/plain', 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
