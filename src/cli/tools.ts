@@ -19,6 +19,7 @@ const LOADERS: Array<[string, Loader]> = [
   ['opensnoop', () => import('../tools/opensnoop/index.js')],
   ['tcplife', () => import('../tools/tcplife/index.js')],
   ['diagnose', () => import('../tools/diagnose/index.js')],
+  ['serve', () => import('../tools/serve/index.js')],
 ];
 
 export const TOOL_NAMES = LOADERS.map(([name]) => name);

@@ -9,6 +9,16 @@ import { ensureTracefs } from './tracefs.js';
 
 const openObjects = new Set<BpfObject>();
 
+/** Every loaded program of every open object, with its fd (self-cost accounting reads fdinfo). */
+export function openPrograms(): Array<{ object: string; name: string; fd: number }> {
+  const out: Array<{ object: string; name: string; fd: number }> = [];
+  for (const o of openObjects) {
+    if (!o.isLoaded) continue;
+    for (const p of o.programs()) if (p.autoload && p.fd >= 0) out.push({ object: o.name, name: p.name, fd: p.fd });
+  }
+  return out;
+}
+
 /** Release every BPF object still open (links destroyed first, then programs and maps). */
 export function closeAll(): void {
   for (const o of [...openObjects]) o.close();
@@ -92,6 +102,8 @@ export class BpfObject {
     if (isNull(ptr)) throw new BpfkitError('LIBBPF', `cannot open BPF object ${name}: ${errnoText(lastErrno())}`, { detail: log().join('\n') });
     return new BpfObject(ptr, name);
   }
+
+  get isLoaded(): boolean { return this.loaded && this.ptr !== null; }
 
   private get live(): Ptr {
     if (this.ptr === null) throw new Error(`BPF object ${this.name} is closed`);

@@ -7,6 +7,7 @@ import { badArgs, BpfkitError } from '../../core/errors.js';
 import { frameLabel, type Frame } from '../../core/symbols/index.js';
 import { hasPerfMap, isHotSpot, javaFrameName, jvmThreadKind, JVM_KIND_LABEL, requestPerfMap } from '../../core/jvm.js';
 import { renderFolded, type StackCount } from '../../render/folded.js';
+import { encodePprof } from '../../render/pprof.js';
 import { renderFlameGraph } from '../../render/flamegraph.js';
 import { renderSpeedscope } from '../../render/speedscope.js';
 import { MAX_FILTER, onlineCpus, ProfileSession, type ProfileEvent, type ProfileOptions, type ProfileResult, type ProfileStack } from './profile.js';
@@ -26,6 +27,7 @@ const FLAGS = [
   { key: 'delimited', long: 'delimited', help: 'insert "-" between the user and the kernel stack' },
   { key: 'svg', long: 'svg', arg: 'FILE', help: 'write an interactive SVG flame graph to FILE' },
   { key: 'speedscope', long: 'speedscope', arg: 'FILE', help: 'write a speedscope (https://www.speedscope.app) profile to FILE' },
+  { key: 'pprof', long: 'pprof', arg: 'FILE', help: 'write a pprof profile (gzipped profile.proto: go tool pprof, Parca, Pyroscope) to FILE' },
   { key: 'storage', long: 'stack-storage-size', arg: 'SIZE', help: 'distinct stacks the kernel can store (default 16384)' },
   { key: 'cycles', long: 'cycles', help: 'sample on hardware CPU cycles instead of cpu-clock (needs a PMU)' },
   { key: 'noleaf', long: 'no-leaf-caller', help: 'frame pointers only, as perf record -g (no caller of frameless leaves)' },
@@ -41,6 +43,7 @@ export interface ProfileCliOptions {
   delimited: boolean;
   svg?: string;
   speedscope?: string;
+  pprof?: string;
   json: boolean;
   /** Ask sampled JVMs without a JIT map for one at the end of the window (default true). */
   jitMap: boolean;
@@ -80,7 +83,8 @@ export function parseProfileOptions(a: ParsedArgs, c: Common): ProfileCliOptions
   if (a.positionals.length) c.durationS = parseDuration(a.positionals[0]!, 'duration');
   const svg = a.get('svg');
   const speedscope = a.get('speedscope');
-  if (svg === '' || speedscope === '') throw badArgs(`--${svg === '' ? 'svg' : 'speedscope'}: empty file name`);
+  const pprof = a.get('pprof');
+  if (svg === '' || speedscope === '' || pprof === '') throw badArgs(`--${svg === '' ? 'svg' : speedscope === '' ? 'speedscope' : 'pprof'}: empty file name`);
   return {
     session: s,
     durationS: c.durationS,
@@ -89,6 +93,7 @@ export function parseProfileOptions(a: ParsedArgs, c: Common): ProfileCliOptions
     delimited: a.has('delimited'),
     svg,
     speedscope,
+    ...(pprof !== undefined ? { pprof } : {}),
     json: c.json,
     jitMap: !a.has('nojitmap'),
   };
@@ -113,12 +118,13 @@ Examples:
   bpfkit profile -f 30 > out.folded      # folded stacks of the whole system, 30 s
   bpfkit profile -p 1234 --svg cpu.svg 5 # flame graph`,
   parse: parseProfileOptions,
-  outputPaths: (o) => ({ '--svg': o.svg, '--speedscope': o.speedscope }),
+  outputPaths: (o) => ({ '--svg': o.svg, '--speedscope': o.speedscope, '--pprof': o.pprof }),
   async run(opts, rt) {
     const session = rt.use(ProfileSession.start(opts.session));
+    const started = Date.now();
     rt.ready();
     const textMode = !opts.folded && !opts.json;
-    const files = opts.svg !== undefined || opts.speedscope !== undefined;
+    const files = opts.svg !== undefined || opts.speedscope !== undefined || opts.pprof !== undefined;
     if (textMode) rt.write(header(opts) + '\n');
     await rt.until();
     session.stopSampling();
@@ -141,10 +147,15 @@ Examples:
     if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
       name: `bpfkit profile: ${what(opts)}`,
     }));
+    if (opts.pprof !== undefined) {
+      // cpu-clock in frequency mode: the kernel aims at 1/F s between samples.
+      const periodNs = opts.session.period !== undefined && opts.session.event !== 'cycles' ? opts.session.period : Math.round(1e9 / (opts.session.frequency ?? 49));
+      writeOut(opts.pprof, encodePprof(mergeBySymbols(result.stacks, { annotate: false, delimited: false }), { periodNs, durationNs: (Date.now() - started) * 1e6, startMs: started }));
+    }
     if (opts.json) rt.write(renderJson(result));
     else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
     else if (!files) rt.write(renderText(result, opts));
-    else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
+    else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`, opts.pprof && `Wrote pprof profile to ${opts.pprof}`].filter(Boolean).join('\n') + '\n');
     // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
     const w = warnings(result);
     if (w && textMode) rt.write(w);
@@ -172,7 +183,7 @@ export function javaNames(r: ProfileResult, jvms: Set<number>): ProfileResult {
   return { ...r, stacks };
 }
 
-function writeOut(path: string, text: string): void {
+function writeOut(path: string, text: string | Uint8Array): void {
   try {
     writeFileSync(path, text);
   } catch (err) {
