@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(exec_limits);
@@ -31,6 +32,8 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (is_self(id))
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);

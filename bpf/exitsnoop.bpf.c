@@ -6,6 +6,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 SNOOP_LAYOUT(exit_event);
 
@@ -21,6 +22,8 @@ int BPF_PROG(exitsnoop_exit, struct task_struct *task)
 	if (!per_thread && tgid != tid)
 		return 0;
 	if (is_self_tgid(tgid))
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;

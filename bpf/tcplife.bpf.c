@@ -10,6 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 SNOOP_LAYOUT(tcplife_event);
 
@@ -27,6 +28,7 @@ const volatile __u16 rports[TCPLIFE_MAX_PORTS] = {};
 #define SEEN_SYN_SENT 1    /* active open: the peer's ACK of our SYN counts in bytes_acked */
 #define SEEN_ESTABLISHED 2
 #define SEEN_FIN_SENT 4    /* FIN_WAIT1 or LAST_ACK: we sent a FIN (it counts once acked) */
+#define SEEN_WANTED 8      /* its owner was seen in a cgroup of -c/--container */
 
 struct birth {
 	__u64 ts_ns;
@@ -69,6 +71,8 @@ static __always_inline void whoami(struct birth *b)
 {
 	b->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
+	if (cgroup_wanted())
+		b->seen |= SEEN_WANTED;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -117,6 +121,8 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	bpf_map_delete_elem(&births, &key);
 	if (filter_tgid && born.pid != filter_tgid)
 		return 0;
+	if (bpfkit_filter_cgroups && !(born.seen & SEEN_WANTED))
+		return 0; /* owner unknown or in another cgroup */
 	if (is_self_tgid(born.pid))
 		return 0; /* bpfkit's own connections (e.g. a metrics scrape) */
 	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));

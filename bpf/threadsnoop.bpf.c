@@ -6,6 +6,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(thread_kind);
@@ -22,6 +23,8 @@ int BPF_PROG(threadsnoop_fork, struct task_struct *parent, struct task_struct *c
 	if (tgid == tid)
 		return 0; /* a new process, not a thread */
 	if (is_self_tgid(tgid))
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;
@@ -53,6 +56,8 @@ int BPF_PROG(threadsnoop_exit, struct task_struct *task)
 	if (tgid == tid)
 		return 0; /* a thread group leader: a process (exitsnoop) */
 	if (is_self_tgid(tgid))
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;

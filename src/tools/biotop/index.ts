@@ -11,6 +11,9 @@ const FLAGS = [
   COMMON.pid,
   { key: 'sort', short: 's', long: 'sort', arg: 'SORT', help: 'sort by all|io|bytes|time (default all: bytes, then I/O, then time)' },
   COMMON.duration,
+  COMMON.cgroup,
+  COMMON.container,
+  COMMON.containers,
   COMMON.json,
 ];
 

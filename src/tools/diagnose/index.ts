@@ -13,6 +13,8 @@ export const DEFAULT_DURATION_S = 10;
 const FLAGS = [
   { ...COMMON.duration, help: `how long to observe (default ${DEFAULT_DURATION_S} s; or 500ms, 2m, 1h)` },
   { ...COMMON.pids, help: 'only these processes and their pipeline (local TCP peers)' },
+  COMMON.cgroup,
+  COMMON.container,
   { ...COMMON.json, help: 'the report as one JSON object' },
   { key: 'timeline', long: 'timeline', arg: 'FILE', help: 'also write a Chrome trace (Perfetto, chrome://tracing) of every thread\'s running, runnable and blocked time and the TCP messages between processes to FILE' },
 ];

@@ -73,6 +73,9 @@ processes that top and ps miss are visible. Hook: tp_btf/sys_exit (in-kernel fil
     { key: 'maxargs', long: 'max-args', arg: 'N', help: `at most N arguments per exec (default ${DEFAULT_MAX_ARGS})` },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: PCOMM PID PPID RET ARGS. PCOMM is the name after a successful exec (before it, for a

@@ -28,6 +28,9 @@ const FLAGS = [
   { key: 'storage', long: 'stack-storage-size', arg: 'SIZE', help: 'distinct stacks the kernel can store (default 16384)' },
   { key: 'cycles', long: 'cycles', help: 'sample on hardware CPU cycles instead of cpu-clock (needs a PMU)' },
   { key: 'noleaf', long: 'no-leaf-caller', help: 'frame pointers only, as perf record -g (no caller of frameless leaves)' },
+  { ...COMMON.cgroup, short: undefined },
+  COMMON.container,
+  COMMON.containers,
   { ...COMMON.json, help: 'NDJSON: one record per stack, then a summary record' },
 ];
 

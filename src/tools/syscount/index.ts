@@ -11,6 +11,8 @@ const FLAGS = [
   COMMON.pid,
   COMMON.tid,
   COMMON.cgroup,
+  COMMON.container,
+  COMMON.containers,
   COMMON.interval,
   COMMON.duration,
   { key: 'top', short: 'T', long: 'top', arg: 'TOP', help: 'print only the top TOP rows (default 10)' },
@@ -39,7 +41,6 @@ export function parseSyscountOptions(a: ParsedArgs, c: Common): SyscountOptions 
     latency: a.has('latency'),
     tgid: c.pid,
     tid: c.tid,
-    cgroupPath: c.cgroup,
   };
   const e = a.get('errno');
   if (e !== undefined) {

@@ -15,6 +15,8 @@ const FLAGS = [
   { key: 'nosummary', short: 'S', long: 'nosummary', help: 'skip the summary line (time and load averages)' },
   COMMON.pid,
   COMMON.cgroup,
+  COMMON.container,
+  COMMON.containers,
   { key: 'ipv4', short: '4', long: 'ipv4', help: 'trace IPv4 only' },
   { key: 'ipv6', short: '6', long: 'ipv6', help: 'trace IPv6 only' },
   { key: 'sort', short: 's', long: 'sort', arg: 'SORT', help: 'sort by all (sent + received, default), sent or received' },
@@ -39,7 +41,7 @@ export interface TcptopOptions {
 }
 
 export function parseTcptopOptions(a: ParsedArgs, c: Common): TcptopOptions {
-  const filters: TcptopFilters = { tgid: c.pid, cgroupPath: c.cgroup };
+  const filters: TcptopFilters = { tgid: c.pid };
   if (a.has('ipv4') && a.has('ipv6')) throw badArgs('-4 and -6 exclude each other (without either, both are traced)');
   if (a.has('ipv4')) filters.family = 4;
   if (a.has('ipv6')) filters.family = 6;

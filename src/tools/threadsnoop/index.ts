@@ -52,6 +52,9 @@ Hooks: tp_btf/sched_process_fork and tp_btf/sched_process_exit (in-kernel filter
     { key: 'noexits', long: 'no-exits', help: 'report thread creation only' },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: TIME(ms) (since start) EVENT (NEW or EXIT) PID TID PTID (creating thread, NEW only)
