@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { BpfkitError, badArgs } from '../core/errors.js';
 import { closeAll, setCgroupScope } from '../core/bpf.js';
 import { resolveScope, type CgroupScope } from '../core/containers.js';
+import { ContainerView } from './containers.js';
 import { setLibbpfVerbose, setVerboseNotes } from '../core/log.js';
 import { requireBpfPrivileges } from '../core/privileges.js';
 import { processGone, readStatus } from '../core/proc.js';
@@ -120,6 +121,19 @@ export class Runtime {
   }
 
   get json(): boolean { return this.common.json; }
+
+  private ct?: ContainerView;
+  private ctColumn?: boolean;
+  /** The process -> container view every renderer of this run shares (one cache). */
+  get containers(): ContainerView { return (this.ct ??= new ContainerView(this.common.containers)); }
+  /** Streaming text: a CONTAINER column, decided once at start (--containers, or a container runs). */
+  containerColumn(): boolean { return (this.ctColumn ??= !this.json && this.containers.anyRunning()); }
+  /** A header with CONTAINER before its last line's first column when the column is on. */
+  containerHeader(header: string): string {
+    if (!this.containerColumn()) return header;
+    const i = header.lastIndexOf('\n', header.length - 2);
+    return header.slice(0, i + 1) + this.containers.header() + header.slice(i + 1);
+  }
 
   /** Write text (whole lines) to stdout. */
   write(text: string): void { this.out.write(text); }

@@ -111,9 +111,10 @@ Examples:
     const startNs = process.hrtime.bigint();
     const wanted = (r: ExecRecord) =>
       (o.name === undefined || r.comm.includes(o.name)) && (o.line === undefined || r.argv.join(' ').includes(o.line));
-    if (!rt.json) rt.write(execHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(execHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
       text: (r) => (wanted(r) ? execLine(r, o, startNs) : undefined),
       json: (r) => (wanted(r) ? execJson(r) : undefined),
     });

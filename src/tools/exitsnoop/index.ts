@@ -74,9 +74,10 @@ Examples:
     const source = rt.use(openExitsnoop(o.filters, o.bufferMb));
     const decode = exitDecoder(source);
     const wanted = (r: ExitRecord) => o.name === undefined || r.comm.includes(o.name);
-    if (!rt.json) rt.write(exitHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(exitHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
       text: (r) => (wanted(r) ? exitLine(r, o) : undefined),
       json: (r) => (wanted(r) ? exitJson(r) : undefined),
     });

@@ -144,9 +144,10 @@ Examples:
     const wanted = (r: OpenRecord) => o.name === undefined || r.comm.includes(o.name);
     const text = (r: OpenRecord) => (wanted(r) ? openLine(r, o, startNs) : undefined);
     const reused = {} as OpenRecord;
-    if (!rt.json) rt.write(openHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(openHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
       text,
       json: (r) => (wanted(r) ? openJson(r) : undefined),
       textAt: (b, at, length) => text(openRecordAt(layout, b, at, length, reused)),

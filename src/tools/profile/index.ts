@@ -1,5 +1,7 @@
 // `bpfkit profile`: sample on-CPU stacks (BCC's profile flags and output), as text, folded stacks,
 // an interactive SVG flame graph or a speedscope file.
+import { ContainerView } from '../../toolkit/containers.js';
+import { containerLabel } from '../../core/containers.js';
 import { writeFileSync } from 'node:fs';
 import { COMMON, parseDuration, parseIntArg, type ParsedArgs } from '../../toolkit/flags.js';
 import { defineTool, type Common } from '../../toolkit/runner.js';
@@ -128,9 +130,9 @@ Examples:
     if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
       name: `bpfkit profile: ${what(opts)}`,
     }));
-    if (opts.json) rt.write(renderJson(result));
+    if (opts.json) rt.write(renderJson(result, rt.containers));
     else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
-    else if (!files) rt.write(renderText(result, opts));
+    else if (!files) rt.write(renderText(result, opts, rt.containers));
     else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
     // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
     const w = warnings(result);
@@ -205,7 +207,7 @@ export function mergeBySymbols(stacks: ProfileStack[], o: LabelOpts): ProfileSta
 }
 
 /** BCC's multi-line output: kernel frames leaf first, `--`, user frames, `- comm (pid)`, count; hottest last. */
-export function renderText(r: ProfileResult, o: LabelOpts): string {
+export function renderText(r: ProfileResult, o: LabelOpts, ct?: ContainerView): string {
   const lines: string[] = [];
   const sorted = mergeBySymbols(r.stacks, o).sort((x, y) => x.count - y.count || x.pid - y.pid);
   for (const s of sorted) {
@@ -214,7 +216,8 @@ export function renderText(r: ProfileResult, o: LabelOpts): string {
     if ((s.kernel || s.kernelMissed) && (s.user || s.userMissed)) lines.push('    --');
     if (s.userMissed) lines.push('    [Missed User Stack]');
     else if (s.user) for (const f of s.user) lines.push(`    ${label(f, o)}`);
-    lines.push(`    ${'-'.padEnd(16)} ${s.comm} (${s.pid})`);
+    const c = ct?.of(s.pid);
+    lines.push(`    ${'-'.padEnd(16)} ${s.comm} (${s.pid})${c ? ` [${containerLabel(c)}]` : ''}`);
     lines.push(`        ${s.count}`, '');
   }
   return lines.length ? lines.join('\n') + '\n' : '';
@@ -222,13 +225,14 @@ export function renderText(r: ProfileResult, o: LabelOpts): string {
 
 const names = (fs: Frame[] | null) => (fs ? fs.map((f) => f.name) : null);
 
-export function renderJson(r: ProfileResult): string {
+export function renderJson(r: ProfileResult, ct?: ContainerView): string {
   const out = mergeBySymbols(r.stacks, { annotate: false, delimited: false })
     .sort((x, y) => y.count - x.count || x.pid - y.pid)
     .map((s) => JSON.stringify({
       type: 'stack',
       pid: s.pid,
       comm: s.comm,
+      ...ct?.json(s.pid),
       count: s.count,
       user_stack: s.userMissed ? null : names(s.user),
       kernel_stack: s.kernelMissed ? null : names(s.kernel),

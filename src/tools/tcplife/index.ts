@@ -112,9 +112,10 @@ Examples:
     const source = rt.use(openTcplife(o.filters, o.bufferMb));
     const decode = tcplifeDecoder(source);
     const startNs = process.hrtime.bigint();
-    if (!rt.json) rt.write(tcplifeHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(tcplifeHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
       text: (r) => tcplifeLine(r, o, startNs),
       json: (r) => tcplifeJson(r),
     });

@@ -72,9 +72,10 @@ Examples:
     const decode = threadDecoder(source);
     const startNs = process.hrtime.bigint();
     const wanted = (r: ThreadRecord) => o.name === undefined || r.comm.includes(o.name);
-    if (!rt.json) rt.write(threadHeader());
+    if (!rt.json) rt.write(rt.containerHeader(threadHeader()));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
       text: (r) => (wanted(r) ? threadLine(r, startNs) : undefined),
       json: (r) => (wanted(r) ? threadJson(r) : undefined),
     });

@@ -115,6 +115,7 @@ Examples:
     const session = rt.use(TraceSession.open(o.filters));
     await streamEvents(rt, session, {
       decode: (b) => session.decode(b),
+      pid: (r) => r.tgid,
       text: (r) => renderText(r, session, o),
       json: (r) => renderJson(r, session),
     });
