@@ -36,7 +36,8 @@ const ID = '[0-9a-f]{64}';
 // own *-conmon-<id>.scope: it watches the container from outside, so it is not the container.
 const SCOPE = new RegExp(`^(docker|libpod|cri-containerd|crio|containerd|nerdctl)-(${ID})\\.scope$`);
 const CGROUPFS_PARENT: Record<string, Runtime> = { docker: 'docker', libpod_parent: 'podman', machine: 'podman' };
-const POD = /^(?:kubepods(?:-(besteffort|burstable))?-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
+// Pod UIDs are UUIDs (systemd slices write their dashes as underscores).
+const POD = /^(?:kubepods(?:-(besteffort|burstable))?-)?pod([0-9a-f][0-9a-f_-]*)(?:\.slice)?$/;
 
 /** The container whose cgroup holds this path (as in /proc/PID/cgroup), or undefined. */
 export function parseContainerCgroup(path: string): ContainerRef | undefined {
