@@ -392,7 +392,11 @@ export function resolveScope(cgroupPath: string | undefined, containers: string[
 }
 
 let shared: ContainerResolver | undefined;
-/** The process-wide resolver (its caches are shared by every part of a tool). */
-export function hostContainers(): ContainerResolver {
-  return (shared ??= new ContainerResolver());
+/**
+ * The process-wide resolver (its caches are shared by every part of a tool). force (--containers):
+ * look at cgroups even where no runtime directory exists.
+ */
+export function hostContainers(force = false): ContainerResolver {
+  if (!shared || (force && !shared.active)) shared = new ContainerResolver(undefined, force);
+  return shared;
 }

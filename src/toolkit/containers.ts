@@ -7,11 +7,15 @@ import { padR, safe } from '../render/text.js';
 const WIDTH = 16;
 
 export class ContainerView {
-  constructor(readonly forced: boolean, private r: ContainerResolver = hostContainers()) {}
+  /**
+   * forced (--containers): the column whatever the rows. lookEverywhere (also --container): read
+   * cgroups even where no runtime directory exists (a runtime installed somewhere unusual).
+   */
+  constructor(readonly forced: boolean, lookEverywhere = forced, private r: ContainerResolver = hostContainers(lookEverywhere)) {}
 
   /** Anything to resolve at all (--containers, or a runtime on this host). */
   get active(): boolean {
-    return this.forced || this.r.active;
+    return this.r.active;
   }
 
   of(pid: number): Container | undefined {

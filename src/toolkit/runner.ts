@@ -125,7 +125,7 @@ export class Runtime {
   private ct?: ContainerView;
   private ctColumn?: boolean;
   /** The process -> container view every renderer of this run shares (one cache). */
-  get containers(): ContainerView { return (this.ct ??= new ContainerView(this.common.containers)); }
+  get containers(): ContainerView { return (this.ct ??= new ContainerView(this.common.containers, this.common.containers || this.common.container !== undefined)); }
   /** Streaming text: a CONTAINER column, decided once at start (--containers, or a container runs). */
   containerColumn(): boolean { return (this.ctColumn ??= !this.json && this.containers.anyRunning()); }
   /** A header with CONTAINER before its last line's first column when the column is on. */

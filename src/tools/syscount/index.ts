@@ -5,7 +5,7 @@ import { badArgs } from '../../core/errors.js';
 import { clockTime } from '../../core/clock.js';
 import { allSyscalls, errnoNumber, suggestSyscalls, syscallName, syscallNumber } from '../../core/syscalls/index.js';
 import { padL, padR, safe } from '../../render/text.js';
-import { ContainerView } from '../../toolkit/containers.js';
+import type { ContainerView } from '../../toolkit/containers.js';
 import { SyscountSession, type ProcessRow, type SyscallRow, type SyscountFilters } from './syscount.js';
 
 const FLAGS = [
@@ -94,7 +94,7 @@ bpfkit's own syscalls are never counted.`,
       const what = opts.filters.failuresOnly || opts.filters.errno ? 'failed syscalls' : 'syscalls';
       rt.write(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
     }
-    const ct = new ContainerView(rt.common.containers);
+    const ct = rt.containers;
     await rt.intervals((_final, elapsedS) => {
       const rows = opts.filters.byProcess ? session.processDeltas() : session.syscallDeltas();
       rt.write(opts.json ? renderJson(rows, opts, elapsedS, ct) : renderText(rows, opts, ct));

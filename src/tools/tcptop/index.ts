@@ -4,7 +4,7 @@ import { COMMON, parseIntArg, parseInterval, type ParsedArgs } from '../../toolk
 import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs } from '../../core/errors.js';
 import { CLEAR_SCREEN, loadavgLine, padL, padR, safe } from '../../render/text.js';
-import { ContainerView } from '../../toolkit/containers.js';
+import type { ContainerView } from '../../toolkit/containers.js';
 import { HOOK_SETS, TcptopSession, type ConnRow, type HookSet, type Interval, type TcptopFilters } from './tcptop.js';
 
 export { TcptopSession, chooseHooks } from './tcptop.js';
@@ -94,7 +94,7 @@ Examples:
     const session = rt.use(TcptopSession.start(opts.filters, opts.hooks));
     rt.ready();
     if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
-    const ct = new ContainerView(rt.common.containers);
+    const ct = rt.containers;
     await rt.intervals((_final, elapsedS) => {
       const interval = session.collect();
       if (interval.dropped > 0) rt.verbose(`tcptop: ${interval.dropped} transfers not counted: connection table full`);

@@ -1,0 +1,167 @@
+// Containers: attribution (CONTAINER column, container in JSON) and the kernel filter (-c,
+// --container) with exact counts. On this host (6.18, no container runtime): two cgroups named as
+// Docker names its containers, the same program in each with different known workloads; and the
+// tools unchanged when nothing is in a container. Under the 6.1 VM: real Podman containers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileC, kernelTest, sleep, startTool, type StartedTool, type ToolRun } from './helpers.js';
+import { CT_WORKLOAD } from './containers.js';
+import { anyRuntime, cgroup2Mount } from '../src/core/containers.js';
+
+const ID_A = 'a1'.repeat(32);
+const ID_B = 'b2'.repeat(32);
+const N_A = 3000, N_B = 7000;          // getppid() calls
+const BYTES_A = 300_000, BYTES_B = 700_000;
+
+type Json = Record<string, any>;
+const records = (r: ToolRun): Json[] => r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+/** syscount -P --json: count per pid over all reports. */
+function countsByPid(r: ToolRun): Map<number, { count: number; container?: Json }> {
+  const out = new Map<number, { count: number; container?: Json }>();
+  for (const rec of records(r)) for (const row of rec.rows) {
+    const prev = out.get(row.pid) ?? { count: 0, container: row.container };
+    prev.count += row.count;
+    out.set(row.pid, prev);
+  }
+  return out;
+}
+/** tcptop --json: bytes sent per pid over all reports. */
+function txByPid(r: ToolRun): Map<number, { tx: number; rx: number; container?: Json }> {
+  const out = new Map<number, { tx: number; rx: number; container?: Json }>();
+  for (const rec of records(r)) for (const row of rec.rows) {
+    const prev = out.get(row.pid) ?? { tx: 0, rx: 0, container: row.container };
+    prev.tx += row.tx_bytes;
+    prev.rx += row.rx_bytes;
+    out.set(row.pid, prev);
+  }
+  return out;
+}
+
+async function waitFor(path: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > end) throw new Error(`${path} did not appear within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+test('host without a container runtime: no CONTAINER column, no container field, counts as before', kernelTest(), async () => {
+  assert.equal(anyRuntime(), false, 'this test needs a host with no container runtime state');
+  const bin = compileC(CT_WORKLOAD);
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-ct-'));
+  const w = spawn(bin, ['work', String(N_A), '0', '0', dir, 'a'], { stdio: 'ignore' });
+  try {
+    const text = startTool(['syscount', '-P', '--syscall', 'getppid', '-p', String(w.pid)]);
+    const json = startTool(['syscount', '-P', '--syscall', 'getppid', '--json', '-p', String(w.pid)]);
+    await Promise.all([text.ready, json.ready]);
+    writeFileSync(join(dir, 'go'), '');
+    await waitFor(join(dir, 'a.done'), 20_000);
+    const [t, j] = await Promise.all([text.stop(), json.stop()]);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^PID {4}COMM +COUNT$/m, t.stdout);
+    assert.doesNotMatch(t.stdout, /CONTAINER/);
+    assert.match(t.stdout, new RegExp(`^${w.pid} +\\S+ +${N_A}$`, 'm'), t.stdout);
+    const rows = records(j).flatMap((r) => r.rows);
+    assert.deepEqual(rows.map((r) => Object.keys(r)), [['pid', 'comm', 'count']]);
+    assert.equal(rows[0].count, N_A);
+  } finally {
+    w.kill('SIGKILL');
+  }
+});
+
+/** Two fake containers (cgroups named as Docker's systemd driver names them) on this host. */
+function fakeContainers(): { root: string; a: string; b: string; cleanup(): void } {
+  const mount = cgroup2Mount();
+  assert.ok(mount, 'cgroup2 is mounted');
+  const root = join(mount, `bpfkit-ct-${process.pid}`);
+  const a = join(root, `docker-${ID_A}.scope`);
+  const b = join(root, `docker-${ID_B}.scope`);
+  for (const d of [root, a, b]) mkdirSync(d, { recursive: true });
+  return {
+    root, a, b,
+    cleanup() {
+      for (const d of [a, b, root]) { try { rmdirSync(d); } catch { /* still busy: left for the next run */ } }
+    },
+  };
+}
+
+test('two containers, one program: syscount -P and tcptop attribute exact counts; --container and -c keep exactly one', kernelTest(), async () => {
+  const bin = compileC(CT_WORKLOAD);
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-ct-'));
+  const ct = fakeContainers();
+  const port = 20000 + (process.pid % 20000);
+  const kids: ChildProcess[] = [];
+  const tools: StartedTool[] = [];
+  try {
+    const server = spawn(bin, ['serve', String(port), dir], { stdio: 'ignore' });
+    kids.push(server);
+    const a = spawn(bin, ['work', String(N_A), String(BYTES_A), String(port), dir, 'a'], { stdio: 'ignore' });
+    const b = spawn(bin, ['work', String(N_B), String(BYTES_B), String(port), dir, 'b'], { stdio: 'ignore' });
+    kids.push(a, b);
+    writeFileSync(join(ct.a, 'cgroup.procs'), String(a.pid));
+    writeFileSync(join(ct.b, 'cgroup.procs'), String(b.pid));
+    const sc = ['syscount', '-P', '--syscall', 'getppid'];
+    const tt = ['tcptop', '-C', '--json', '60'];
+    const all = startTool([...sc, '--json', '--containers']);
+    const onlyA = startTool([...sc, '--json', '--container', ID_A.slice(0, 12)]);
+    const pathB = startTool([...sc, '--json', '-c', ct.b]);
+    const text = startTool([...sc, '--containers']);
+    const tAll = startTool([...tt, '--containers']);
+    const tB = startTool([...tt, '--container', ID_B]);
+    tools.push(all, onlyA, pathB, text, tAll, tB);
+    await Promise.all(tools.map((t) => t.ready));
+    writeFileSync(join(dir, 'go'), '');
+    await waitFor(join(dir, 'a.done'), 30_000);
+    await waitFor(join(dir, 'b.done'), 30_000);
+    await sleep(100);
+    const [rAll, rA, rB, rText, rtAll, rtB] = await Promise.all(tools.map((t) => t.stop()));
+    for (const r of [rAll, rA, rB, rText, rtAll, rtB]) assert.equal(r.code, 0, r.stderr);
+
+    const c = countsByPid(rAll);
+    assert.deepEqual(c.get(a.pid!), { count: N_A, container: { id: ID_A.slice(0, 12), runtime: 'docker' } }, rAll.stdout);
+    assert.deepEqual(c.get(b.pid!), { count: N_B, container: { id: ID_B.slice(0, 12), runtime: 'docker' } }, rAll.stdout);
+    assert.deepEqual([...countsByPid(rA)], [[a.pid, { count: N_A, container: { id: ID_A.slice(0, 12), runtime: 'docker' } }]], rA.stdout);
+    assert.deepEqual([...countsByPid(rB)].map(([pid, v]) => [pid, v.count]), [[b.pid, N_B]], rB.stdout);
+    // text: the CONTAINER column first, the short id where there is no name
+    assert.match(rText.stdout, /^CONTAINER {8}PID {4}COMM +COUNT$/m, rText.stdout);
+    assert.match(rText.stdout, new RegExp(`^${ID_A.slice(0, 12)} {5}${a.pid} +\\S+ +${N_A}$`, 'm'), rText.stdout);
+    assert.match(rText.stdout, new RegExp(`^${ID_B.slice(0, 12)} {5}${b.pid} +\\S+ +${N_B}$`, 'm'), rText.stdout);
+
+    const t = txByPid(rtAll);
+    assert.equal(t.get(a.pid!)?.tx, BYTES_A, rtAll.stdout);
+    assert.equal(t.get(b.pid!)?.tx, BYTES_B, rtAll.stdout);
+    assert.equal(t.get(a.pid!)?.container?.id, ID_A.slice(0, 12));
+    assert.equal(t.get(b.pid!)?.container?.id, ID_B.slice(0, 12));
+    // the server's ends (outside any container) received both, and carry no container
+    const served = records(rtAll).flatMap((r) => r.rows).filter((row) => row.lport === port);
+    assert.equal(served.reduce((n, row) => n + row.rx_bytes, 0), BYTES_A + BYTES_B, rtAll.stdout);
+    assert.ok(served.every((row) => row.container === undefined));
+    const tb = txByPid(rtB);
+    assert.deepEqual([...tb].map(([pid, v]) => [pid, v.tx, v.rx, v.container?.id]), [[b.pid, BYTES_B, 0, ID_B.slice(0, 12)]], rtB.stdout);
+    console.log(`host: syscount ${a.pid}=${c.get(a.pid!)?.count} ${b.pid}=${c.get(b.pid!)?.count}; tcptop tx ${t.get(a.pid!)?.tx}/${t.get(b.pid!)?.tx}; --container B: ${JSON.stringify([...tb])}`);
+  } finally {
+    writeFileSync(join(dir, 'quit'), '');
+    for (const t of tools) t.proc.kill('SIGKILL');
+    for (const k of kids) k.kill('SIGKILL');
+    await sleep(200);
+    ct.cleanup();
+  }
+});
+
+test('bad -c and --container: one line, exit 2', kernelTest(), async () => {
+  const { runTool } = await import('./helpers.js');
+  for (const [args, msg] of [
+    [['syscount', '--container', 'no-such-container'], /--container no-such-container: no running container/],
+    [['tcptop', '-c', '/tmp'], /-c: \/tmp is not a cgroup directory/],
+    [['execsnoop', '--container', ''], /--container: empty name/],
+  ] as Array<[string[], RegExp]>) {
+    const r = await runTool(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
