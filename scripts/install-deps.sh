@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install what bpfkit needs on a fresh Debian/Ubuntu machine (as root), then build it.
 # Runtime: libbpf1. Tests and benchmarks: compilers and workloads (gcc, clang, bpftool,
-# strace, libbpf-tools, PostgreSQL and Redis for the pipeline lab, e2fsprogs for ext4 images).
+# strace, libbpf-tools, PostgreSQL and Redis for the pipeline lab, e2fsprogs for ext4 images,
+# Podman for the container tests, which run it inside the 6.1 VM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(libbpf1 libbpf-dev clang llvm bpftool gcc libc6-dev linux-libc-dev strace libbpf-tools
       e2fsprogs util-linux iproute2 procps python3 python3-psycopg2 python3-redis
-      postgresql redis-server)
+      postgresql redis-server
+      podman crun containernetworking-plugins)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

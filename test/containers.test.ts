@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmdirSync, writeFileSync } from 'no
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileC, kernelTest, sleep, startTool, type StartedTool, type ToolRun } from './helpers.js';
+import { compileC, kernelTest, runInKernel, sleep, startTool, type StartedTool, type ToolRun } from './helpers.js';
 import { CT_WORKLOAD } from './containers.js';
 import { anyRuntime, cgroup2Mount } from '../src/core/containers.js';
 
@@ -164,4 +164,106 @@ test('bad -c and --container: one line, exit 2', kernelTest(), async () => {
     assert.match(r.stderr, msg);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+// Real Podman containers (the recipe of ../shared/design.md, "Containers"), one VM boot:
+// ct-a and ct-b run the same binary with N vs M getppid() calls and A vs B bytes to a process
+// outside; then ct-src streams to ct-sink for diagnose.
+test('6.1 + Podman: exact counts per container by name, --container keeps one, diagnose shows two container services and their edge', kernelTest(), async () => {
+  const bin = compileC(CT_WORKLOAD);
+  const port = 31000 + (process.pid % 1000);
+  const script = `
+set +e
+mkdir -p /dev/shm /ctx; mount -t tmpfs tmpfs /dev/shm
+P="timeout 60 podman --network-backend=cni --cgroup-manager=cgroupfs"
+run() { $P run -d --name $1 --network=host -v /ctx:/ctx --rootfs /:O ${bin} "\${@:2}" >/dev/null || echo "podman run $1 failed"; }
+t0=$(date +%s.%N)
+el() { echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}'; }
+run ct-a work ${N_A} ${BYTES_A} ${port} /ctx a
+run ct-b work ${N_B} ${BYTES_B} ${port} /ctx b
+${bin} serve ${port} /ctx & SERVER=$!
+echo "== started $(el) s"
+export BPFKIT_READY=1
+B="node dist/src/cli/main.js"
+SC="syscount -P --syscall getppid"
+$B $SC --json > /tmp/s.all 2> /tmp/s.all.err & P1=$!
+$B $SC --json --container ct-a > /tmp/s.a 2> /tmp/s.a.err & P2=$!
+$B $SC > /tmp/s.text 2> /tmp/s.text.err & P3=$!
+$B tcptop -C --json 60 > /tmp/t.all 2> /tmp/t.all.err & P4=$!
+$B tcptop -C --json 60 --container ct-b > /tmp/t.b 2> /tmp/t.b.err & P5=$!
+for f in s.all s.a s.text t.all t.b; do
+  for i in $(seq 1 600); do grep -q BPFKIT_READY /tmp/$f.err && break; sleep 0.1; done
+done
+echo "== ready $(el) s"
+touch /ctx/go
+for i in $(seq 1 600); do [ -f /ctx/a.done ] && [ -f /ctx/b.done ] && break; sleep 0.1; done
+sleep 0.5
+kill -INT $P1 $P2 $P3 $P4 $P5; wait $P1 $P2 $P3 $P4 $P5
+touch /ctx/quit
+for f in s.all s.a s.text t.all t.b; do echo "== $f"; cat /tmp/$f; echo "== $f.err"; grep -v BPFKIT_READY /tmp/$f.err; done
+echo "== counted $(el) s"
+run ct-sink sink $((${port} + 1))
+run ct-src source $((${port} + 1))
+sleep 1
+$B diagnose -d 4 --json > /tmp/d.json 2> /tmp/d.err
+echo "== diagnose"; cat /tmp/d.json; echo "== diagnose.err"; cat /tmp/d.err
+echo "== ids"; $P ps -a --format '{{.Names}} {{.ID}}' --no-trunc
+echo "== done $(el) s"
+kill $SERVER; $P rm -f -t 0 ct-a ct-b ct-src ct-sink >/dev/null 2>&1
+echo "== end"`;
+  const r = await runInKernel(script, 400);
+  const out = r.output.replace(/\r/g, '');
+  const section = (name: string) => {
+    const m = new RegExp(`== ${name.replace(/\./g, '\\.')}\\n([\\s\\S]*?)\\n== `).exec(out);
+    assert.ok(m, `no ${name} in:\n${out}`);
+    return m[1]!;
+  };
+  assert.match(out, /== end/, out);
+  const timings = [...out.matchAll(/^== (started|ready|counted|done) ([\d.]+) s$/gm)].map((m) => `${m[1]} ${Number(m[2]).toFixed(1)} s`);
+  console.log(`6.1 VM: ${timings.join(', ')}`);
+  const ids = new Map(section('ids').trim().split('\n').map((l) => { const [n, id] = l.split(' '); return [n!, id!.slice(0, 12)]; }));
+  const run = (name: string): ToolRun => ({ code: 0, signal: null, stdout: section(name), stderr: section(`${name}.err`) });
+  // syscount -P: per container, by name (same program, same comm: only the container differs)
+  const byContainer = (r: ToolRun) => {
+    const out = new Map<string, number>();
+    for (const rec of records(r)) for (const row of rec.rows) {
+      const k = row.container ? `${row.container.name}/${row.container.id}/${row.container.runtime}` : '-';
+      out.set(k, (out.get(k) ?? 0) + row.count);
+    }
+    return out;
+  };
+  const key = (n: string) => `${n}/${ids.get(n)}/podman`;
+  const all = byContainer(run('s.all'));
+  assert.equal(all.get(key('ct-a')), N_A, section('s.all'));
+  assert.equal(all.get(key('ct-b')), N_B, section('s.all'));
+  assert.deepEqual([...byContainer(run('s.a'))], [[key('ct-a'), N_A]], section('s.a'));
+  // text: the CONTAINER column appears by itself (a runtime exists and traced processes are in containers)
+  const text = section('s.text');
+  assert.match(text, /^CONTAINER {8}PID {4}COMM +COUNT$/m, text);
+  assert.match(text, new RegExp(`^ct-a {13}\\d+ +\\S+ +${N_A}$`, 'm'), text);
+  assert.match(text, new RegExp(`^ct-b {13}\\d+ +\\S+ +${N_B}$`, 'm'), text);
+  // tcptop: bytes sent per container; --container ct-b sees only ct-b's connection
+  const tx = (r: ToolRun) => {
+    const out = new Map<string, number>();
+    for (const rec of records(r)) for (const row of rec.rows) {
+      const k = row.container ? row.container.name : row.lport === port ? 'server' : 'other';
+      out.set(k, (out.get(k) ?? 0) + row.tx_bytes + row.rx_bytes);
+    }
+    return out;
+  };
+  const tAll = tx(run('t.all'));
+  assert.equal(tAll.get('ct-a'), BYTES_A, section('t.all'));
+  assert.equal(tAll.get('ct-b'), BYTES_B, section('t.all'));
+  assert.equal(tAll.get('server'), BYTES_A + BYTES_B, section('t.all'));
+  assert.deepEqual([...tx(run('t.b'))], [['ct-b', BYTES_B]], section('t.b'));
+  // diagnose: the two containers are two services named as Podman names them, with the edge
+  const report = JSON.parse(section('diagnose')) as { services: Json[]; edges: Json[] };
+  const src = report.services.find((s) => s.containerName === 'ct-src');
+  const sink = report.services.find((s) => s.containerName === 'ct-sink');
+  assert.ok(src && sink, `services: ${JSON.stringify(report.services.map((s) => [s.id, s.comm, s.container, s.containerName]))}\n${section('diagnose.err')}`);
+  assert.equal(src.container, ids.get('ct-src'));
+  assert.equal(sink.container, ids.get('ct-sink'));
+  const edge = report.edges.find((e) => e.from === src.id && e.to === sink.id);
+  assert.ok(edge && edge.bytesPerS > 0, `edges: ${JSON.stringify(report.edges)}`);
+  console.log(`6.1 VM: syscount ct-a=${all.get(key('ct-a'))} ct-b=${all.get(key('ct-b'))}; tcptop ct-a=${tAll.get('ct-a')} ct-b=${tAll.get('ct-b')}; diagnose edge ct-src -> ct-sink ${Math.round(edge.bytesPerS)} B/s`);
 });
