@@ -49,6 +49,7 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->ppid = ppid;

@@ -38,6 +38,7 @@ int BPF_PROG(exitsnoop_exit, struct task_struct *task)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 start = per_thread ? task->start_time : BPF_CORE_READ(task, group_leader, start_time);
 	e->ts_ns = now;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->age_ns = now - start;
 	e->pid = tgid;
 	e->tid = tid;

@@ -74,6 +74,7 @@ int BPF_PROG(opensnoop_exit, struct pt_regs *regs, long ret)
 		}
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->uid = uid;

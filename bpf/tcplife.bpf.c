@@ -32,6 +32,7 @@ const volatile __u16 rports[TCPLIFE_MAX_PORTS] = {};
 
 struct birth {
 	__u64 ts_ns;
+	__u64 cgroup_id;
 	__u32 pid;
 	__u32 seen;
 	char comm[SNOOP_COMM_LEN];
@@ -71,6 +72,7 @@ static __always_inline void whoami(struct birth *b)
 {
 	b->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
+	b->cgroup_id = bpf_get_current_cgroup_id();
 	if (cgroup_wanted())
 		b->seen |= SEEN_WANTED;
 }
@@ -140,6 +142,7 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	__u64 now = bpf_ktime_get_ns();
 	e->ts_ns = now;
 	e->span_ns = now - born.ts_ns;
+	e->cgroup_id = born.cgroup_id;
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	/* bytes_acked and bytes_received count sequence space: the SYN of an active open and a FIN
 	 * each take one. Count data only: drop our SYN once acked, our FIN once acked (everything

@@ -34,6 +34,7 @@ int BPF_PROG(threadsnoop_fork, struct task_struct *parent, struct task_struct *c
 		return 0;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id(); /* the parent's: the child starts in it */
 	e->lifetime_ns = 0;
 	e->kind = THREAD_NEW;
 	e->pid = tgid;
@@ -68,6 +69,7 @@ int BPF_PROG(threadsnoop_exit, struct task_struct *task)
 	}
 	__u64 now = bpf_ktime_get_ns();
 	e->ts_ns = now;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->lifetime_ns = now - task->start_time;
 	e->kind = THREAD_EXIT;
 	e->pid = tgid;

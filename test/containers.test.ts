@@ -104,6 +104,9 @@ test('two containers, one program: syscount -P and tcptop attribute exact counts
     kids.push(a, b);
     writeFileSync(join(ct.a, 'cgroup.procs'), String(a.pid));
     writeFileSync(join(ct.b, 'cgroup.procs'), String(b.pid));
+    // A short-lived exec in B: gone before user space reads /proc, named by the cgroup id the kernel recorded.
+    const shortLived = spawn('sh', ['-c', `echo $$ > ${ct.b}/cgroup.procs; while [ ! -f ${dir}/go ]; do sleep 0.02; done; exec /bin/true ct-exec-mark`], { stdio: 'ignore' });
+    kids.push(shortLived);
     const sc = ['syscount', '-P', '--syscall', 'getppid'];
     const tt = ['tcptop', '-C', '--json', '60'];
     const all = startTool([...sc, '--json', '--containers']);
@@ -112,14 +115,20 @@ test('two containers, one program: syscount -P and tcptop attribute exact counts
     const text = startTool([...sc, '--containers']);
     const tAll = startTool([...tt, '--containers']);
     const tB = startTool([...tt, '--container', ID_B]);
-    tools.push(all, onlyA, pathB, text, tAll, tB);
+    const ex = startTool(['execsnoop', '--json', '--containers']);
+    const exA = startTool(['execsnoop', '--json', '--container', ID_A]);
+    tools.push(all, onlyA, pathB, text, tAll, tB, ex, exA);
     await Promise.all(tools.map((t) => t.ready));
     writeFileSync(join(dir, 'go'), '');
     await waitFor(join(dir, 'a.done'), 30_000);
     await waitFor(join(dir, 'b.done'), 30_000);
-    await sleep(100);
-    const [rAll, rA, rB, rText, rtAll, rtB] = await Promise.all(tools.map((t) => t.stop()));
-    for (const r of [rAll, rA, rB, rText, rtAll, rtB]) assert.equal(r.code, 0, r.stderr);
+    await new Promise((res) => (shortLived.exitCode !== null ? res(null) : shortLived.on('exit', res)));
+    await sleep(300);
+    const [rAll, rA, rB, rText, rtAll, rtB, rEx, rExA] = await Promise.all(tools.map((t) => t.stop()));
+    for (const r of [rAll, rA, rB, rText, rtAll, rtB, rEx, rExA]) assert.equal(r.code, 0, r.stderr);
+    const marks = records(rEx).filter((e) => e.args?.includes('ct-exec-mark'));
+    assert.deepEqual(marks.map((e) => [e.pid, e.container]), [[shortLived.pid, { id: ID_B.slice(0, 12), runtime: 'docker' }]], rEx.stdout);
+    assert.deepEqual(records(rExA).filter((e) => e.type !== 'summary'), [], 'execsnoop --container A: no exec happened in A');
 
     const c = countsByPid(rAll);
     assert.deepEqual(c.get(a.pid!), { count: N_A, container: { id: ID_A.slice(0, 12), runtime: 'docker' } }, rAll.stdout);

@@ -230,6 +230,45 @@ export class ContainerResolver {
     return c;
   }
 
+  private byId = new Map<number, Container | null>();
+  private idPaths?: Map<bigint, string>;
+  private idPathsAt = 0;
+
+  /**
+   * The container of a cgroup2 id as the kernel reported it (cached per id): a process that
+   * already exited still names its container. The live process's own cgroup is tried first
+   * (one stat); else the cgroup2 tree is walked, at most once a second.
+   */
+  ofCgroupId(id: number, pid?: number): Container | undefined {
+    if (!this.active || !id) return pid === undefined ? undefined : this.ofPid(pid);
+    const known = this.byId.get(id);
+    if (known !== undefined) return known ?? undefined;
+    const mount = cgroup2Mount();
+    if (!mount) return pid === undefined ? undefined : this.ofPid(pid);
+    let path: string | undefined;
+    if (pid !== undefined) {
+      try {
+        const p = parseProcCgroup(readFileSync(`${this.roots.proc}/${pid}/cgroup`, 'utf8')).v2;
+        if (p !== undefined && statSync(join(mount, p), { bigint: true }).ino === BigInt(id)) path = p;
+      } catch {
+        // gone, or moved: look the id up
+      }
+    }
+    if (path === undefined) {
+      let found = this.idPaths?.get(BigInt(id));
+      if (found === undefined && Date.now() - this.idPathsAt > 1000) {
+        this.idPaths = cgroupPathsById(mount);
+        this.idPathsAt = Date.now();
+        found = this.idPaths.get(BigInt(id));
+      }
+      path = found;
+      if (path === undefined) return undefined; // removed already: unknown (asked again later)
+    }
+    const c = this.ofCgroup(path) ?? null;
+    this.byId.set(id, c);
+    return c ?? undefined;
+  }
+
   /** Every container with a live process, by id. */
   running(): Map<string, Container> {
     const out = new Map<string, Container>();

@@ -22,6 +22,11 @@ export class ContainerView {
     return this.r.ofPid(pid);
   }
 
+  /** A task by pid and, where the kernel reported it, its cgroup2 id (right after it exited too). */
+  ofTask(pid: number, cgroupId?: number): Container | undefined {
+    return cgroupId ? this.r.ofCgroupId(cgroupId, pid) : this.r.ofPid(pid);
+  }
+
   /** Interval tools: a column for this report's rows? */
   shown(pids: Iterable<number>): boolean {
     if (this.forced) return true;
@@ -40,13 +45,13 @@ export class ContainerView {
   }
 
   /** The cell (with its separator) for a process. */
-  cell(pid: number): string {
-    return `${padR(safe(containerLabel(this.of(pid))).slice(0, WIDTH), WIDTH)} `;
+  cell(pid: number, cgroupId?: number): string {
+    return `${padR(safe(containerLabel(this.ofTask(pid, cgroupId))).slice(0, WIDTH), WIDTH)} `;
   }
 
   /** A JSON record (one line, an object) with the process's container first, when it has one. */
-  jsonLine(pid: number, line: string): string {
-    const c = this.json(pid).container;
+  jsonLine(pid: number, line: string, cgroupId?: number): string {
+    const c = containerJson(this.ofTask(pid, cgroupId)).container;
     return c ? `{"container":${JSON.stringify(c)},${line.slice(1)}` : line;
   }
 

@@ -78,6 +78,8 @@ export interface StreamRender<E> {
   jsonAt?(data: Buffer, offset: number, length: number): string | undefined;
   /** The event's process: its container goes first in text (a column) and JSON (a field). */
   pid?(e: E): number;
+  /** The cgroup2 id the kernel recorded with the event, if it did (the container of a process gone since). */
+  cgroupId?(e: E): number | undefined;
 }
 
 /**
@@ -134,10 +136,11 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   const pidOf = render.pid;
   if (pidOf && (json ? ct.active : rt.containerColumn())) {
     const { text, json: toJson, decode } = render;
+    const cg = render.cgroupId ?? (() => undefined);
     render = {
       decode,
-      text: (e) => { const l = text(e); return l === undefined ? l : ct.cell(pidOf(e)) + l; },
-      json: (e) => { const l = toJson(e); return l === undefined ? l : ct.jsonLine(pidOf(e), l); },
+      text: (e) => { const l = text(e); return l === undefined ? l : ct.cell(pidOf(e), cg(e)) + l; },
+      json: (e) => { const l = toJson(e); return l === undefined ? l : ct.jsonLine(pidOf(e), l, cg(e)); },
     };
   }
   const at = json ? render.jsonAt : render.textAt;

@@ -115,6 +115,7 @@ Examples:
     await streamEvents(rt, source, {
       decode,
       pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => (wanted(r) ? execLine(r, o, startNs) : undefined),
       json: (r) => (wanted(r) ? execJson(r) : undefined),
     });

@@ -78,6 +78,7 @@ Examples:
     await streamEvents(rt, source, {
       decode,
       pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => (wanted(r) ? exitLine(r, o) : undefined),
       json: (r) => (wanted(r) ? exitJson(r) : undefined),
     });

@@ -148,6 +148,7 @@ Examples:
     await streamEvents(rt, source, {
       decode,
       pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text,
       json: (r) => (wanted(r) ? openJson(r) : undefined),
       textAt: (b, at, length) => text(openRecordAt(layout, b, at, length, reused)),

@@ -116,6 +116,7 @@ Examples:
     await streamEvents(rt, source, {
       decode,
       pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => tcplifeLine(r, o, startNs),
       json: (r) => tcplifeJson(r),
     });

@@ -76,6 +76,7 @@ Examples:
     await streamEvents(rt, source, {
       decode,
       pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => (wanted(r) ? threadLine(r, startNs) : undefined),
       json: (r) => (wanted(r) ? threadJson(r) : undefined),
     });

@@ -10,6 +10,8 @@ export interface ThreadsnoopFilters {
 
 export interface ThreadRecord {
   tsNs: bigint;
+  /** The task's cgroup2 id (its container, resolvable after it exited). */
+  cgroupId?: number;
   event: 'NEW' | 'EXIT';
   pid: number;
   tid: number;
@@ -38,6 +40,7 @@ export function threadDecoder(s: RingSource): (b: Buffer) => ThreadRecord {
   const { THREAD_NEW } = s.obj.enumValues('thread_kind');
   return (b) => ({
     tsNs: v.u64(b, 'ts_ns'),
+    cgroupId: Number(v.u64(b, 'cgroup_id')),
     event: v.uint(b, 'kind') === THREAD_NEW ? 'NEW' : 'EXIT',
     pid: v.uint(b, 'pid'),
     tid: v.uint(b, 'tid'),
