@@ -18,7 +18,6 @@ const FLAGS = [
   { ...COMMON.duration, short: undefined },
   COMMON.cgroup,
   COMMON.container,
-  COMMON.containers,
   COMMON.json,
 ];
 
