@@ -57,10 +57,15 @@ test('host without a container runtime: no CONTAINER column, no container field,
   try {
     const text = startTool(['syscount', '-P', '--syscall', 'getppid', '-p', String(w.pid)]);
     const json = startTool(['syscount', '-P', '--syscall', 'getppid', '--json', '-p', String(w.pid)]);
-    await Promise.all([text.ready, json.ready]);
+    const ex = startTool(['execsnoop', '--json']);
+    await Promise.all([text.ready, json.ready, ex.ready]);
     writeFileSync(join(dir, 'go'), '');
     await waitFor(join(dir, 'a.done'), 20_000);
-    const [t, j] = await Promise.all([text.stop(), json.stop()]);
+    spawn('/bin/true', ['ct-host-mark'], { stdio: 'ignore' });
+    await sleep(300);
+    const [t, j, e] = await Promise.all([text.stop(), json.stop(), ex.stop()]);
+    const mark = records(e).filter((r) => r.args?.includes('ct-host-mark'));
+    assert.deepEqual(mark.map((r) => Object.keys(r)), [['time', 'uid', 'pcomm', 'pid', 'ppid', 'ret', 'args', 'tid', 'errno', 'truncated']], e.stdout);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /^PID {4}COMM +COUNT$/m, t.stdout);
     assert.doesNotMatch(t.stdout, /CONTAINER/);
