@@ -123,15 +123,15 @@ Examples:
     await rt.until();
     const result = session.collect();
     session.close();
-    if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
+    if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }, rt.containers), {
       title: 'CPU Flame Graph',
       subtitle: `bpfkit profile: ${what(opts)}`,
     }));
-    if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
+    if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }, rt.containers), {
       name: `bpfkit profile: ${what(opts)}`,
     }));
     if (opts.json) rt.write(renderJson(result, rt.containers));
-    else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
+    else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts, rt.containers)));
     else if (!files) rt.write(renderText(result, opts, rt.containers));
     else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`].filter(Boolean).join('\n') + '\n');
     // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
@@ -187,8 +187,10 @@ export function stackLine(s: ProfileStack, o: LabelOpts): string[] {
   return out;
 }
 
-export function toStackCounts(r: ProfileResult, o: LabelOpts): StackCount[] {
-  return r.stacks.map((s) => ({ stack: stackLine(s, o), count: s.count }));
+/** With --containers, each stack starts at its container (or [host]): one flame per container. */
+export function toStackCounts(r: ProfileResult, o: LabelOpts, ct?: ContainerView): StackCount[] {
+  const root = (pid: number) => { const c = ct?.of(pid); return c ? containerLabel(c) : '[host]'; };
+  return r.stacks.map((s) => ({ stack: ct?.forced ? [root(s.pid), ...stackLine(s, o)] : stackLine(s, o), count: s.count }));
 }
 
 /**
