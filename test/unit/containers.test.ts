@@ -156,3 +156,18 @@ test('no runtime on the host: the resolver reads nothing and answers nothing', (
   assert.equal(r.ofPid(process.pid), undefined);
   assert.equal(r.running().size, 0);
 });
+
+test('profile --containers: each stack starts at its container, [host] outside; without it stacks are as before', async () => {
+  const { toStackCounts } = await import('../../src/tools/profile/index.js');
+  const { ContainerView } = await import('../../src/toolkit/containers.js');
+  const roots = fixture();
+  const frame = (name: string) => ({ name }) as never;
+  const stack = (pid: number, comm: string) => ({ pid, comm, count: 5, user: [frame('leaf'), frame('main')], kernel: null, userMissed: false, kernelMissed: false });
+  const result = { stacks: [stack(4243, 'sleep'), stack(4244, 'bash')], stats: {} as never };
+  const o = { annotate: false, delimited: false };
+  const r = new ContainerResolver(roots, true);
+  const forced = toStackCounts(result, o, new ContainerView(true, true, r)).map((s) => s.stack[0]);
+  assert.deepEqual(forced, ['rootfs-one', '[host]']);
+  const plain = toStackCounts(result, o, new ContainerView(false, false, r)).map((s) => s.stack[0]);
+  assert.deepEqual(plain, ['sleep', 'bash']);
+});
