@@ -15,14 +15,27 @@ const COUNT = Number(process.env.COUNT ?? 1000000);
 const ID_IN = 'c0'.repeat(32);
 const ID_OTHER = 'd0'.repeat(32);
 
-function programNs(prefix: string): { ns: number; runs: number } {
+/** run_time_ns and run_cnt per loaded program (by id) whose name starts with `prefix`. */
+function programStats(prefix: string): Map<number, { ns: number; runs: number }> {
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  const out = new Map<number, { ns: number; runs: number }>();
+  for (const p of JSON.parse(r.stdout) as Array<{ id: number; name?: string; run_time_ns?: number; run_cnt?: number }>) {
+    if (p.name?.startsWith(prefix)) out.set(p.id, { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
+  }
+  return out;
+}
+
+/** BPF ns per event between two readings, over programs present in both (an earlier run's may linger). */
+function perEventNs(before: Map<number, { ns: number; runs: number }>, after: Map<number, { ns: number; runs: number }>): number {
   let ns = 0;
   let runs = 0;
-  for (const p of JSON.parse(r.stdout) as Array<{ name?: string; run_time_ns?: number; run_cnt?: number }>) {
-    if (p.name?.startsWith(prefix)) { ns += p.run_time_ns ?? 0; runs += p.run_cnt ?? 0; }
+  for (const [id, a] of after) {
+    const b = before.get(id);
+    if (!b) continue;
+    ns += a.ns - b.ns;
+    runs += a.runs - b.runs;
   }
-  return { ns, runs };
+  return ns / Math.max(1, runs);
 }
 
 async function main() {
@@ -66,12 +79,12 @@ async function main() {
       if (!args) continue;
       const bg = await startBpfkit(args);
       const fd = native.bpf_enable_stats(0) as number;
-      const before = programNs('syscount_');
+      const before = programStats('syscount_');
       dd();
-      const after = programNs('syscount_');
+      const after = programStats('syscount_');
       if (fd >= 0) native.close(fd);
       await bg.stop();
-      perEvent.set(name, (after.ns - before.ns) / Math.max(1, after.runs - before.runs));
+      perEvent.set(name, perEventNs(before, after));
     }
   } finally {
     spawnSync('kill', [String(holderPid), String(idlePid)]);
