@@ -7,11 +7,11 @@ import { existsSync, readdirSync, readFileSync, statSync, statfsSync } from 'nod
 import { join } from 'node:path';
 import { parseProcCgroup, readCgroupMounts } from './cgroups.js';
 
-export type Runtime = 'docker' | 'podman' | 'containerd' | 'crio' | 'kubernetes';
+export type ContainerRuntime = 'docker' | 'podman' | 'containerd' | 'crio' | 'kubernetes';
 
 /** A container found in a cgroup path. */
 export interface ContainerRef {
-  runtime: Runtime;
+  runtime: ContainerRuntime;
   /** Full id (64 hex digits as the runtime wrote it). */
   id: string;
   /** The container's own cgroup: the path up to and including its segment (subcgroups are inside). */
@@ -35,7 +35,7 @@ const ID = '[0-9a-f]{64}';
 // systemd scope units: <prefix>-<id>.scope. conmon (Podman's and CRI-O's monitor) runs in its
 // own *-conmon-<id>.scope: it watches the container from outside, so it is not the container.
 const SCOPE = new RegExp(`^(docker|libpod|cri-containerd|crio|containerd|nerdctl)-(${ID})\\.scope$`);
-const CGROUPFS_PARENT: Record<string, Runtime> = { docker: 'docker', libpod_parent: 'podman', machine: 'podman' };
+const CGROUPFS_PARENT: Record<string, ContainerRuntime> = { docker: 'docker', libpod_parent: 'podman' };
 // Pod UIDs are UUIDs (systemd slices write their dashes as underscores).
 const POD = /^(?:kubepods(?:-(besteffort|burstable))?-)?pod([0-9a-f][0-9a-f_-]*)(?:\.slice)?$/;
 
@@ -57,7 +57,7 @@ export function parseContainerCgroup(path: string): ContainerRef | undefined {
     const scope = SCOPE.exec(s);
     if (scope) {
       const kind = scope[1]!;
-      const runtime: Runtime = kind === 'libpod' ? 'podman' : kind === 'cri-containerd' || kind === 'containerd' || kind === 'nerdctl' ? 'containerd' : kind === 'crio' ? 'crio' : 'docker';
+      const runtime: ContainerRuntime = kind === 'libpod' ? 'podman' : kind === 'cri-containerd' || kind === 'containerd' || kind === 'nerdctl' ? 'containerd' : kind === 'crio' ? 'crio' : 'docker';
       return { runtime, id: scope[2]!, cgroup: prefix, ...kube };
     }
     // cgroupfs layouts: /docker/<id>, /libpod_parent/libpod-<id>, /kubepods/<qos>/pod<uid>/<id>.
@@ -284,7 +284,7 @@ export class ContainerResolver {
 }
 
 /** The JSON fields a tool adds to a record of a process in a container. */
-export function containerJson(c: Container | undefined): { container?: { id: string; name?: string; runtime: Runtime; pod_uid?: string } } {
+export function containerJson(c: Container | undefined): { container?: { id: string; name?: string; runtime: ContainerRuntime; pod_uid?: string } } {
   if (!c) return {};
   return { container: { id: c.shortId, ...(c.name ? { name: c.name } : {}), runtime: c.runtime, ...(c.podUid ? { pod_uid: c.podUid } : {}) } };
 }
@@ -304,14 +304,10 @@ export function cgroup2Mount(): string | undefined {
   return readCgroupMounts().v2;
 }
 
-/** A cgroup2 directory's id (its inode: what bpf_get_current_cgroup_id() returns) and depth. */
-export interface CgroupId { id: bigint; level: number; dir: string }
+/** A cgroup2 directory's id: its inode, what bpf_get_current_cgroup_id() returns. */
+export interface CgroupId { id: bigint; dir: string }
 
-/**
- * A cgroup2 directory -> its id and its level below the root (the root is level 0), as the
- * kernel's bpf_get_current_ancestor_cgroup_id(level) counts. Throws a message for -c when the
- * path is not a cgroup2 directory.
- */
+/** A cgroup2 directory -> its id. Throws a message for -c when the path is not a cgroup2 directory. */
 export function cgroupIdOf(dir: string): CgroupId {
   let st;
   try {
@@ -323,20 +319,7 @@ export function cgroupIdOf(dir: string): CgroupId {
   const type = Number(statfsSync(dir).type);
   if (type === CGROUP1_MAGIC) throw new Error(`${dir} is a cgroup v1 directory: only cgroup v2 can be filtered in the kernel (${cgroup2Mount() ?? 'no cgroup2 mounted'})`);
   if (type !== CGROUP2_MAGIC) throw new Error(`${dir} is not a cgroup directory (cgroup v2, e.g. ${cgroup2Mount() ?? '/sys/fs/cgroup'}/...)`);
-  // The level: how many directories above it are still cgroup2 (the mount root is level 0).
-  let level = 0;
-  let p = dir.replace(/\/+$/, '');
-  while (p.lastIndexOf('/') > 0) {
-    const up = p.slice(0, p.lastIndexOf('/'));
-    try {
-      if (Number(statfsSync(up).type) !== CGROUP2_MAGIC) break;
-    } catch {
-      break;
-    }
-    level++;
-    p = up;
-  }
-  return { id: st.ino, level, dir };
+  return { id: st.ino, dir };
 }
 
 /** cgroup id -> path relative to the cgroup2 root ("/system.slice/x.scope"), by walking the tree. */
