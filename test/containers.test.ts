@@ -85,11 +85,13 @@ function fakeContainers(): { root: string; a: string; b: string; cleanup(): void
   const root = join(mount, `bpfkit-ct-${process.pid}`);
   const a = join(root, `docker-${ID_A}.scope`);
   const b = join(root, `docker-${ID_B}.scope`);
-  for (const d of [root, a, b]) mkdirSync(d, { recursive: true });
+  // B has 8 empty child cgroups: 9 ids, more than the kernel compares inline (the map path); A has 1.
+  const subs = Array.from({ length: 8 }, (_, i) => join(b, `sub${i}`));
+  for (const d of [root, a, b, ...subs]) mkdirSync(d, { recursive: true });
   return {
     root, a, b,
     cleanup() {
-      for (const d of [a, b, root]) { try { rmdirSync(d); } catch { /* still busy: left for the next run */ } }
+      for (const d of [...subs, a, b, root]) { try { rmdirSync(d); } catch { /* still busy: left for the next run */ } }
     },
   };
 }

@@ -66,6 +66,8 @@ export const SELF_TGID_CONSTANT = 'bpfkit_self_tgid';
 /** The constant and map of bpf/include/cgroup.bpf.h (-c and --container, checked in the kernel). */
 const CGROUP_FILTER_CONSTANT = 'bpfkit_filter_cgroups';
 const CGROUP_FILTER_MAP = 'bpfkit_cgroups';
+/** BPFKIT_INLINE_CGROUPS: this many ids are compared inline, more are looked up in the map. */
+const CGROUP_INLINE = 8;
 let cgroupScope: bigint[] | undefined;
 
 /**
@@ -202,9 +204,12 @@ export class BpfObject {
       this.setConstants({ [SELF_TGID_CONSTANT]: process.pid });
     }
     const scoped = CGROUP_FILTER_CONSTANT in this.rodataVars();
+    const inline = (cgroupScope?.length ?? 0) <= CGROUP_INLINE;
     if (scoped) {
-      this.setConstants({ [CGROUP_FILTER_CONSTANT]: cgroupScope !== undefined });
-      this.map(CGROUP_FILTER_MAP).setMaxEntries(Math.max(1, cgroupScope?.length ?? 0));
+      const ids = Buffer.alloc(8 * CGROUP_INLINE);
+      if (cgroupScope && inline) cgroupScope.forEach((id, i) => ids.writeBigUInt64LE(id, 8 * i));
+      this.setConstants({ [CGROUP_FILTER_CONSTANT]: cgroupScope !== undefined, bpfkit_ncgroups: cgroupScope?.length ?? 0, bpfkit_cgroup_ids: ids });
+      this.map(CGROUP_FILTER_MAP).setMaxEntries(inline ? 1 : cgroupScope!.length);
     }
     const log = captureLog();
     const rc = native.bpf_object__load(this.live) as number;
@@ -226,7 +231,7 @@ export class BpfObject {
       throw new BpfkitError('LIBBPF', `cannot load ${this.name}: ${errnoText(e)}${lines.length ? ` (${lines.at(-1)})` : ''}`, { detail: lines.join('\n') });
     }
     this.loaded = true;
-    if (scoped && cgroupScope) {
+    if (scoped && cgroupScope && !inline) {
       const map = this.map(CGROUP_FILTER_MAP);
       const key = Buffer.alloc(8);
       for (const id of cgroupScope) {
