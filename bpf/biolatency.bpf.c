@@ -7,6 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include "biolatency.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 #define REQ_OP_MASK 0xff
 
@@ -53,6 +54,9 @@ static __always_inline void stamp(struct request *rq, bool only_if_new)
 		return;
 	/* I/O started or issued in bpfkit's own context is not timed (completion skips it) */
 	if (is_self(bpf_get_current_pid_tgid()))
+		return;
+	/* -c/--container: I/O submitted (or issued) in the wanted cgroups' context */
+	if (!cgroup_wanted())
 		return;
 	__u64 ts = bpf_ktime_get_ns();
 	__u64 id = (__u64)rq;

@@ -7,6 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include "biotop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 #define REQ_OP_MASK 0xff
 #define REQ_OP_WRITE 1
@@ -41,6 +42,8 @@ static __always_inline bool fill_who(struct biotop_who *who)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (filter_tgid && tgid != filter_tgid)
+		return false;
+	if (!cgroup_wanted())
 		return false;
 	who->pid = tgid;
 	bpf_get_current_comm(who->comm, sizeof(who->comm));
@@ -112,7 +115,7 @@ int BPF_PROG(biotop_rq_complete, struct request *rq, blk_status_t error, unsigne
 
 	struct biotop_key key = {};
 	key.pid = s->who.pid;
-	if (filter_tgid && !key.pid)
+	if ((filter_tgid || bpfkit_filter_cgroups) && !key.pid)
 		goto out;
 	if (is_self_tgid(key.pid))
 		goto out; /* I/O submitted by bpfkit itself (recorded at start, left out here) */

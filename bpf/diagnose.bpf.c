@@ -8,6 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "stacks.bpf.h"
 #include "btf_keep.bpf.h"
 
@@ -236,7 +237,7 @@ static __always_inline struct diag_thread *thread_of(struct task_struct *t)
 
 static __always_inline bool ignored(struct task_struct *t)
 {
-	return t->pid == 0 || is_self_tgid(t->tgid);
+	return t->pid == 0 || is_self_tgid(t->tgid) || !task_cgroup_wanted(t);
 }
 
 /* The last time an exited thread leaves a CPU: fold its counters into `exited`. */

@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(exec_limits);
@@ -32,6 +33,8 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (is_self(id))
 		return 0;
+	if (!cgroup_wanted())
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 	if (filter_ppid && ppid != filter_ppid)
@@ -46,6 +49,7 @@ int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->ppid = ppid;

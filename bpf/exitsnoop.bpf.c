@@ -6,6 +6,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 SNOOP_LAYOUT(exit_event);
 
@@ -22,6 +23,8 @@ int BPF_PROG(exitsnoop_exit, struct task_struct *task)
 		return 0;
 	if (is_self_tgid(tgid))
 		return 0;
+	if (!cgroup_wanted())
+		return 0;
 	if (filter_tgid && tgid != filter_tgid)
 		return 0;
 	int code = task->exit_code;
@@ -35,6 +38,7 @@ int BPF_PROG(exitsnoop_exit, struct task_struct *task)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 start = per_thread ? task->start_time : BPF_CORE_READ(task, group_leader, start_time);
 	e->ts_ns = now;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->age_ns = now - start;
 	e->pid = tgid;
 	e->tid = tid;

@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include "fsslower.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 const volatile __u32 filter_tgid = 0;
 const volatile __u64 min_ns = 0;
@@ -150,6 +151,8 @@ int BPF_PROG(fsslower_sys_enter, struct pt_regs *regs, long nr)
 		return 0; /* never bpfkit's own reads/writes (its output may go to the traced fs) */
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return 0;
+	if (!cgroup_wanted())
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct file *f = 0;
 	__u64 offset = 0;
@@ -224,6 +227,8 @@ static __always_inline int kp_enter(__u32 kind, struct file *f, __u64 offset)
 	if (is_self(id))
 		return 0;
 	if (filter_tgid && (id >> 32) != filter_tgid)
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 	__u32 tid = (__u32)id;
 	struct op_start s = { .ts = bpf_ktime_get_ns(), .offset = offset, .file = f, .kind = kind };

@@ -7,6 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 SNOOP_LAYOUT(open_event);
 
@@ -33,6 +34,8 @@ int BPF_PROG(opensnoop_exit, struct pt_regs *regs, long ret)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (is_self(id))
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return 0;
@@ -71,6 +74,7 @@ int BPF_PROG(opensnoop_exit, struct pt_regs *regs, long ret)
 		}
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->uid = uid;

@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include "profile.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "stacks.bpf.h"
 
 const volatile __u32 filter_npids = 0;
@@ -143,6 +144,8 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	if (filter_npids && !in_list(tgid, filter_pids, filter_npids))
 		return 0;
 	if (filter_ntids && !in_list(tid, filter_tids, filter_ntids))
+		return 0;
+	if (!cgroup_wanted())
 		return 0;
 
 	struct profile_stats *st = bpf_map_lookup_elem(&profile_stat, &zero);

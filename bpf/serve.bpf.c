@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "serve.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -24,7 +25,6 @@
 
 const volatile bool by_comm = false;
 const volatile bool per_process = false;
-const volatile bool filter_cgroup = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -88,13 +88,6 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroup_filter SEC(".maps");
-
 /* Keep the enum in BTF for user space. */
 enum serve_drop serve_drop_kinds;
 
@@ -112,9 +105,7 @@ static __always_inline bool wanted_task(__u64 id)
 {
 	if (is_self(id))
 		return false;
-	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_filter, 0))
-		return false;
-	return true;
+	return cgroup_wanted(); /* -c / --container */
 }
 
 static __always_inline __u32 log2_slot(__u64 v)

@@ -16,6 +16,7 @@ enum exec_limits {
 
 struct exec_event {
 	__u64 ts_ns;
+	__u64 cgroup_id;   /* the task's cgroup2 id: its container, even once it has exited */
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
@@ -37,6 +38,7 @@ enum thread_kind {
 struct thread_event {
 	__u64 ts_ns;
 	__u64 lifetime_ns; /* EXIT only */
+	__u64 cgroup_id;   /* the task's cgroup2 id: its container, even once it has exited */
 	__u32 kind;
 	__u32 pid;         /* tgid */
 	__u32 tid;
@@ -49,6 +51,7 @@ struct thread_event {
 struct exit_event {
 	__u64 ts_ns;
 	__u64 age_ns;
+	__u64 cgroup_id;   /* the task's cgroup2 id: its container, even once it has exited */
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
@@ -62,6 +65,7 @@ struct exit_event {
 struct open_event {
 	__u64 ts_ns;
 	__u64 flags;
+	__u64 cgroup_id;   /* the task's cgroup2 id: its container, even once it has exited */
 	__u32 pid;
 	__u32 tid;
 	__u32 uid;
@@ -79,6 +83,7 @@ struct tcplife_event {
 	__u64 span_ns;
 	__u64 tx_bytes;    /* tcp_sock.bytes_acked */
 	__u64 rx_bytes;    /* tcp_sock.bytes_received */
+	__u64 cgroup_id;   /* the task's cgroup2 id: its container, even once it has exited */
 	__u32 pid;
 	__u16 family;
 	__u16 lport;

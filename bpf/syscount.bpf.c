@@ -7,10 +7,10 @@
 #include <bpf/bpf_core_read.h>
 #include "syscount.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 const volatile __u32 filter_tgid = 0;
 const volatile __u32 filter_tid = 0;
-const volatile bool filter_cgroup = false;
 const volatile bool failures_only = false;
 const volatile __s32 filter_errno = 0;      /* positive errno, 0 = any */
 const volatile bool by_process = false;
@@ -39,13 +39,6 @@ struct {
 	__type(value, __u64);
 } start_ns SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroup_filter SEC(".maps");
-
 /* id: bpf_get_current_pid_tgid(), fetched once per event */
 static __always_inline bool wanted_task(__u64 id)
 {
@@ -55,7 +48,7 @@ static __always_inline bool wanted_task(__u64 id)
 		return false;
 	if (filter_tid && (__u32)id != filter_tid)
 		return false;
-	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_filter, 0))
+	if (!cgroup_wanted())
 		return false;
 	return true;
 }

@@ -10,6 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 SNOOP_LAYOUT(tcplife_event);
 
@@ -27,9 +28,11 @@ const volatile __u16 rports[TCPLIFE_MAX_PORTS] = {};
 #define SEEN_SYN_SENT 1    /* active open: the peer's ACK of our SYN counts in bytes_acked */
 #define SEEN_ESTABLISHED 2
 #define SEEN_FIN_SENT 4    /* FIN_WAIT1 or LAST_ACK: we sent a FIN (it counts once acked) */
+#define SEEN_WANTED 8      /* its owner was seen in a cgroup of -c/--container */
 
 struct birth {
 	__u64 ts_ns;
+	__u64 cgroup_id;
 	__u32 pid;
 	__u32 seen;
 	char comm[SNOOP_COMM_LEN];
@@ -69,6 +72,9 @@ static __always_inline void whoami(struct birth *b)
 {
 	b->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
+	b->cgroup_id = bpf_get_current_cgroup_id();
+	if (cgroup_wanted())
+		b->seen |= SEEN_WANTED;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -117,6 +123,8 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	bpf_map_delete_elem(&births, &key);
 	if (filter_tgid && born.pid != filter_tgid)
 		return 0;
+	if (bpfkit_filter_cgroups && !(born.seen & SEEN_WANTED))
+		return 0; /* owner unknown or in another cgroup */
 	if (is_self_tgid(born.pid))
 		return 0; /* bpfkit's own connections (e.g. a metrics scrape) */
 	__u16 lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
@@ -134,6 +142,7 @@ int BPF_PROG(tcplife_state, const struct sock *sk, const int oldstate, const int
 	__u64 now = bpf_ktime_get_ns();
 	e->ts_ns = now;
 	e->span_ns = now - born.ts_ns;
+	e->cgroup_id = born.cgroup_id;
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	/* bytes_acked and bytes_received count sequence space: the SYN of an active open and a FIN
 	 * each take one. Count data only: drop our SYN once acked, our FIN once acked (everything

@@ -17,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 #include "tcptop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -27,7 +28,6 @@
 #define NOT_STREAM_DATA (MSG_PEEK | MSG_ERRQUEUE)
 
 const volatile __u32 filter_tgid = 0;
-const volatile bool filter_cgroup = false;
 const volatile __u16 filter_family = 0; /* 0 = both */
 
 struct tcptop_maps {
@@ -63,13 +63,6 @@ struct {
 	__type(value, __u64);
 } dropped SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroup_filter SEC(".maps");
-
 /* kprobe mode: arguments of tcp_sendmsg/tcp_recvmsg per thread, for the kretprobe. */
 struct pending_call {
 	struct sock *sk;
@@ -95,7 +88,7 @@ static __always_inline bool wanted_task(__u64 id)
 		return false;
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return false;
-	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_filter, 0))
+	if (!cgroup_wanted())
 		return false;
 	return true;
 }

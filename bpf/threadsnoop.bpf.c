@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include "snoop.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(thread_kind);
@@ -18,7 +19,7 @@ const volatile bool trace_exits = true;
 
 static __always_inline bool wanted(__u32 tgid, __u32 tid)
 {
-	return tgid != tid && !is_self_tgid(tgid) && (!filter_tgid || tgid == filter_tgid);
+	return tgid != tid && !is_self_tgid(tgid) && cgroup_wanted() && (!filter_tgid || tgid == filter_tgid);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -26,18 +27,15 @@ int BPF_PROG(threadsnoop_fork, struct task_struct *parent, struct task_struct *c
 {
 	__u32 tgid = child->tgid;
 	__u32 tid = child->pid;
-	if (tgid == tid)
-		return 0; /* a new process, not a thread */
-	if (is_self_tgid(tgid))
-		return 0;
-	if (filter_tgid && tgid != filter_tgid)
-		return 0;
+	if (!wanted(tgid, tid))
+		return 0; /* a new process, not a thread; ours; or filtered out */
 	struct thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
 		return 0;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id(); /* the parent's: the child starts in it */
 	e->lifetime_ns = 0;
 	e->kind = THREAD_NEW;
 	e->pid = tgid;
@@ -57,12 +55,8 @@ int BPF_PROG(threadsnoop_exit, struct task_struct *task)
 		return 0;
 	__u32 tgid = task->tgid;
 	__u32 tid = task->pid;
-	if (tgid == tid)
-		return 0; /* a thread group leader: a process (exitsnoop) */
-	if (is_self_tgid(tgid))
-		return 0;
-	if (filter_tgid && tgid != filter_tgid)
-		return 0;
+	if (!wanted(tgid, tid))
+		return 0; /* a thread group leader is a process (exitsnoop); ours; or filtered out */
 	struct thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost();
@@ -70,6 +64,7 @@ int BPF_PROG(threadsnoop_exit, struct task_struct *task)
 	}
 	__u64 now = bpf_ktime_get_ns();
 	e->ts_ns = now;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->lifetime_ns = now - task->start_time;
 	e->kind = THREAD_EXIT;
 	e->pid = tgid;
@@ -95,6 +90,7 @@ int BPF_PROG(threadsnoop_rename, struct task_struct *task, const char *comm)
 		return 0;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->lifetime_ns = 0;
 	e->kind = THREAD_RENAME;
 	e->pid = tgid;

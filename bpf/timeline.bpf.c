@@ -11,6 +11,7 @@
 #include "diagnose.h"
 #include "timeline.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(diag_wait);
@@ -81,7 +82,7 @@ struct {
 
 static __always_inline bool ignored(struct task_struct *t)
 {
-	return t->pid == 0 || is_self_tgid(t->tgid);
+	return t->pid == 0 || is_self_tgid(t->tgid) || !task_cgroup_wanted(t);
 }
 
 static __always_inline struct tl_task *task_of(struct task_struct *t)

@@ -10,6 +10,7 @@
 #include <bpf/bpf_core_read.h>
 #include "trace.h"
 #include "self.bpf.h"
+#include "cgroup.bpf.h"
 #include "btf_keep.bpf.h"
 
 BTF_KEEP_ENUM(trace_copy_kind);
@@ -104,6 +105,8 @@ static __always_inline bool wanted_task(__u64 id)
 	if (filter_tgid && tgid != filter_tgid)
 		return false;
 	if (filter_tid && (__u32)id != filter_tid)
+		return false;
+	if (!cgroup_wanted())
 		return false;
 	return true;
 }

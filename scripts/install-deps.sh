@@ -3,13 +3,15 @@
 # Runtime: libbpf1. Tests and benchmarks: compilers and workloads (gcc, clang, bpftool,
 # strace, libbpf-tools, PostgreSQL and Redis for the pipeline lab, e2fsprogs for ext4 images,
 # OpenJDK 17 for the lab's Java loader and the JVM tests, perf as profile's reference,
-# Prometheus and Chromium for serve's tests: a real scraper and a headless browser).
+# Prometheus and Chromium for serve's tests: a real scraper and a headless browser, Podman for the container
+# tests, which run it inside the 6.1 VM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(libbpf1 libbpf-dev clang llvm bpftool gcc libc6-dev linux-libc-dev strace libbpf-tools
       e2fsprogs util-linux iproute2 procps python3 python3-psycopg2 python3-redis
-      postgresql redis-server openjdk-17-jdk-headless linux-perf prometheus chromium)
+      postgresql redis-server openjdk-17-jdk-headless linux-perf prometheus chromium
+      podman crun containernetworking-plugins)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

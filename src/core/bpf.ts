@@ -73,6 +73,21 @@ export interface OpenOptions { name?: string }
 /** The .rodata constant of bpf/include/self.bpf.h: programs leave this tgid out, in the kernel. */
 export const SELF_TGID_CONSTANT = 'bpfkit_self_tgid';
 
+/** The constant and map of bpf/include/cgroup.bpf.h (-c and --container, checked in the kernel). */
+const CGROUP_FILTER_CONSTANT = 'bpfkit_filter_cgroups';
+const CGROUP_FILTER_MAP = 'bpfkit_cgroups';
+/** BPFKIT_INLINE_CGROUPS: this many ids are compared inline, more are looked up in the map. */
+const CGROUP_INLINE = 8;
+let cgroupScope: bigint[] | undefined;
+
+/**
+ * Observe only tasks in these cgroup2 ids, in every object loaded from now on that includes
+ * cgroup.bpf.h (the runner sets it once from -c or --container). undefined: no filter.
+ */
+export function setCgroupScope(ids: bigint[] | undefined): void {
+  cgroupScope = ids;
+}
+
 export class BpfObject {
   private ptr: Ptr;
   private links: Link[] = [];
@@ -200,6 +215,14 @@ export class BpfObject {
     if (!this.selfTgidSet && !this.loaded && SELF_TGID_CONSTANT in this.rodataVars()) {
       this.setConstants({ [SELF_TGID_CONSTANT]: process.pid });
     }
+    const scoped = CGROUP_FILTER_CONSTANT in this.rodataVars();
+    const inline = (cgroupScope?.length ?? 0) <= CGROUP_INLINE;
+    if (scoped) {
+      const ids = Buffer.alloc(8 * CGROUP_INLINE);
+      if (cgroupScope && inline) cgroupScope.forEach((id, i) => ids.writeBigUInt64LE(id, 8 * i));
+      this.setConstants({ [CGROUP_FILTER_CONSTANT]: cgroupScope !== undefined, bpfkit_ncgroups: cgroupScope?.length ?? 0, bpfkit_cgroup_ids: ids });
+      this.map(CGROUP_FILTER_MAP).setMaxEntries(inline ? 1 : cgroupScope!.length);
+    }
     const log = captureLog();
     const rc = native.bpf_object__load(this.live) as number;
     if (rc !== 0) {
@@ -220,6 +243,14 @@ export class BpfObject {
       throw new BpfkitError('LIBBPF', `cannot load ${this.name}: ${errnoText(e)}${lines.length ? ` (${lines.at(-1)})` : ''}`, { detail: lines.join('\n') });
     }
     this.loaded = true;
+    if (scoped && cgroupScope && !inline) {
+      const map = this.map(CGROUP_FILTER_MAP);
+      const key = Buffer.alloc(8);
+      for (const id of cgroupScope) {
+        key.writeBigUInt64LE(id);
+        map.update(key, Buffer.from([1]));
+      }
+    }
   }
 
   /** Attach every loaded program by its section. */

@@ -1,7 +1,6 @@
 // BPF maps through their fds: lookup, update, delete, iterate, batch lookup(-and-delete).
 // Per-CPU maps return one value slot per possible CPU (each rounded up to 8 bytes).
 import { native, lastErrno, type Ptr } from './libbpf.js';
-import { closeSync, openSync, statSync } from 'node:fs';
 import { BpfkitError } from './errors.js';
 
 const PERCPU_TYPES = new Set([5, 6, 10, 21]); // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
@@ -117,27 +116,4 @@ export function sumPercpuU64(map: BpfMap, value: Buffer, offset: number): bigint
   let total = 0n;
   for (let c = 0; c < possibleCpus(); c++) total += value.readBigUInt64LE(c * map.slotSize + offset);
   return total;
-}
-
-/**
- * -c CGROUP_PATH: programs check membership with bpf_current_task_under_cgroup() against a
- * one-entry cgroup array holding the directory's fd (cgroup v2).
- */
-export function setCgroupFilter(map: BpfMap, path: string): void {
-  let fd: number;
-  try {
-    if (!statSync(path).isDirectory()) throw new Error('not a directory');
-    fd = openSync(path, 'r');
-  } catch {
-    throw new BpfkitError('BAD_ARGS', `-c: ${path} is not a cgroup directory (cgroup v2, e.g. /sys/fs/cgroup/unified/...)`);
-  }
-  try {
-    const value = Buffer.alloc(4);
-    value.writeUInt32LE(fd);
-    map.update(Buffer.alloc(4), value);
-  } catch {
-    throw new BpfkitError('BAD_ARGS', `-c: ${path} is not a cgroup v2 directory`);
-  } finally {
-    closeSync(fd);
-  }
 }

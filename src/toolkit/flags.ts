@@ -154,6 +154,10 @@ export const COMMON = {
   /** -t with a comma list (Common.tids); a tool may give it another letter ({ ...COMMON.tids, short: 'L' }). */
   tids: { key: 'tids', short: 't', long: 'tid', arg: 'TID[,TID]', help: 'trace only these threads' },
   cgroup: { key: 'cgroup', short: 'c', long: 'cgroup', arg: 'CGROUP_PATH', help: 'trace only this cgroup (v2 directory, e.g. /sys/fs/cgroup/unified/...)' },
+  /** --container NAME|ID (repeatable, or a comma list): resolved to cgroup ids the kernel checks. */
+  container: { key: 'container', long: 'container', arg: 'NAME|ID', help: 'trace only this container (name, id or id prefix; repeat or comma-list for several)' },
+  /** --containers: a CONTAINER column even when no traced process is in a container. */
+  containers: { key: 'containers', long: 'containers', help: 'show a CONTAINER column (default: shown when a traced process is in a container)' },
   interval: { key: 'interval', short: 'i', long: 'interval', arg: 'INTERVAL', help: 'print a report every INTERVAL (seconds, or 500ms, 1m; at least 0.1 s)' },
   duration: { key: 'duration', short: 'd', long: 'duration', arg: 'DURATION', help: 'stop after DURATION (seconds, or 500ms, 10s, 2m, 1h)' },
   name: { key: 'name', short: 'n', long: 'name', arg: 'NAME', help: 'only processes whose name contains NAME' },

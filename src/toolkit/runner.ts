@@ -5,7 +5,9 @@
 import { existsSync, statSync, accessSync, constants as fsc } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { BpfkitError, badArgs } from '../core/errors.js';
-import { closeAll } from '../core/bpf.js';
+import { closeAll, setCgroupScope } from '../core/bpf.js';
+import { resolveScope, type CgroupScope } from '../core/containers.js';
+import { ContainerView } from './containers.js';
 import { setLibbpfVerbose, setVerboseNotes } from '../core/log.js';
 import { requireBpfPrivileges } from '../core/privileges.js';
 import { processGone, readStatus } from '../core/proc.js';
@@ -21,6 +23,12 @@ export interface Common {
   /** -t TID[,TID] (COMMON.tids). */
   tids?: number[];
   cgroup?: string;
+  /** --container values (names or ids), split at commas. */
+  container?: string[];
+  /** --containers: show the CONTAINER column whatever the rows. */
+  containers: boolean;
+  /** What -c and --container resolved to (the kernel checks these cgroup ids). */
+  scope?: CgroupScope;
   /** -n NAME: a substring of the comm (filtered in user space by the tool). */
   name?: string;
   intervalS?: number;
@@ -113,6 +121,19 @@ export class Runtime {
   }
 
   get json(): boolean { return this.common.json; }
+
+  private ct?: ContainerView;
+  private ctColumn?: boolean;
+  /** The process -> container view every renderer of this run shares (one cache). */
+  get containers(): ContainerView { return (this.ct ??= new ContainerView(this.common.containers, this.common.containers || this.common.container !== undefined)); }
+  /** Streaming text: a CONTAINER column, decided once at start (--containers, or a container runs). */
+  containerColumn(): boolean { return (this.ctColumn ??= !this.json && this.containers.anyRunning()); }
+  /** A header with CONTAINER before its last line's first column when the column is on. */
+  containerHeader(header: string): string {
+    if (!this.containerColumn()) return header;
+    const i = header.lastIndexOf('\n', header.length - 2);
+    return header.slice(0, i + 1) + this.containers.header() + header.slice(i + 1);
+  }
 
   /** Write text (whole lines) to stdout. */
   write(text: string): void { this.out.write(text); }
@@ -276,12 +297,16 @@ function parseCommon(a: ParsedArgs, table: readonly Flag[]): Common {
   if (cgroup !== undefined && cgroup === '') throw badArgs('-c: empty cgroup path');
   const name = get('name');
   if (name === '') throw badArgs('-n: empty name');
+  const container = listed.has('container') ? a.all('container').flatMap((v) => v.split(',')).map((v) => v.trim()) : [];
+  if (container.some((v) => v === '')) throw badArgs('--container: empty name');
   return {
     pid: pid !== undefined ? parsePid(pid) : undefined,
     tid: tid !== undefined ? parsePid(tid, '-t TID') : undefined,
     pids: list('pids', '-p PID'),
     tids: list('tids', `-${table.find((f) => f.key === 'tids')?.short ?? 't'} TID`),
     cgroup,
+    container: container.length ? container : undefined,
+    containers: listed.has('containers') && a.has('containers'),
     name,
     intervalS: interval !== undefined ? parseInterval(interval, what('interval', '-i INTERVAL')) : undefined,
     durationS: duration !== undefined ? parseDuration(duration, what('duration', '-d DURATION')) : undefined,
@@ -318,6 +343,15 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
     checkTargets(processes, threads, spec.flags);
     for (const [flag, path] of Object.entries(spec.outputPaths?.(opts) ?? {})) if (path !== undefined) checkOutputPath(path, flag);
     if (spec.bpf !== false) requireBpfPrivileges();
+    if (common.cgroup !== undefined || common.container) {
+      try {
+        common.scope = resolveScope(common.cgroup, common.container ?? []);
+      } catch (e) {
+        throw badArgs(`${common.cgroup !== undefined && !common.container ? '-c: ' : ''}${(e as Error).message}`);
+      }
+      // Every object loaded from now on observes only these cgroups (bpf/include/cgroup.bpf.h).
+      setCgroupScope(common.scope?.ids);
+    }
     rt = new Runtime(spec.name, common, verbose ? say : () => {});
     if (!spec.snapshot) {
       if (processes.length) rt.watchTargets(processes, 'process');

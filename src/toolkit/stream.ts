@@ -76,6 +76,10 @@ export interface StreamRender<E> {
    */
   textAt?(data: Buffer, offset: number, length: number): string | undefined;
   jsonAt?(data: Buffer, offset: number, length: number): string | undefined;
+  /** The event's process: its container goes first in text (a column) and JSON (a field). */
+  pid?(e: E): number;
+  /** The cgroup2 id the kernel recorded with the event, if it did (the container of a process gone since). */
+  cgroupId?(e: E): number | undefined;
 }
 
 /**
@@ -126,6 +130,19 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
     if (line === undefined) return;
     append(json ? line : safeLine(line));
   };
+  // Containers: with a CONTAINER column (text) or where a runtime exists (JSON), lines are made
+  // from decoded events; on a host with no runtime the fast paths stay and nothing changes.
+  const ct = rt.containers;
+  const pidOf = render.pid;
+  if (pidOf && (json ? ct.active : rt.containerColumn())) {
+    const { text, json: toJson, decode } = render;
+    const cg = render.cgroupId ?? (() => undefined);
+    render = {
+      decode,
+      text: (e) => { const l = text(e); return l === undefined ? l : ct.cell(pidOf(e), cg(e)) + l; },
+      json: (e) => { const l = toJson(e); return l === undefined ? l : ct.jsonLine(pidOf(e), l, cg(e)); },
+    };
+  }
   const at = json ? render.jsonAt : render.textAt;
   if (at && source.startAt) {
     source.startAt((data, offset, length) => {

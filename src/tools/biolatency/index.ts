@@ -16,6 +16,8 @@ const FLAGS = [
   { key: 'disk', short: 'd', long: 'disk', arg: 'DISK', help: 'trace this disk only (e.g. sda, loop0)' },
   // BCC's -d is the disk: the duration is --duration only.
   { ...COMMON.duration, short: undefined },
+  COMMON.cgroup,
+  COMMON.container,
   COMMON.json,
 ];
 

@@ -1,4 +1,5 @@
 // `bpfkit biotop`: block I/O by process, top-style (BCC's columns and flags).
+import { ContainerView } from '../../toolkit/containers.js';
 import { COMMON, parseIntArg, parseInterval, type ParsedArgs } from '../../toolkit/flags.js';
 import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs } from '../../core/errors.js';
@@ -11,6 +12,9 @@ const FLAGS = [
   COMMON.pid,
   { key: 'sort', short: 's', long: 'sort', arg: 'SORT', help: 'sort by all|io|bytes|time (default all: bytes, then I/O, then time)' },
   COMMON.duration,
+  COMMON.cgroup,
+  COMMON.container,
+  COMMON.containers,
   COMMON.json,
 ];
 
@@ -64,7 +68,7 @@ Examples:
     if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
     await rt.intervals((_final, elapsedS) => {
       const rows = session.drain();
-      rt.write(rt.json ? renderJson(rows, opts, elapsedS) : renderText(rows, opts, !opts.noclear && rt.isTTY));
+      rt.write(rt.json ? renderJson(rows, opts, elapsedS, rt.containers) : renderText(rows, opts, !opts.noclear && rt.isTTY, rt.containers));
     }, { intervalS: opts.intervalS, count: opts.count });
   },
 });
@@ -87,22 +91,24 @@ function sortRows(rows: BiotopRow[], sort: SortKey): BiotopRow[] {
 const avgMs = (r: BiotopRow) => (r.io > 0 ? r.totalNs / r.io / 1e6 : 0);
 
 /** Top-style text; `clear` (a terminal, no -C) clears the screen first. */
-export function renderText(rows: BiotopRow[], opts: BiotopOptions, clear: boolean): string {
+export function renderText(rows: BiotopRow[], opts: BiotopOptions, clear: boolean, ct?: ContainerView): string {
   const lines = [clear ? CLEAR_SCREEN.trimEnd() : '', loadavgLine(), ''];
-  lines.push(`${padR('PID', 7)} ${padR('COMM', 16)} ${'D'} ${padR('MAJ', 3)} ${padR('MIN', 3)} ${padR('DISK', 8)} ${padL('I/O', 5)} ${padL('Kbytes', 7)} ${padL('AVGms', 6)}`);
-  for (const r of sortRows(rows, opts.sort).slice(0, opts.rows)) {
-    lines.push(`${padR(r.pid, 7)} ${padR(safe(r.comm), 16)} ${r.dir} ${padR(r.major, 3)} ${padR(r.minor, 3)} ${padR(safe(r.disk), 8)} ${padL(r.io, 5)} ${padL(Math.floor(r.bytes / 1024), 7)} ${padL(avgMs(r).toFixed(2), 6)}`);
+  const shown = sortRows(rows, opts.sort).slice(0, opts.rows);
+  const column = ct?.shown(shown.map((r) => r.pid)) ?? false;
+  lines.push(`${column ? ct!.header() : ''}${padR('PID', 7)} ${padR('COMM', 16)} ${'D'} ${padR('MAJ', 3)} ${padR('MIN', 3)} ${padR('DISK', 8)} ${padL('I/O', 5)} ${padL('Kbytes', 7)} ${padL('AVGms', 6)}`);
+  for (const r of shown) {
+    lines.push(`${column ? ct!.cell(r.pid) : ''}${padR(r.pid, 7)} ${padR(safe(r.comm), 16)} ${r.dir} ${padR(r.major, 3)} ${padR(r.minor, 3)} ${padR(safe(r.disk), 8)} ${padL(r.io, 5)} ${padL(Math.floor(r.bytes / 1024), 7)} ${padL(avgMs(r).toFixed(2), 6)}`);
   }
   return lines.join('\n') + '\n';
 }
 
 /** JSON keys are the column names (lower case; I/O -> io), plus the exact bytes. */
-export function renderJson(rows: BiotopRow[], opts: BiotopOptions, intervalS: number): string {
+export function renderJson(rows: BiotopRow[], opts: BiotopOptions, intervalS: number, ct?: ContainerView): string {
   return JSON.stringify({
     time: new Date().toISOString(),
     interval_s: Math.round(intervalS * 1000) / 1000,
     rows: sortRows(rows, opts.sort).slice(0, opts.rows).map((r) => ({
-      pid: r.pid, comm: r.comm, d: r.dir, maj: r.major, min: r.minor, disk: r.disk,
+      pid: r.pid, comm: r.comm, ...ct?.json(r.pid), d: r.dir, maj: r.major, min: r.minor, disk: r.disk,
       io: r.io, kbytes: Math.floor(r.bytes / 1024), avgms: Math.round(avgMs(r) * 1000) / 1000, bytes: r.bytes,
     })),
   }) + '\n';

@@ -32,6 +32,8 @@ export interface Service {
   pids: number[];
   /** Container id (12 hex digits) when the service is a container. */
   container?: string;
+  /** The container's name, where its runtime's state says it. */
+  containerName?: string;
   threads: number;
   cgroup: string;
   cmdline: string;
@@ -214,6 +216,7 @@ export function buildModel(snap: Snapshot): Model {
       comm: info?.comm ?? live[0]?.comm ?? threads[0]?.comm ?? '?',
       pids,
       ...(groups.containers.has(id) ? { container: groups.containers.get(id) } : {}),
+      ...(snap.containerNames?.get(groups.containers.get(id) ?? '') ? { containerName: snap.containerNames.get(groups.containers.get(id)!) } : {}),
       threads: live.length,
       cgroup: info?.cgroup ?? '',
       cmdline: info?.cmdline ?? '',

@@ -2,6 +2,7 @@
 // and read the per-thread and per-connection counters into plain records; plus the evidence
 // behind verdicts: user stacks (off-CPU by wait kind, and sampled on CPU), futex waits, socket
 // queue depths (sampled from /proc while the session runs), cgroup CPU throttling, disks.
+import { hostContainers } from '../../core/containers.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { BpfObject, bpfObjectPath, type BpfProgram } from '../../core/bpf.js';
@@ -174,6 +175,20 @@ export interface Snapshot {
   cgroupCpu?: CgroupCpu[];
   disks?: DiskStat[];
   ioLimits?: IoLimit[];
+  /** Container short id -> name, where the runtime's state names it. */
+  containerNames?: Map<string, string>;
+}
+
+/** The names of the containers the processes are in (nothing read on a host with no runtime). */
+function containerNamesOf(procs: Map<number, ProcInfo>): Map<string, string> {
+  const out = new Map<string, string>();
+  const r = hostContainers();
+  if (!r.active) return out;
+  for (const p of procs.values()) {
+    const c = p.cgroup ? r.ofCgroup(p.cgroup) : undefined;
+    if (c?.name) out.set(c.shortId, c.name);
+  }
+  return out;
 }
 
 export function readProcs(into = new Map<number, ProcInfo>()): Map<number, ProcInfo> {
@@ -334,9 +349,10 @@ export class DiagnoseSession {
     // Whole devices only: a partition's I/O is also its disk's.
     const disks = this.evidence('disks', [], () => diskDeltas(this.disksAtStart, readDiskstats(), windowS * 1000).filter((d) => !isPartition(d.name)));
     const ioLimits = this.evidence('I/O limits', [], () => this.readIoLimits(live));
+    const containerNames = this.evidence('container names', new Map<string, string>(), () => containerNamesOf(procs));
     return {
       windowS, cpus: cpuCount(), threads, exited, flows, procs, endpoints, listenPorts, localAddrs, selfPid: process.pid,
-      stacks, futexes, sockQueues, cgroupCpu, disks, ioLimits,
+      stacks, futexes, sockQueues, cgroupCpu, disks, ioLimits, containerNames,
     };
   }
 

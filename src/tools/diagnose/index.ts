@@ -13,6 +13,8 @@ export const DEFAULT_DURATION_S = 10;
 const FLAGS = [
   { ...COMMON.duration, help: `how long to observe (default ${DEFAULT_DURATION_S} s; or 500ms, 2m, 1h)` },
   { ...COMMON.pids, help: 'only these processes and their pipeline (local TCP peers)' },
+  COMMON.cgroup,
+  COMMON.container,
   { ...COMMON.json, help: 'the report as one JSON object' },
   { key: 'timeline', long: 'timeline', arg: 'FILE', help: 'also write a Chrome trace (Perfetto, chrome://tracing) of every thread\'s running, runnable and blocked time and the TCP messages between processes to FILE' },
 ];
@@ -92,7 +94,8 @@ function pidList(s: Service): string {
 }
 
 export function renderReport(r: Report): string {
-  const name = new Map<number | string, string>(r.services.map((s) => [s.id, `${safe(s.comm)}(${s.id})`]));
+  // A container is named as its runtime names it (or by its short id), a process group by its comm.
+  const name = new Map<number | string, string>(r.services.map((s) => [s.id, `${safe(s.containerName ?? s.comm)}(${s.id})`]));
   const nm = (x: number | string) => name.get(x) ?? safe(String(x));
   const out: string[] = [];
   out.push(`\nObserved ${r.windowS.toFixed(1)} s: ${r.services.length} services (${r.services.reduce((n, s) => n + s.pids.length, 0)} processes), ${r.edges.length} TCP flows.\n`);
@@ -109,7 +112,7 @@ export function renderReport(r: Report): string {
   const shown = r.services.filter((s: Service) => s.cpuCores > 0.005 || s.inBytesPerS > 0 || s.outBytesPerS > 0).slice(0, 25);
   for (const s of shown) {
     const wt = s.share.wait;
-    const pids = s.container ? `container ${safe(s.container)}: ${pidList(s)}` : pidList(s);
+    const pids = s.container ? `container ${safe(s.containerName ?? s.container)}: ${pidList(s)}` : pidList(s);
     out.push(`  ${padR(s.id, 7)} ${padR(safe(s.comm.slice(0, 15)), 15)} ${padL(s.threads, 4)} ${padL(s.cpuCores.toFixed(2), 6)} ${pctCell(s.share.cpu)} ${pctCell(s.share.runq)} ${pctCell(wt.input)} ${pctCell(s.sleepShare)} ${pctCell(wt.read)} ${pctCell(wt.write)} ${pctCell(wt.sync)} ${pctCell(wt.lock)} ${pctCell(wt.other)} ${padL(fmtRate(s.inBytesPerS), 10)} ${padL(fmtRate(s.outBytesPerS), 10)}  ${padR(pids, 14)} ${safe(s.cmdline.slice(0, 48))}`);
   }
 

@@ -12,6 +12,7 @@
 //     with no traffic inside the group join their parent's part.
 import type { Snapshot } from './collect.js';
 import { unmapIPv4 } from '../../core/net.js';
+import { parseContainerCgroup } from '../../core/containers.js';
 
 export interface ServiceGroups {
   /** pid -> service id (the group's root pid: the member whose parent is outside, lowest first). */
@@ -24,9 +25,7 @@ export interface ServiceGroups {
 
 /** The container a cgroup path belongs to (Docker, Podman, containerd, CRI-O, Kubernetes), short id. */
 export function containerOfCgroup(path: string): string | undefined {
-  const m = /(?:docker-|libpod-|cri-containerd-|crio-|containerd-)([0-9a-f]{64})(?:\.scope)?/.exec(path)
-    ?? /\/(?:docker|libpod|kubepods[^/]*(?:\/[^/]+)*?)\/(?:pod[^/]+\/)?([0-9a-f]{64})(?:\/|$)/.exec(path);
-  return m ? m[1]!.slice(0, 12) : undefined;
+  return parseContainerCgroup(path)?.id.slice(0, 12);
 }
 
 /** Pid-level TCP exchange between local processes: sender -> receivers. */

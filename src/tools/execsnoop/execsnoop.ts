@@ -14,6 +14,8 @@ export interface ExecsnoopFilters {
 
 export interface ExecRecord {
   tsNs: bigint;
+  /** The task's cgroup2 id (its container, resolvable after it exited). */
+  cgroupId?: number;
   pid: number;
   tid: number;
   ppid: number;
@@ -74,6 +76,7 @@ export function execDecoder(s: RingSource, maxArgs: number): (b: Buffer) => Exec
     }
     return {
       tsNs: v.u64(b, 'ts_ns'),
+      cgroupId: Number(v.u64(b, 'cgroup_id')),
       pid: v.uint(b, 'pid'),
       tid: v.uint(b, 'tid'),
       ppid: v.uint(b, 'ppid'),

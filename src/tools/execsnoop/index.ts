@@ -73,6 +73,9 @@ processes that top and ps miss are visible. Hook: tp_btf/sys_exit (in-kernel fil
     { key: 'maxargs', long: 'max-args', arg: 'N', help: `at most N arguments per exec (default ${DEFAULT_MAX_ARGS})` },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: PCOMM PID PPID RET ARGS. PCOMM is the name after a successful exec (before it, for a
@@ -108,9 +111,11 @@ Examples:
     const startNs = process.hrtime.bigint();
     const wanted = (r: ExecRecord) =>
       (o.name === undefined || r.comm.includes(o.name)) && (o.line === undefined || r.argv.join(' ').includes(o.line));
-    if (!rt.json) rt.write(execHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(execHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => (wanted(r) ? execLine(r, o, startNs) : undefined),
       json: (r) => (wanted(r) ? execJson(r) : undefined),
     });

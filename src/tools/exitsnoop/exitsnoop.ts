@@ -9,6 +9,8 @@ export interface ExitsnoopFilters {
 
 export interface ExitRecord {
   tsNs: bigint;
+  /** The task's cgroup2 id (its container, resolvable after it exited). */
+  cgroupId?: number;
   pid: number;
   tid: number;
   ppid: number;
@@ -31,6 +33,7 @@ export function exitDecoder(s: RingSource): (b: Buffer) => ExitRecord {
   const v = s.struct('exit_event');
   return (b) => ({
     tsNs: v.u64(b, 'ts_ns'),
+    cgroupId: Number(v.u64(b, 'cgroup_id')),
     pid: v.uint(b, 'pid'),
     tid: v.uint(b, 'tid'),
     ppid: v.uint(b, 'ppid'),

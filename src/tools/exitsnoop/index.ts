@@ -51,6 +51,9 @@ Hook: tp_btf/sched_process_exit (in-kernel filters).`,
     COMMON.name,
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: PCOMM PID PPID TID AGE(s) EXIT_CODE. A process is reported when its main thread
@@ -71,9 +74,11 @@ Examples:
     const source = rt.use(openExitsnoop(o.filters, o.bufferMb));
     const decode = exitDecoder(source);
     const wanted = (r: ExitRecord) => o.name === undefined || r.comm.includes(o.name);
-    if (!rt.json) rt.write(exitHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(exitHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => (wanted(r) ? exitLine(r, o) : undefined),
       json: (r) => (wanted(r) ? exitJson(r) : undefined),
     });

@@ -52,6 +52,9 @@ output written to that file system, for one) are never shown.`,
     COMMON.duration,
     { key: 'csv', short: 'j', long: 'csv', help: 'comma-separated output (BCC\'s -j): ENDTIME_us,TASK,PID,TYPE,BYTES,OFFSET_b,LATENCY_us,FILE' },
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   maxPositionals: 1,
@@ -84,9 +87,11 @@ Examples:
   },
   async run(o, rt) {
     const session = rt.use(FsslowerSession.open(o.filters));
-    if (!rt.json) rt.write(header(o));
+    if (!rt.json) rt.write(o.csv ? header(o) : rt.containerHeader(header(o)));
     await streamEvents(rt, session, {
       decode: (b) => session.decode(b),
+      // CSV keeps BCC's columns: no CONTAINER column there.
+      pid: o.csv && !rt.json ? undefined : (e) => e.pid,
       text: (e) => renderText(e, o),
       json: (e) => renderJson(e),
     });

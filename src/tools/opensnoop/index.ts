@@ -109,6 +109,9 @@ reported. bpfkit's own opens are never shown.`,
     { key: 'extended', short: 'e', long: 'extended-fields', help: 'extended fields: the flags (octal, as BCC prints them)' },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: PID COMM FD ERR PATH (FD is -1 on failure; ERR is the errno name, 0 on success).
@@ -141,9 +144,11 @@ Examples:
     const wanted = (r: OpenRecord) => o.name === undefined || r.comm.includes(o.name);
     const text = (r: OpenRecord) => (wanted(r) ? openLine(r, o, startNs) : undefined);
     const reused = {} as OpenRecord;
-    if (!rt.json) rt.write(openHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(openHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text,
       json: (r) => (wanted(r) ? openJson(r) : undefined),
       textAt: (b, at, length) => text(openRecordAt(layout, b, at, length, reused)),

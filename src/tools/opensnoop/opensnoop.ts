@@ -14,6 +14,8 @@ export interface OpensnoopFilters {
 
 export interface OpenRecord {
   tsNs: bigint;
+  /** The task's cgroup2 id (its container, resolvable after it exited). */
+  cgroupId?: number;
   pid: number;
   tid: number;
   uid: number;
@@ -48,7 +50,7 @@ export function openOpensnoop(f: OpensnoopFilters, bufferMb: number): RingSource
 
 /** Where open_event's fields are in a record (from the object's BTF, looked up once). */
 export interface OpenLayout {
-  ts: number; flags: number; pid: number; tid: number; uid: number; ret: number; dirfd: number;
+  ts: number; cgroupId: number; flags: number; pid: number; tid: number; uid: number; ret: number; dirfd: number;
   kind: number; mode: number; comm: number; commLen: number; path: number; pathLen: number;
 }
 
@@ -56,7 +58,7 @@ export function openLayout(s: { struct(name: string): StructView }): OpenLayout 
   const v = s.struct('open_event');
   const o = (n: string) => v.field(n).offset;
   return {
-    ts: o('ts_ns'), flags: o('flags'), pid: o('pid'), tid: o('tid'), uid: o('uid'), ret: o('ret'),
+    ts: o('ts_ns'), cgroupId: o('cgroup_id'), flags: o('flags'), pid: o('pid'), tid: o('tid'), uid: o('uid'), ret: o('ret'),
     dirfd: o('dirfd'), kind: o('kind'), mode: o('mode'), comm: o('comm'), commLen: v.field('comm').size,
     path: o('path'), pathLen: v.field('path').size,
   };
@@ -73,6 +75,7 @@ export function openRecordAt(L: OpenLayout, b: Buffer, at: number, length: numbe
   const end = at + length;
   const r = into ?? {} as OpenRecord;
   r.tsNs = b.readBigUInt64LE(at + L.ts);
+  r.cgroupId = u64(b, at + L.cgroupId);
   r.flags = u64(b, at + L.flags);
   r.pid = b.readUInt32LE(at + L.pid);
   r.tid = b.readUInt32LE(at + L.tid);

@@ -1,5 +1,7 @@
 // `bpfkit profile`: sample on-CPU stacks (BCC's profile flags and output), as text, folded stacks,
 // an interactive SVG flame graph or a speedscope file.
+import { ContainerView } from '../../toolkit/containers.js';
+import { containerLabel } from '../../core/containers.js';
 import { writeFileSync } from 'node:fs';
 import { COMMON, parseDuration, parseIntArg, type ParsedArgs } from '../../toolkit/flags.js';
 import { defineTool, type Common } from '../../toolkit/runner.js';
@@ -32,6 +34,9 @@ const FLAGS = [
   { key: 'cycles', long: 'cycles', help: 'sample on hardware CPU cycles instead of cpu-clock (needs a PMU)' },
   { key: 'noleaf', long: 'no-leaf-caller', help: 'frame pointers only, as perf record -g (no caller of frameless leaves)' },
   { key: 'nojitmap', long: 'no-jit-map', help: 'do not ask sampled HotSpot JVMs for a JIT map (jcmd PID Compiler.perfmap)' },
+  { ...COMMON.cgroup, short: undefined },
+  COMMON.container,
+  COMMON.containers,
   { ...COMMON.json, help: 'NDJSON: one record per stack, then a summary record' },
 ];
 
@@ -140,11 +145,11 @@ Examples:
     }
     const result = javaNames(session.collect(), new Set(jvms));
     session.close();
-    if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
+    if (opts.svg !== undefined) writeOut(opts.svg, renderFlameGraph(toStackCounts(result, { annotate: true, delimited: opts.delimited }, rt.containers), {
       title: 'CPU Flame Graph',
       subtitle: `bpfkit profile: ${what(opts)}`,
     }));
-    if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }), {
+    if (opts.speedscope !== undefined) writeOut(opts.speedscope, renderSpeedscope(toStackCounts(result, { annotate: true, delimited: opts.delimited }, rt.containers), {
       name: `bpfkit profile: ${what(opts)}`,
     }));
     if (opts.pprof !== undefined) {
@@ -152,9 +157,9 @@ Examples:
       const periodNs = opts.session.period !== undefined && opts.session.event !== 'cycles' ? opts.session.period : Math.round(1e9 / (opts.session.frequency ?? 49));
       writeOut(opts.pprof, encodePprof(mergeBySymbols(result.stacks, { annotate: false, delimited: false }), { periodNs, durationNs: (Date.now() - started) * 1e6, startMs: started }));
     }
-    if (opts.json) rt.write(renderJson(result));
-    else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts)));
-    else if (!files) rt.write(renderText(result, opts));
+    if (opts.json) rt.write(renderJson(result, rt.containers));
+    else if (opts.folded) rt.write(renderFolded(toStackCounts(result, opts, rt.containers)));
+    else if (!files) rt.write(renderText(result, opts, rt.containers));
     else rt.write([opts.svg && `Wrote flame graph to ${opts.svg}`, opts.speedscope && `Wrote speedscope profile to ${opts.speedscope}`, opts.pprof && `Wrote pprof profile to ${opts.pprof}`].filter(Boolean).join('\n') + '\n');
     // Missed stacks: after the text output (stdout stays clean for -f and --json, whose summary has them).
     const w = warnings(result);
@@ -229,8 +234,10 @@ export function stackLine(s: ProfileStack, o: LabelOpts): string[] {
   return out;
 }
 
-export function toStackCounts(r: ProfileResult, o: LabelOpts): StackCount[] {
-  return r.stacks.map((s) => ({ stack: stackLine(s, o), count: s.count }));
+/** With --containers, each stack starts at its container (or [host]): one flame per container. */
+export function toStackCounts(r: ProfileResult, o: LabelOpts, ct?: ContainerView): StackCount[] {
+  const root = (pid: number) => { const c = ct?.of(pid); return c ? containerLabel(c) : '[host]'; };
+  return r.stacks.map((s) => ({ stack: ct?.forced ? [root(s.pid), ...stackLine(s, o)] : stackLine(s, o), count: s.count }));
 }
 
 /**
@@ -249,7 +256,7 @@ export function mergeBySymbols(stacks: ProfileStack[], o: LabelOpts): ProfileSta
 }
 
 /** BCC's multi-line output: kernel frames leaf first, `--`, user frames, `- comm (pid)`, count; hottest last. */
-export function renderText(r: ProfileResult, o: LabelOpts): string {
+export function renderText(r: ProfileResult, o: LabelOpts, ct?: ContainerView): string {
   const lines: string[] = [];
   const sorted = mergeBySymbols(r.stacks, o).sort((x, y) => x.count - y.count || x.pid - y.pid);
   for (const s of sorted) {
@@ -258,7 +265,8 @@ export function renderText(r: ProfileResult, o: LabelOpts): string {
     if ((s.kernel || s.kernelMissed) && (s.user || s.userMissed)) lines.push('    --');
     if (s.userMissed) lines.push('    [Missed User Stack]');
     else if (s.user) for (const f of s.user) lines.push(`    ${label(f, o)}`);
-    lines.push(`    ${'-'.padEnd(16)} ${s.comm} (${s.pid})`);
+    const c = ct?.of(s.pid);
+    lines.push(`    ${'-'.padEnd(16)} ${s.comm} (${s.pid})${c ? ` [${containerLabel(c)}]` : ''}`);
     lines.push(`        ${s.count}`, '');
   }
   return lines.length ? lines.join('\n') + '\n' : '';
@@ -266,13 +274,14 @@ export function renderText(r: ProfileResult, o: LabelOpts): string {
 
 const names = (fs: Frame[] | null) => (fs ? fs.map((f) => f.name) : null);
 
-export function renderJson(r: ProfileResult): string {
+export function renderJson(r: ProfileResult, ct?: ContainerView): string {
   const out = mergeBySymbols(r.stacks, { annotate: false, delimited: false })
     .sort((x, y) => y.count - x.count || x.pid - y.pid)
     .map((s) => JSON.stringify({
       type: 'stack',
       pid: s.pid,
       comm: s.comm,
+      ...ct?.json(s.pid),
       count: s.count,
       user_stack: s.userMissed ? null : names(s.user),
       kernel_stack: s.kernelMissed ? null : names(s.kernel),

@@ -19,7 +19,8 @@ const FLAGS = [
   { key: 'remote', long: 'allow-remote', help: 'allow --listen on a non-loopback address (anyone who reaches it can read metrics and record profiles)' },
   { ...COMMON.interval, help: `length of the rolling diagnose window behind the time shares and bottleneck metrics (default ${DEFAULT_WINDOW_S} s)` },
   { key: 'web', long: 'web', help: 'also serve the live page of the host at / (flow graph, bottleneck, time shares, syscalls, flame graphs)' },
-  { ...COMMON.cgroup, help: 'count syscalls, TCP bytes and block I/O of this cgroup only (v2 directory); diagnose windows stay host-wide' },
+  { ...COMMON.cgroup, help: 'observe this cgroup only (v2 directory): syscalls, TCP bytes, block I/O, diagnose windows and profiles' },
+  COMMON.container,
   { key: 'byComm', long: 'by-comm', help: 'syscall latency histograms per process name too (label comm)' },
   { key: 'perProcess', long: 'per-process', help: 'per-process labels (pid) on syscall and TCP byte metrics: one series per process, removed when it exits' },
   { key: 'noDiagnose', long: 'no-diagnose', help: 'no rolling diagnose window (no time shares, bottleneck, flow graph page): cheaper' },
@@ -31,7 +32,6 @@ export interface ServeOptions {
   port: number;
   windowS: number;
   web: boolean;
-  cgroup?: string;
   byComm: boolean;
   perProcess: boolean;
   diagnose: boolean;
@@ -56,7 +56,6 @@ export function parseServeOptions(a: ParsedArgs, c: Common): ServeOptions {
     host, port,
     windowS: c.intervalS ?? DEFAULT_WINDOW_S,
     web: a.has('web'),
-    ...(c.cgroup !== undefined ? { cgroup: c.cgroup } : {}),
     byComm: a.has('byComm'),
     perProcess: a.has('perProcess'),
     diagnose: !a.has('noDiagnose'),
@@ -84,7 +83,7 @@ Prometheus: scrape_configs: [{job_name: bpfkit, static_configs: [{targets: ['127
   stopGraceS: 5,
   parse: parseServeOptions,
   async run(opts, rt) {
-    const session = rt.use(ServeSession.start({ byComm: opts.byComm, perProcess: opts.perProcess, ...(opts.cgroup !== undefined ? { cgroupPath: opts.cgroup } : {}) }));
+    const session = rt.use(ServeSession.start({ byComm: opts.byComm, perProcess: opts.perProcess }));
     const metrics = rt.use(new ServeMetrics(session, { byComm: opts.byComm, perProcess: opts.perProcess }));
     const window = opts.diagnose ? rt.use(new DiagnoseWindow(opts.windowS, (r) => metrics.setReport(r))) : undefined;
     const server = rt.use(await ServeServer.listen({ host: opts.host, port: opts.port, web: opts.web, metrics, window, signal: rt.signal }));

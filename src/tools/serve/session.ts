@@ -4,7 +4,7 @@ import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { possibleCpus, setCgroupFilter, type BpfMap } from '../../core/maps.js';
+import { possibleCpus, type BpfMap } from '../../core/maps.js';
 import { formatAddr } from '../../core/net.js';
 import type { StructView } from '../../core/btf.js';
 
@@ -13,7 +13,6 @@ export interface ServeKernelOptions {
   byComm: boolean;
   /** Syscall histograms per process (pid) too. */
   perProcess: boolean;
-  cgroupPath?: string;
 }
 
 /** A log2 histogram: slots[i] counts latencies in [2^i, 2^(i+1)) x 1024 ns. */
@@ -63,10 +62,9 @@ export class ServeSession {
     }
     const obj = BpfObject.openFile(bpfObjectPath('serve'));
     try {
-      obj.setConstants({ by_comm: o.byComm, per_process: o.perProcess, filter_cgroup: o.cgroupPath !== undefined });
+      obj.setConstants({ by_comm: o.byComm, per_process: o.perProcess });
       obj.selectPrograms(programs);
       obj.load();
-      if (o.cgroupPath !== undefined) setCgroupFilter(obj.map('cgroup_filter'), o.cgroupPath);
       obj.attachAll();
       note(`serve: attached ${programs.join(', ')}; TCP bytes from ${tcpHooks}`);
       return new ServeSession(obj, obj.map('syscalls'), obj.map('block'), [obj.map('conns0'), obj.map('conns1')],

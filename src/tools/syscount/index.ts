@@ -5,12 +5,15 @@ import { badArgs } from '../../core/errors.js';
 import { clockTime } from '../../core/clock.js';
 import { allSyscalls, errnoNumber, suggestSyscalls, syscallName, syscallNumber } from '../../core/syscalls/index.js';
 import { padL, padR, safe } from '../../render/text.js';
+import type { ContainerView } from '../../toolkit/containers.js';
 import { SyscountSession, type ProcessRow, type SyscallRow, type SyscountFilters } from './syscount.js';
 
 const FLAGS = [
   COMMON.pid,
   COMMON.tid,
   COMMON.cgroup,
+  COMMON.container,
+  COMMON.containers,
   COMMON.interval,
   COMMON.duration,
   { key: 'top', short: 'T', long: 'top', arg: 'TOP', help: 'print only the top TOP rows (default 10)' },
@@ -39,7 +42,6 @@ export function parseSyscountOptions(a: ParsedArgs, c: Common): SyscountOptions 
     latency: a.has('latency'),
     tgid: c.pid,
     tid: c.tid,
-    cgroupPath: c.cgroup,
   };
   const e = a.get('errno');
   if (e !== undefined) {
@@ -92,9 +94,10 @@ bpfkit's own syscalls are never counted.`,
       const what = opts.filters.failuresOnly || opts.filters.errno ? 'failed syscalls' : 'syscalls';
       rt.write(`Tracing ${what}, printing top ${opts.top}... Ctrl+C to quit.\n`);
     }
+    const ct = rt.containers;
     await rt.intervals((_final, elapsedS) => {
       const rows = opts.filters.byProcess ? session.processDeltas() : session.syscallDeltas();
-      rt.write(opts.json ? renderJson(rows, opts, elapsedS) : renderText(rows, opts));
+      rt.write(opts.json ? renderJson(rows, opts, elapsedS, ct) : renderText(rows, opts, ct));
     });
   },
 });
@@ -107,24 +110,28 @@ function sortRows(rows: Row[], opts: SyscountOptions): Row[] {
   return [...rows].sort((x, y) => key(y) - key(x) || y.count - x.count).slice(0, opts.top);
 }
 
-export function renderText(rows: Row[], opts: SyscountOptions): string {
+export function renderText(rows: Row[], opts: SyscountOptions, ct?: ContainerView): string {
   const lines = [`[${clockTime()}]`];
   const agg = opts.filters.byProcess ? 'PID    COMM' : 'SYSCALL';
   const unit = opts.ms ? 1e6 : 1e3;
-  if (opts.filters.latency) lines.push(`${padR(agg, 22)} ${padL('COUNT', 8)} ${padL(opts.ms ? 'TIME (ms)' : 'TIME (us)', 16)}`);
-  else lines.push(`${padR(agg, 22)} ${padL('COUNT', 8)}`);
-  for (const r of sortRows(rows, opts)) {
+  const sorted = sortRows(rows, opts);
+  // By process: a CONTAINER column first when one of them is in a container (or --containers).
+  const column = opts.filters.byProcess && (ct?.shown(sorted.filter(isProc).map((r) => r.pid)) ?? false);
+  const head = column ? ct!.header() : '';
+  if (opts.filters.latency) lines.push(`${head}${padR(agg, 22)} ${padL('COUNT', 8)} ${padL(opts.ms ? 'TIME (ms)' : 'TIME (us)', 16)}`);
+  else lines.push(`${head}${padR(agg, 22)} ${padL('COUNT', 8)}`);
+  for (const r of sorted) {
     const label = isProc(r) ? `${padR(r.pid, 6)} ${padR(safe(r.comm), 15)}` : syscallName(r.nr);
-    let line = `${padR(label, 22)} ${padL(r.count, 8)}`;
+    let line = `${column && isProc(r) ? ct!.cell(r.pid) : ''}${padR(label, 22)} ${padL(r.count, 8)}`;
     if (opts.filters.latency) line += ` ${padL((r.totalNs / unit).toFixed(opts.ms ? 6 : 3), 16)}`;
     lines.push(line);
   }
   return lines.join('\n') + '\n\n';
 }
 
-export function renderJson(rows: Row[], opts: SyscountOptions, intervalS: number): string {
+export function renderJson(rows: Row[], opts: SyscountOptions, intervalS: number, ct?: ContainerView): string {
   const out = sortRows(rows, opts).map((r) => ({
-    ...(isProc(r) ? { pid: r.pid, comm: r.comm } : { syscall: syscallName(r.nr), nr: r.nr }),
+    ...(isProc(r) ? { pid: r.pid, comm: r.comm, ...ct?.json(r.pid) } : { syscall: syscallName(r.nr), nr: r.nr }),
     count: r.count,
     ...(opts.filters.latency ? { total_us: Math.round(r.totalNs / 1e3 * 1000) / 1000 } : {}),
   }));

@@ -4,13 +4,12 @@ import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasTaskStorage } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { possibleCpus, setCgroupFilter, type BpfMap } from '../../core/maps.js';
+import { possibleCpus, type BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
 
 export interface SyscountFilters {
   tgid?: number;
   tid?: number;
-  cgroupPath?: string;
   failuresOnly?: boolean;
   errno?: number;
   byProcess?: boolean;
@@ -63,7 +62,6 @@ export class SyscountSession {
       obj.setConstants({
         filter_tgid: f.tgid ?? 0,
         filter_tid: f.tid ?? 0,
-        filter_cgroup: f.cgroupPath !== undefined,
         failures_only: f.failuresOnly ?? false,
         filter_errno: f.errno ?? 0,
         by_process: f.byProcess ?? false,
@@ -77,7 +75,6 @@ export class SyscountSession {
       if (f.byProcess) obj.map('by_syscall').setMaxEntries(1);
       else obj.map('by_proc').setMaxEntries(1);
       obj.load();
-      if (f.cgroupPath !== undefined) setCgroupFilter(obj.map('cgroup_filter'), f.cgroupPath);
       obj.attachAll();
       note(`syscount: attached tp_btf/sys_exit${f.latency ? ' and tp_btf/sys_enter, entry times in task storage' : ''}; ${f.byProcess ? 'per-CPU hash by process' : 'per-CPU array by syscall number'}`);
       return new SyscountSession(

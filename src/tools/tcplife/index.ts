@@ -77,6 +77,9 @@ Connections already open when tracing starts are not reported.`,
     { key: 'wide', short: 'w', long: 'wide', help: 'wide columns (fit IPv6 addresses)' },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS. PID/COMM: the process that connected,
@@ -109,9 +112,11 @@ Examples:
     const source = rt.use(openTcplife(o.filters, o.bufferMb));
     const decode = tcplifeDecoder(source);
     const startNs = process.hrtime.bigint();
-    if (!rt.json) rt.write(tcplifeHeader(o));
+    if (!rt.json) rt.write(rt.containerHeader(tcplifeHeader(o)));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => tcplifeLine(r, o, startNs),
       json: (r) => tcplifeJson(r),
     });

@@ -25,6 +25,8 @@ export interface TcplifeFilters {
 
 export interface TcplifeRecord {
   tsNs: bigint;
+  /** The task's cgroup2 id (its container, resolvable after it exited). */
+  cgroupId?: number;
   pid: number;
   comm: string;
   family: 4 | 6;
@@ -69,6 +71,7 @@ export function tcplifeDecoder(s: RingSource): (b: Buffer) => TcplifeRecord {
     const da = v.bytes(b, 'daddr');
     return {
       tsNs: v.u64(b, 'ts_ns'),
+      cgroupId: Number(v.u64(b, 'cgroup_id')),
       pid: v.uint(b, 'pid'),
       comm: v.str(b, 'comm'),
       family,

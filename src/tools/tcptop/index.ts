@@ -4,6 +4,7 @@ import { COMMON, parseIntArg, parseInterval, type ParsedArgs } from '../../toolk
 import { defineTool, type Common } from '../../toolkit/runner.js';
 import { badArgs } from '../../core/errors.js';
 import { CLEAR_SCREEN, loadavgLine, padL, padR, safe } from '../../render/text.js';
+import type { ContainerView } from '../../toolkit/containers.js';
 import { HOOK_SETS, TcptopSession, type ConnRow, type HookSet, type Interval, type TcptopFilters } from './tcptop.js';
 
 export { TcptopSession, chooseHooks } from './tcptop.js';
@@ -15,6 +16,8 @@ const FLAGS = [
   { key: 'nosummary', short: 'S', long: 'nosummary', help: 'skip the summary line (time and load averages)' },
   COMMON.pid,
   COMMON.cgroup,
+  COMMON.container,
+  COMMON.containers,
   { key: 'ipv4', short: '4', long: 'ipv4', help: 'trace IPv4 only' },
   { key: 'ipv6', short: '6', long: 'ipv6', help: 'trace IPv6 only' },
   { key: 'sort', short: 's', long: 'sort', arg: 'SORT', help: 'sort by all (sent + received, default), sent or received' },
@@ -39,7 +42,7 @@ export interface TcptopOptions {
 }
 
 export function parseTcptopOptions(a: ParsedArgs, c: Common): TcptopOptions {
-  const filters: TcptopFilters = { tgid: c.pid, cgroupPath: c.cgroup };
+  const filters: TcptopFilters = { tgid: c.pid };
   if (a.has('ipv4') && a.has('ipv6')) throw badArgs('-4 and -6 exclude each other (without either, both are traced)');
   if (a.has('ipv4')) filters.family = 4;
   if (a.has('ipv6')) filters.family = 6;
@@ -91,10 +94,11 @@ Examples:
     const session = rt.use(TcptopSession.start(opts.filters, opts.hooks));
     rt.ready();
     if (!rt.json) rt.write(`Tracing... Output every ${opts.intervalS} secs. Hit Ctrl-C to end\n`);
+    const ct = rt.containers;
     await rt.intervals((_final, elapsedS) => {
       const interval = session.collect();
       if (interval.dropped > 0) rt.verbose(`tcptop: ${interval.dropped} transfers not counted: connection table full`);
-      rt.write(rt.json ? renderJson(interval, opts, elapsedS) : renderText(interval, opts, rt.isTTY));
+      rt.write(rt.json ? renderJson(interval, opts, elapsedS, ct) : renderText(interval, opts, rt.isTTY, ct));
     }, { intervalS: opts.intervalS, count: opts.count });
   },
 });
@@ -110,12 +114,13 @@ export function sortRows(rows: ConnRow[], sort: SortBy, limit: number): ConnRow[
 const kb = (bytes: number) => Math.floor(bytes / 1024);
 
 /** Top-style: the screen is cleared only on a terminal and without -C. */
-export function renderText(interval: Interval, opts: TcptopOptions, isTTY: boolean): string {
+export function renderText(interval: Interval, opts: TcptopOptions, isTTY: boolean, ct?: ContainerView): string {
   let out = opts.noclear || !isTTY ? '\n' : CLEAR_SCREEN;
   if (!opts.nosummary) out += `${loadavgLine()}\n\n`;
   const rows = sortRows(interval.rows, opts.sort, opts.rows);
+  const column = ct?.shown(rows.map((r) => r.pid)) ?? false;
   const line = (pid: string | number, comm: string, l: string, r: string, rx: string | number, tx: string | number, w: number) =>
-    `${padR(pid, 7)} ${padR(comm, 12)} ${padR(l, w)} ${padR(r, w)} ${padL(rx, 6)} ${padL(tx, 6)}\n`;
+    `${column ? (typeof pid === 'number' ? ct!.cell(pid) : ct!.header()) : ''}${padR(pid, 7)} ${padR(comm, 12)} ${padR(l, w)} ${padR(r, w)} ${padL(rx, 6)} ${padL(tx, 6)}\n`;
   const comm = (r: ConnRow) => safe(r.comm.slice(0, 12));
   out += line('PID', 'COMM', 'LADDR', 'RADDR', 'RX_KB', 'TX_KB', 21);
   for (const r of rows.filter((x) => x.family === 4)) {
@@ -130,10 +135,11 @@ export function renderText(interval: Interval, opts: TcptopOptions, isTTY: boole
 }
 
 /** JSON keys are the column names (lower case), plus what the columns leave out. */
-export function renderJson(interval: Interval, opts: TcptopOptions, intervalS: number): string {
+export function renderJson(interval: Interval, opts: TcptopOptions, intervalS: number, ct?: ContainerView): string {
   const rows = sortRows(interval.rows, opts.sort, opts.rows).map((r) => ({
     pid: r.pid,
     comm: r.comm,
+    ...ct?.json(r.pid),
     family: r.family,
     laddr: r.laddr,
     lport: r.lport,

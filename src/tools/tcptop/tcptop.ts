@@ -5,7 +5,7 @@ import { BpfObject, bpfObjectPath } from '../../core/bpf.js';
 import { BpfkitError } from '../../core/errors.js';
 import { hasBtfTracepoint, hasFentry, hasKernelFunc, hasKprobes, hasTpBtf } from '../../core/features.js';
 import { note } from '../../core/log.js';
-import { possibleCpus, setCgroupFilter, type BpfMap } from '../../core/maps.js';
+import { possibleCpus, type BpfMap } from '../../core/maps.js';
 import type { StructView } from '../../core/btf.js';
 import { AF_INET, AF_INET6, formatAddr } from '../../core/net.js';
 
@@ -15,8 +15,6 @@ export const HOOK_SETS: HookSet[] = ['tp_btf', 'fentry', 'kprobe'];
 export interface TcptopFilters {
   /** Only this process (tgid). */
   tgid?: number;
-  /** Only tasks in this cgroup v2 directory. */
-  cgroupPath?: string;
   /** Only IPv4 (4) or IPv6 (6). */
   family?: 4 | 6;
 }
@@ -99,7 +97,6 @@ export class TcptopSession {
     try {
       obj.setConstants({
         filter_tgid: f.tgid ?? 0,
-        filter_cgroup: f.cgroupPath !== undefined,
         filter_family: f.family === 4 ? AF_INET : f.family === 6 ? AF_INET6 : 0,
       });
       obj.selectPrograms(PROGRAMS[hooks]);
@@ -108,7 +105,6 @@ export class TcptopSession {
         obj.map('pending_recv').setMaxEntries(1);
       }
       obj.load();
-      if (f.cgroupPath !== undefined) setCgroupFilter(obj.map('cgroup_filter'), f.cgroupPath);
       obj.attachAll();
       note(`tcptop: using ${hooks}: ${DESCRIBE[hooks]}`);
       return new TcptopSession(

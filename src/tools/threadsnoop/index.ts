@@ -55,6 +55,9 @@ Hooks: tp_btf/sched_process_fork, tp_btf/sched_process_exit and tp_btf/task_rena
     { key: 'norenames', long: 'no-renames', help: 'do not report threads renaming themselves' },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     COMMON.json,
   ],
   more: `Columns: TIME(ms) (since start) EVENT (NEW, RENAME or EXIT) PID TID PTID (NEW: creating
@@ -74,9 +77,11 @@ Examples:
     const decode = threadDecoder(source);
     const startNs = process.hrtime.bigint();
     const wanted = (r: ThreadRecord) => o.name === undefined || r.comm.includes(o.name);
-    if (!rt.json) rt.write(threadHeader());
+    if (!rt.json) rt.write(rt.containerHeader(threadHeader()));
     await streamEvents(rt, source, {
       decode,
+      pid: (r) => r.pid,
+      cgroupId: (r) => r.cgroupId,
       text: (r) => (wanted(r) ? threadLine(r, startNs) : undefined),
       json: (r) => (wanted(r) ? threadJson(r) : undefined),
     });

@@ -17,6 +17,8 @@ export interface ThreadsnoopFilters {
 
 export interface ThreadRecord {
   tsNs: bigint;
+  /** The task's cgroup2 id (its container, resolvable after it exited). */
+  cgroupId?: number;
   event: 'NEW' | 'EXIT' | 'RENAME';
   pid: number;
   tid: number;
@@ -50,6 +52,7 @@ export function threadDecoder(s: RingSource): (b: Buffer) => ThreadRecord {
   const { THREAD_NEW, THREAD_RENAME } = s.obj.enumValues('thread_kind');
   return (b) => ({
     tsNs: v.u64(b, 'ts_ns'),
+    cgroupId: Number(v.u64(b, 'cgroup_id')),
     event: v.uint(b, 'kind') === THREAD_NEW ? 'NEW' : v.uint(b, 'kind') === THREAD_RENAME ? 'RENAME' : 'EXIT',
     pid: v.uint(b, 'pid'),
     tid: v.uint(b, 'tid'),

@@ -83,6 +83,9 @@ never shown.`,
     { key: 'strsize', short: 's', long: 'strsize', arg: 'SIZE', help: 'bytes of read/write data to show (default 32, max 256)' },
     COMMON.duration,
     COMMON.bufferMb,
+    COMMON.cgroup,
+    COMMON.container,
+    COMMON.containers,
     { ...COMMON.json, help: 'one JSON record per syscall (NDJSON), then a summary record' },
   ],
   more: `Each line: [pid TID] name(args) = result <seconds>. Lines of threads other than the
@@ -112,6 +115,7 @@ Examples:
     const session = rt.use(TraceSession.open(o.filters));
     await streamEvents(rt, session, {
       decode: (b) => session.decode(b),
+      pid: (r) => r.tgid,
       text: (r) => renderText(r, session, o),
       json: (r) => renderJson(r, session),
     });
