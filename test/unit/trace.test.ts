@@ -40,6 +40,14 @@ test('decoders: sockaddr, quoting, poll/select results (no kernel)', () => {
   assert.equal(formatCall(fail, splan), 'select(5, [3 4], NULL, NULL, {tv_sec=2, tv_usec=0}) = -1 EINTR');
 });
 
+test('quote: escapes as strace 6.1 prints them (octal padded before an octal digit)', () => {
+  // the bytes strace 6.1 prints as "\0017\18\t\v\f\177\3779" (checked with strace -e read cat)
+  const b = Buffer.from([0x01, 0x37, 0x01, 0x38, 0x09, 0x0b, 0x0c, 0x7f, 0xff, 0x39]);
+  assert.equal(quote(b, false), '"\\0017\\18\\t\\v\\f\\177\\3779"');
+  assert.equal(quote(Buffer.from([0x0f]), false), '"\\17"');
+  assert.equal(quote(Buffer.from([0, 0x30, 0x0a, 0x0d, 0]), false), '"\\0000\\n\\r\\0"');
+});
+
 test('trace command line: -e lists (strace\'s trace=), -p/-t, --comm, -s, --min-ms (no kernel)', async () => {
   const { command } = await import('../../src/tools/trace/index.js');
   const o = command.parse(['-p', '42', '-e', 'trace=select,poll', '-e', 'select', '-x', '-T', '-s', '64', '--min-ms', '2.5', '--buffer-mb', '16']) as import('../../src/tools/trace/index.js').TraceOptions;

@@ -267,20 +267,28 @@ const IOCTLS: Record<number, string> = {
 };
 const AMODE: Array<[number, string]> = [[4, 'R_OK'], [2, 'W_OK'], [1, 'X_OK']];
 
-/** strace-style quoted string: printable ASCII as is, C escapes, the rest as \ooo or \xhh. */
+/**
+ * strace-style quoted string: printable ASCII as is, C escapes (\t \n \v \f \r), the rest in
+ * octal with as few digits as needed, except before an octal digit, where the escape is padded
+ * to three digits so that it cannot absorb the digit ("\0017" is bytes 0x01 '7', "\17" is 0x0f).
+ */
 export function quote(buf: Buffer, truncated: boolean): string {
   let s = '"';
-  for (const c of buf) {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
     if (c === 0x22) s += '\\"';
     else if (c === 0x5c) s += '\\\\';
-    else if (c === 0x0a) s += '\\n';
-    else if (c === 0x09) s += '\\t';
-    else if (c === 0x0d) s += '\\r';
     else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
-    else s += `\\${c.toString(8)}`;
+    else if (c >= 0x09 && c <= 0x0d) s += C_ESCAPES[c - 0x09];
+    else {
+      const next = buf[i + 1];
+      const pad = next !== undefined && next >= 0x30 && next <= 0x37;
+      s += '\\' + (pad ? c.toString(8).padStart(3, '0') : c.toString(8));
+    }
   }
   return s + '"' + (truncated ? '...' : '');
 }
+const C_ESCAPES = ['\\t', '\\n', '\\v', '\\f', '\\r'];
 
 export function sockaddr(b: Buffer): string {
   if (b.length < 2) return '{}';
