@@ -250,6 +250,11 @@ for (const [name, body] of errnoMacros) {
   else errnoNames[n] = name;
 }
 const errnoList = Array.from(errnoNames, (n) => n ?? '');
+// The text strace prints after the name, `-1 ENOENT (No such file or directory)`, is the C
+// library's strerror(), not the headers' comments: read from glibc through perl (perl-base is
+// Essential on Debian), in the C locale.
+const errnoText = execFileSync('perl', ['-e', `for $n (0..${errnoList.length - 1}) { $! = $n; print "$!\\n" }`], { env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' })
+  .split('\n').slice(0, errnoList.length).map((t, n) => (errnoList[n] ? t : ''));
 
 // sanity checks against well-known numbers, so a parser bug cannot slip into the tree
 const expect = (cond, msg) => { if (!cond) fail(`sanity check failed: ${msg}`); };
@@ -258,6 +263,7 @@ expect(arm64[63] === 'read' && arm64[172] === 'getpid' && arm64[173] === 'getppi
 expect(arm64[80] === 'fstat' && arm64[79] === 'newfstatat' && arm64[222] === 'mmap' && arm64[62] === 'lseek', 'arm64 __NR3264 indirections');
 expect(arm64[38] === 'renameat' && arm64[163] === 'getrlimit' && arm64[435] === 'clone3', 'arm64 __ARCH_WANT_* view');
 expect(errnoList[2] === 'ENOENT' && errnoList[11] === 'EAGAIN' && errnoAliases.EWOULDBLOCK === 11, 'errno table');
+expect(errnoText[2] === 'No such file or directory' && errnoText[25] === 'Inappropriate ioctl for device', 'strerror texts');
 
 // ---- output
 const fmtList = (list) => {
@@ -287,6 +293,11 @@ ${fmtList(arm64)}
 /** Linux errno names by number (asm-generic; x86_64 and arm64 share it). '' marks a hole. */
 export const errnoNames: readonly string[] = [
 ${fmtList(errnoList).replace(/^    /gm, '  ')}
+];
+
+/** strerror() of each errno (glibc, C locale), as strace prints it after the name. */
+export const errnoMessages: readonly string[] = [
+${fmtList(errnoText).replace(/^    /gm, '  ')}
 ];
 
 /** Second names for an errno number (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK). */
