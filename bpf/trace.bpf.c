@@ -130,7 +130,7 @@ static __always_inline bool in_task_map(__u32 tid, long nr)
 			return false;
 		*st = TRACE_TASK_ACTIVE;
 	}
-	return true;
+	return *st == TRACE_TASK_ACTIVE;
 }
 
 static __always_inline bool wanted_task(__u64 id)
@@ -189,35 +189,51 @@ static long count_ptr(__u32 k, struct array_ctx *c)
 	return 0;
 }
 
-/* execve's argv/envp: how many pointers until NULL, then the first nstr strings. */
-static __noinline long copy_strarray(struct trace_rec *e, __u64 src, __u32 max, __u32 nstr, __u32 per)
+struct strings_ctx {
+	struct trace_rec *e;
+	__u64 src;
+	__u32 pos;
+	__u32 end;
+	__u32 per;
+	__u32 nstr;
+	__u32 n;
+};
+
+static long copy_string(__u32 k, struct strings_ctx *c)
 {
+	if (k >= c->nstr || k >= c->n || c->pos + 2 > c->end)
+		return 1;
+	__u64 p = 0;
+	if (bpf_probe_read_user(&p, sizeof(p), (void *)(c->src + 8 * (__u64)k)))
+		return 1;
+	__u32 room = c->end - c->pos;
+	if (room > c->per)
+		room = c->per;
+	room &= TRACE_CHUNK_MASK;
+	if (room == 0)
+		return 1;
+	struct trace_rec *e = c->e;
+	long got = bpf_probe_read_user_str(&e->data[c->pos & TRACE_POS_MASK], room, (void *)p);
+	if (got <= 0)
+		return 1;
+	c->pos += got;
+	return 0;
+}
+
+/* execve's argv/envp: how many pointers until NULL, then the first nstr strings (bpf_loop
+ * callbacks: verified once, whatever the count). */
+__noinline long copy_strarray(struct trace_rec *e, __u64 src, __u32 max, __u32 nstr, __u32 per)
+{
+	if (!e)
+		return 0;
 	struct array_ctx c = { .src = src, .n = 0 };
 	__u32 start = e->data_len & TRACE_CHUNK_MASK;
-	__u32 end = start + (max & TRACE_CHUNK_MASK);
-	__u32 pos = start + 4;
-	if (pos > end)
-		return -1;
 	bpf_loop(TRACE_ARRAY_MAX, count_ptr, &c, 0);
 	__builtin_memcpy(&e->data[start], &c.n, 4);
-	for (__u32 k = 0; k < 32; k++) {
-		if (k >= nstr || k >= c.n || pos + 2 > end)
-			break;
-		__u64 p = 0;
-		if (bpf_probe_read_user(&p, sizeof(p), (void *)(src + 8 * k)))
-			break;
-		__u32 room = end - pos;
-		if (room > per)
-			room = per;
-		room &= TRACE_CHUNK_MASK;
-		if (room == 0)
-			break;
-		long got = bpf_probe_read_user_str(&e->data[pos & TRACE_POS_MASK], room, (void *)p);
-		if (got <= 0)
-			break;
-		pos += got;
-	}
-	return pos - start;
+	struct strings_ctx s = { .e = e, .src = src, .pos = start + 4, .end = start + (max & TRACE_CHUNK_MASK), .per = per, .nstr = nstr, .n = c.n };
+	if (s.pos <= s.end)
+		bpf_loop(32, copy_string, &s, 0);
+	return s.pos - start;
 }
 
 struct dirent_ctx {
@@ -239,33 +255,38 @@ static long count_dirent(__u32 k, struct dirent_ctx *c)
 	return 0;
 }
 
-/* Copy the user memory op i describes into e->data (at e->data_len). */
-static __noinline void do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exit)
+/* Copy the user memory op i describes into e->data (at e->data_len). A global function: the
+ * verifier checks it once, not at each of its calls. */
+__noinline int do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exit)
 {
-	if (nr >= TRACE_MAX_SYSCALLS || i >= TRACE_MAX_OPS)
-		return;
+	if (!e)
+		return 0;
+	/* masks, not range checks: a global function's arguments are unknown to the verifier, and
+	 * the compiler would drop a range check it can prove from the caller */
+	nr &= TRACE_MAX_SYSCALLS - 1;
+	i &= TRACE_MAX_OPS - 1;
 	const volatile struct trace_copy_op *op = &ops[nr][i];
 	__u8 kind = op->kind;
 	__u8 when = op->at_exit;
 	__u32 fault = 1u << (TRACE_F_FAULT_SHIFT + i);
 	if (kind == TRACE_COPY_NONE)
-		return;
+		return 0;
 	if (at_exit) {
 		if (!(when & TRACE_OP_EXIT)) {
 			if (!(when & TRACE_OP_RETRY) || !(e->flags & fault))
-				return;
+				return 0;
 			e->flags &= ~fault;
 		}
 	} else if (when & TRACE_OP_EXIT) {
-		return;
+		return 0;
 	}
 	__u32 a = op->arg, la = op->len_arg;
 	if (a > 5 || la > 5)
-		return;
+		return 0;
 	__u64 src = e->args[a];
 	__u64 n = op->max;
 	if (src == 0)
-		return;
+		return 0;
 	switch (kind) {
 	case TRACE_COPY_ARGLEN: {
 		__u64 v = e->args[la];
@@ -297,14 +318,14 @@ static __noinline void do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exi
 	__u32 off = e->data_len & TRACE_CHUNK_MASK;
 	n &= TRACE_CHUNK_MASK;
 	if (n == 0)
-		return;
+		return 0;
 	long got;
 	if (kind == TRACE_COPY_STRARRAY) {
 		got = copy_strarray(e, src, n, op->mult, op->shift);
 	} else if (kind == TRACE_COPY_DIRENTS) {
 		struct dirent_ctx c = { .src = src, .len = e->ret, .off = 0, .n = 0 };
 		if (e->ret <= 0)
-			return;
+			return 0;
 		bpf_loop(TRACE_DIRENTS_MAX, count_dirent, &c, 0);
 		__builtin_memcpy(&e->data[off], &c.n, 4);
 		got = 4;
@@ -317,11 +338,12 @@ static __noinline void do_op(struct trace_rec *e, __u32 nr, __u32 i, bool at_exi
 	}
 	if (got <= 0) {
 		e->flags |= fault;
-		return;
+		return 0;
 	}
 	e->lens[i] = got;
 	e->offs[i] = off;
 	e->data_len = off + got;
+	return 0;
 }
 
 static __always_inline void add_stat(__u32 nr, long ret, __u64 dur)
@@ -369,12 +391,14 @@ static __always_inline int on_enter(void *ctx, struct pt_regs *regs, long nr, bo
 {
 	if (nr < 0 || nr >= TRACE_MAX_SYSCALLS)
 		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	/* (before the syscall filter: a command waiting for its execve is traced from it even
+	 * when -e leaves execve out) */
+	if (use_task_map && !in_task_map((__u32)id, nr))
+		return 0;
 	if (filter_syscalls && !syscall_wanted[nr])
 		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
 	if (!wanted_task(id))
-		return 0;
-	if (use_task_map && !in_task_map((__u32)id, nr))
 		return 0;
 	if (filter_comm) {
 		char comm[TASK_COMM_LEN];
@@ -425,7 +449,7 @@ static __always_inline int on_enter(void *ctx, struct pt_regs *regs, long nr, bo
 		/* exit/exit_group never reach sys_exit: report them now. */
 		e->active = 0;
 		e->flags |= TRACE_F_NORETURN;
-		add_stat(nr, 0, 0);
+		/* (not in -c's counts: strace -c counts calls when they return) */
 		if (!failed_only && !min_dur_ns && send_records)
 			send(ctx, e);
 		if (hash) {
@@ -517,7 +541,16 @@ static __always_inline void on_fork(__u32 parent_tid, __u32 parent_tgid, __u32 c
 	if (!use_task_map)
 		return;
 	__u8 *st = bpf_map_lookup_elem(&trace_tasks, &parent_tid);
-	if (!st || *st != TRACE_TASK_ACTIVE)
+	if (!st)
+		return;
+	if (*st == TRACE_TASK_ADOPT) {
+		/* -- CMD: the child bpfkit forks to exec the command, traced from that execve */
+		__u8 v = TRACE_TASK_EXEC;
+		bpf_map_update_elem(&trace_tasks, &child_tid, &v, BPF_ANY);
+		bpf_map_delete_elem(&trace_tasks, &parent_tid);
+		return;
+	}
+	if (*st != TRACE_TASK_ACTIVE)
 		return;
 	if (!follow_forks && child_tgid != parent_tgid)
 		return;

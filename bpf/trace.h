@@ -64,6 +64,8 @@ enum trace_limits {
 enum trace_task_state {
 	TRACE_TASK_ACTIVE = 1,
 	TRACE_TASK_EXEC = 2,     /* started by trace: traced from its next execve on */
+	TRACE_TASK_ADOPT = 3,    /* bpfkit's own thread about to start the command: its next child
+	                          * becomes TRACE_TASK_EXEC (the entry is removed then) */
 };
 
 /* -c: per syscall number, in a per-CPU array. */

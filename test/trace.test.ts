@@ -214,7 +214,7 @@ test('-x: only the failed opens, with the path and ENOENT', kernelTest(), async 
   const lines = run.stdout.trim().split('\n');
   const fails = lines.filter((l) => l.startsWith('openat('));
   assert.equal(fails.length, M, run.stdout);
-  for (const l of fails) assert.match(l, /^openat\(AT_FDCWD, "\/nonexistent-bpfkit-trace\/file", O_RDONLY\) = -1 ENOENT <\d+\.\d{6}>$/);
+  for (const l of fails) assert.match(l, /^openat\(AT_FDCWD, "\/nonexistent-bpfkit-trace\/file", O_RDONLY\) = -1 ENOENT \(No such file or directory\) <\d+\.\d{6}>$/);
   assert.equal(lines.length, M, 'nothing else');
 
   // without -x: the successful opens too, with flag names, and their closes

@@ -150,3 +150,10 @@ test('decoders from the kernel\'s signatures: every syscall planned, strace\'s t
     '100.00    0.000004           0         6         1 total',
   ].join('\n') + '\n');
 });
+
+test('-y: /proc/net addresses as strace -y prints sockets (no kernel)', async () => {
+  const { procNetAddr } = await import('../../src/tools/trace/fdpaths.js');
+  assert.equal(procNetAddr('0100007F:1538'), '127.0.0.1:5432');
+  assert.equal(procNetAddr('00000000000000000000000001000000:0050'), '[::1]:80');
+  assert.equal(procNetAddr('0000000000000000FFFF00000100007F:1F90'), '[::ffff:127.0.0.1]:8080');
+});

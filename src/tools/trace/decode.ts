@@ -205,7 +205,7 @@ function statText(b: Buffer): string {
   const type = mode & 0o170000;
   const dev = b.readBigUInt64LE(STAT.rdev);
   // the kernel's new_encode_dev: major in bits 8..19, minor in 0..7 and 20..31
-  const rdev = () => `makedev(0x${((dev >> 8n) & 0xfffn).toString(16)}, 0x${((dev & 0xffn) | ((dev >> 12n) & 0xfff00n)).toString(16)})`.replace(/0x0\)$/, '0)');
+  const rdev = () => `makedev(${hex((dev >> 8n) & 0xfffn)}, ${hex((dev & 0xffn) | ((dev >> 12n) & 0xfff00n))})`;
   if (type === 0o20000 || type === 0o60000) return `{st_mode=${X.fileMode(mode)}, st_rdev=${rdev()}, ...}`;
   return `{st_mode=${X.fileMode(mode)}, st_size=${b.readBigInt64LE(STAT.size)}, ...}`;
 }
@@ -247,6 +247,14 @@ function utsText(b: Buffer): string {
   return `{sysname=${quote(cstr(b.subarray(0, 65)), false)}, nodename=${quote(cstr(b.subarray(65, 130)), false)}, ...}`;
 }
 
+/** -y: `<path>` after a descriptor of process tgid (set by the tool; none by default). */
+let fdAnnotator: ((tgid: number, fd: number) => string) | undefined;
+export function setFdAnnotator(f: typeof fdAnnotator): void { fdAnnotator = f; }
+const fdText = (r: TraceRecord, fd: number) => String(fd) + (fdAnnotator ? fdAnnotator(r.tgid, fd) : '');
+/** Syscalls whose result is a new descriptor (strace -y annotates it too). */
+const FD_RESULT = new Set(['open', 'openat', 'openat2', 'creat', 'dup', 'dup2', 'dup3', 'socket', 'accept', 'accept4', 'epoll_create', 'epoll_create1',
+  'eventfd', 'eventfd2', 'signalfd4', 'timerfd_create', 'memfd_create', 'inotify_init1', 'pidfd_open', 'fsopen', 'open_tree']);
+
 /** Text of one argument, strace style. */
 export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): string {
   const v = r.args[i]!;
@@ -261,9 +269,10 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
   /** an out-parameter: shown only when the call succeeded */
   const outOr = (f: (b: Buffer) => string): string => (failed || r.noReturn ? (v === 0n ? 'NULL' : hex(v)) : ptrOr(exit, f));
   switch (t) {
-    case 'int': case 'fd': return String(s32(v));
+    case 'int': return String(s32(v));
+    case 'fd': return fdText(r, s32(v));
     case 'int64': return s64(v).toString();
-    case 'dirfd': return s32(v) === -100 ? 'AT_FDCWD' : String(s32(v));
+    case 'dirfd': return s32(v) === -100 ? 'AT_FDCWD' : fdText(r, s32(v));
     case 'uint': return String(u32(v));
     case 'size': return v.toString();
     case 'hex': return hex(v);
@@ -344,6 +353,7 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
     case 'futexop': return X.futexOp(u32(v));
     case 'signal': return X.signalName(u32(v));
     case 'ioctl': return X.IOCTLS[u32(v)] ?? hex(v);
+    case 'ioctlarg': return u32(r.args[1]!) === 0x40049409 ? String(s32(v)) : hex(v); // FICLONE takes an fd
     case 'clockid': return X.CLOCKS[Number(v)] ?? String(v);
     case 'timerflags': return Number(v) === 1 ? 'TIMER_ABSTIME' : String(v);
     case 'whence': return X.WHENCE[Number(v)] ?? String(v);
@@ -366,7 +376,12 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
     case 'utsname': return outOr(utsText);
     case 'argv': return ptrOr(entry, (b) => argvText(b, plan.strsize));
     case 'envp': return ptrOr(entry, (b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} vars */` : hex(v));
-    case 'dirents': return outOr((b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} entries */` : hex(v));
+    case 'dirents':
+      if (r.ret === 0n) return `${hex(v)} /* 0 entries */`;
+      return outOr((b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} entries */` : hex(v));
+    case 'fadvise': return X.enumName(s32(v), X.FADVISE);
+    // getgroups(0, ...) only counts: strace shows the empty list
+    case 'grouplist': return s32(r.args[0]!) === 0 && !failed ? '[]' : (v === 0n ? 'NULL' : hex(v));
     case 'fcntlcmd': return X.enumName(u32(v), X.FCNTL_CMDS);
     case 'fcntlarg': return fcntlArg(u32(r.args[1]!), v);
     case 'archprctl': return X.ARCH_PRCTL[s32(v)] ?? `${hex(v)} /* ARCH_??? */`;
@@ -430,6 +445,7 @@ export function formatResult(r: TraceRecord, plan: Plan): string {
   if (ret < 0n && ret >= -4095n) return errorText(Number(-ret));
   const spec = plan.spec;
   let text = spec?.ret === 'hex' ? hex(ret) : ret.toString();
+  if (fdAnnotator && FD_RESULT.has(plan.name) && ret >= 0n) return fdText(r, Number(ret));
   if (!spec || ret <= 0n) return text;
   const name = plan.name;
   if (name === 'select' || name === 'pselect6') {

@@ -10,8 +10,9 @@ import { badArgs } from '../../core/errors.js';
 import { monoToDate, monoToWallMs } from '../../core/clock.js';
 import { Symbolizer } from '../../core/symbols/index.js';
 import { errnoName, suggestSyscalls, syscallName, syscallNumber } from '../../core/syscalls/index.js';
-import { formatArg, formatCall, type TraceRecord } from './decode.js';
-import { resolveCommand, startStopped } from './command.js';
+import { formatArg, formatCall, setFdAnnotator, type TraceRecord } from './decode.js';
+import { FdPaths } from './fdpaths.js';
+import { resolveCommand, spawnAdopted } from './command.js';
 import { summaryTable } from './summary.js';
 import { TraceSession, type TraceFilters } from './trace.js';
 
@@ -23,6 +24,8 @@ export interface TraceOptions {
   output?: string;
   /** -c (table only) or -C (lines and table) */
   summary?: 'only' | 'also';
+  /** -y */
+  decodeFds?: boolean;
 }
 
 /** Which tasks have been seen, for strace's prefix rule: [pid N] once more than one is traced. */
@@ -30,6 +33,8 @@ class Prefixer {
   private seen = new Set<number>();
   constructor(private main: number | undefined, private follow: boolean, private toFile: boolean) {}
   prefix(tid: number): string {
+    // strace -f -o FILE prefixes every line with the pid, a terminal once two tasks are traced
+    if (this.follow && this.toFile) return `${String(tid).padEnd(5)} `;
     if (this.follow) {
       this.seen.add(tid);
       if (this.seen.size < 2) return '';
@@ -101,19 +106,23 @@ function threadsOf(pid: number): number[] {
 }
 
 /**
- * -- CMD: start the command stopped before its execve, put it in the traced set (from its
- * execve on), let it go; the run stops when it exits, with its status. If the run stops first
- * (Ctrl-C, -d), the command goes on untraced, as after strace's detach.
+ * -- CMD: start the command, traced from its execve on (the kernel side adopts the child);
+ * the run stops when it exits, with its status. If the run stops first (Ctrl-C, -d), the
+ * command goes on untraced, as after strace's detach. Returns its pid.
  */
-function startCommand(cmd: { path: string; argv: string[] }, session: TraceSession, rt: Runtime): void {
-  const child = startStopped(cmd.path, cmd.argv);
-  session.addTask(child.pid, true);
-  child.proc.on('exit', (code, signal) => {
+function startCommand(cmd: { path: string; argv: string[] }, session: TraceSession, rt: Runtime): number {
+  const child = spawnAdopted(cmd.path, cmd.argv, () => session.adoptNextChild(), () => session.endAdopt());
+  child.on('exit', (code, signal) => {
     rt.exitStatus = code ?? 128 + (signal ? osConstants.signals[signal] : 0);
     if (signal) rt.notice(`+++ killed by ${signal} +++`);
     rt.stop('target-exited');
   });
-  child.go();
+  child.on('error', (err) => {
+    rt.notice(`cannot run ${cmd.path}: ${err.message}`);
+    rt.exitStatus = 127;
+    rt.stop('target-exited');
+  });
+  return child.pid!;
 }
 
 export function renderJson(r: TraceRecord, session: TraceSession): string {
@@ -153,6 +162,7 @@ never shown.`,
     { key: 'summary', short: 'c', long: 'summary-only', help: 'no lines: a table of calls, errors and time per syscall at the end (strace -c), counted in the kernel' },
     { key: 'summaryalso', short: 'C', long: 'summary', help: 'the lines and the -c table' },
     { key: 'stack', short: 'k', long: 'stack-trace', help: 'print the user stack of each syscall (symbolized)' },
+    { key: 'decodefds', short: 'y', long: 'decode-fds', help: 'print the path (or socket) of file descriptors: 3</etc/passwd>, 5<TCP:[127.0.0.1:5432->127.0.0.1:40000]>' },
     COMMON.tid,
     { key: 'comm', long: 'comm', arg: 'NAME', help: 'trace only threads with this command name' },
     { key: 'syscalls', short: 'e', long: 'syscalls', arg: 'SYSCALLS', help: 'trace only these syscalls (comma-separated; strace\'s -e trace=... works too)' },
@@ -210,6 +220,7 @@ Examples:
       if (c.json) throw badArgs('-c/-C: a table, not with --json');
     }
     if (a.has('stack')) filters.stack = true;
+    if (a.has('decodefds')) opts.decodeFds = true;
     const out = a.get('output');
     if (out !== undefined) opts.output = out;
     return opts;
@@ -220,9 +231,13 @@ Examples:
     if (o.output) rt.setOutput(createWriteStream(o.output));
     // -p PID -f: the process's threads now; their children join from the fork hook
     if (o.filters.taskSet && o.filters.tgid !== undefined) for (const tid of threadsOf(o.filters.tgid)) session.addTask(tid);
-    if (o.command) startCommand(o.command, session, rt);
-    const prefixer = new Prefixer(o.filters.tgid ?? o.filters.tid ?? (o.command ? -1 : undefined), o.filters.follow ?? false, o.output !== undefined);
+    const cmdPid = o.command ? startCommand(o.command, session, rt) : undefined;
+    const prefixer = new Prefixer(o.filters.tgid ?? o.filters.tid ?? cmdPid, o.filters.follow ?? false, o.output !== undefined);
     const stacks = o.filters.stack ? new StackPrinter() : undefined;
+    if (o.decodeFds) {
+      const fds = new FdPaths();
+      setFdAnnotator((tgid, fd) => fds.annotate(tgid, fd));
+    }
     await streamEvents(rt, session, {
       decode: (b) => session.decode(b),
       text: o.summary === 'only' ? () => undefined : (r) => renderText(r, session, o, prefixer, stacks),

@@ -14,7 +14,7 @@ export type ArgType =
   | 'stat' | 'statx' | 'statxflags' | 'statxmask' | 'rlimit_in' | 'rlimit_out' | 'rlimitres' | 'sigset_in' | 'sigset_out'
   | 'sighow' | 'sigact_in' | 'sigact_out' | 'waitstatus' | 'waitopts' | 'pipefds' | 'pipeflags' | 'utsname' | 'argv' | 'envp'
   | 'dirents' | 'fcntlcmd' | 'fcntlarg' | 'archprctl' | 'grndflags' | 'accessatflags' | 'socklevel' | 'sockopt'
-  | 'optval_in' | 'optval_out' | 'intptr_out' | 'madvise';
+  | 'optval_in' | 'optval_out' | 'intptr_out' | 'madvise' | 'ioctlarg' | 'fadvise' | 'grouplist';
 
 export interface SyscallSpec { args: ArgType[]; ret?: 'hex' | 'int' | 'fd'; names: string[] }
 
@@ -24,6 +24,8 @@ const MEANING: Record<string, Record<string, ArgType>> = {
   dup3: { flags: 'oflags' }, pipe2: { fildes: 'pipefds', flags: 'pipeflags' }, pipe: { fildes: 'pipefds' },
   mmap: { prot: 'prot', flags: 'mapflags', off: 'hex', addr: 'ptr', fd: 'fd' }, mprotect: { prot: 'prot' }, pkey_mprotect: { prot: 'prot' },
   madvise: { behavior: 'madvise' },
+  fadvise64: { advice: 'fadvise' },
+  getgroups: { grouplist: 'grouplist' },
   socket: { family: 'domain', type: 'socktype' }, socketpair: { family: 'domain', type: 'socktype' },
   accept4: { flags: 'sockflags' },
   sendto: { flags: 'msgflags' }, recvfrom: { flags: 'msgflags' }, sendmsg: { flags: 'msgflags' }, recvmsg: { flags: 'msgflags' },
@@ -42,7 +44,7 @@ const MEANING: Record<string, Record<string, ArgType>> = {
   clone: { clone_flags: 'cloneflags' },
   futex: { op: 'futexop', utime: 'futex_timeout', uaddr: 'ptr', uaddr2: 'ptr', val3: 'int' },
   epoll_ctl: { op: 'epollctl' }, epoll_wait: { events: 'epevents' }, epoll_pwait: { events: 'epevents' }, epoll_pwait2: { events: 'epevents' },
-  ioctl: { cmd: 'ioctl', arg: 'hex' },
+  ioctl: { cmd: 'ioctl', arg: 'ioctlarg' },
   clock_nanosleep: { flags: 'timerflags' }, clock_gettime: { tp: 'timespec_out' }, clock_getres: { tp: 'timespec_out' },
   nanosleep: { rmtp: 'ptr' },
   getrandom: { ubuf: 'randbuf', flags: 'grndflags' },

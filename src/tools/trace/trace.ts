@@ -55,6 +55,7 @@ interface TraceConsts extends PlanLimits {
   cut: number;
   taskActive: number;
   taskExec: number;
+  taskAdopt: number;
   counter: { sent: number; lostRingbuf: number; lostSlot: number };
 }
 
@@ -80,6 +81,7 @@ function traceConsts(obj: BpfObject): TraceConsts {
     cut: need(flags, 'TRACE_F_CUT'),
     taskActive: need(obj.enumValues('trace_task_state'), 'TRACE_TASK_ACTIVE'),
     taskExec: need(obj.enumValues('trace_task_state'), 'TRACE_TASK_EXEC'),
+    taskAdopt: need(obj.enumValues('trace_task_state'), 'TRACE_TASK_ADOPT'),
     counter: { sent: need(cnt, 'TRACE_CNT_SENT'), lostRingbuf: need(cnt, 'TRACE_CNT_LOST_RINGBUF'), lostSlot: need(cnt, 'TRACE_CNT_LOST_SLOT') },
   };
 }
@@ -210,6 +212,21 @@ export class TraceSession implements EventSource {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(tid);
     this.obj.map('trace_tasks').update(key, Buffer.from([untilExec ? this.k.taskExec : this.k.taskActive]));
+  }
+
+  /**
+   * -- CMD: the next child this thread (bpfkit's main thread) forks is traced from its execve
+   * on; call right before spawning it, and endAdopt() right after.
+   */
+  adoptNextChild(): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(process.pid);
+    this.obj.map('trace_tasks').update(key, Buffer.from([this.k.taskAdopt]));
+  }
+  endAdopt(): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(process.pid);
+    try { this.obj.map('trace_tasks').delete(key); } catch { /* the fork hook removed it */ }
   }
 
   /** -c: calls, errors and time per syscall, summed over CPUs (syscalls never called left out). */

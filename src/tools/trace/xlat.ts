@@ -22,8 +22,8 @@ export function enumName(v: number, table: Record<number, string>, hex = false):
 export const O_FLAGS: Bits = [
   [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
   [0o4000, 'O_NONBLOCK'], [0o4010000, 'O_SYNC'], [0o10000, 'O_DSYNC'], [0o20000, 'O_ASYNC'], [0o40000, 'O_DIRECT'],
-  [0o100000, 'O_LARGEFILE'], [0o20200000, 'O_TMPFILE'], [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'],
-  [0o2000000, 'O_CLOEXEC'], [0o10000000, 'O_PATH'],
+  [0o100000, 'O_LARGEFILE'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'],
+  [0o10000000, 'O_PATH'], [0o20200000, 'O_TMPFILE'], [0o200000, 'O_DIRECTORY'],
 ];
 export function oflags(v: number): string {
   const acc = ['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'][v & 3]!;
@@ -95,7 +95,7 @@ export const FUTEX_ARGC = [4, 3, 3, 5, 6, 6, 4, 2, 2, 6, 6, 5, 6, 4];
 export const futexHasTimeout = (v: number) => [0, 6, 9, 11, 13].includes(v & 0x7f);
 export const DOMAINS: Record<number, string> = { 0: 'AF_UNSPEC', 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6', 16: 'AF_NETLINK', 17: 'AF_PACKET', 38: 'AF_ALG', 40: 'AF_VSOCK' };
 const SOCK_TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 4: 'SOCK_RDM', 5: 'SOCK_SEQPACKET', 10: 'SOCK_PACKET' };
-export const SOCK_FLAGS: Bits = [[0o4000, 'SOCK_NONBLOCK'], [0o2000000, 'SOCK_CLOEXEC']];
+export const SOCK_FLAGS: Bits = [[0o2000000, 'SOCK_CLOEXEC'], [0o4000, 'SOCK_NONBLOCK']];
 export function sockType(v: number): string {
   const t = SOCK_TYPES[v & 0xf] ?? String(v & 0xf);
   const f = flagNames(v & ~0xf, SOCK_FLAGS, '');
@@ -170,12 +170,14 @@ export const MADVISE: Record<number, string> = { 0: 'MADV_NORMAL', 1: 'MADV_RAND
   15: 'MADV_NOHUGEPAGE', 16: 'MADV_DONTDUMP', 17: 'MADV_DODUMP', 18: 'MADV_WIPEONFORK', 19: 'MADV_KEEPONFORK', 20: 'MADV_COLD', 21: 'MADV_PAGEOUT',
   22: 'MADV_POPULATE_READ', 23: 'MADV_POPULATE_WRITE', 100: 'MADV_HWPOISON' };
 export const S_IFMT: Record<number, string> = { 0o140000: 'S_IFSOCK', 0o120000: 'S_IFLNK', 0o100000: 'S_IFREG', 0o60000: 'S_IFBLK', 0o40000: 'S_IFDIR', 0o20000: 'S_IFCHR', 0o10000: 'S_IFIFO' };
-/** st_mode as strace prints it: S_IFREG|0644. */
+const S_SPECIAL: Bits = [[0o4000, 'S_ISUID'], [0o2000, 'S_ISGID'], [0o1000, 'S_ISVTX']];
+/** st_mode as strace prints it: S_IFREG|0644, S_IFDIR|S_ISGID|0770. */
 export function fileMode(m: number): string {
-  const type = S_IFMT[m & 0o170000];
-  const perm = `0${(m & 0o7777).toString(8).padStart(3, '0')}`;
-  return type ? `${type}|${perm}` : perm;
+  const parts = [S_IFMT[m & 0o170000], flagNames(m & 0o7000, S_SPECIAL, '')].filter(Boolean);
+  parts.push(`0${(m & 0o777).toString(8).padStart(3, '0')}`);
+  return parts.join('|');
 }
+export const FADVISE: Record<number, string> = { 0: 'POSIX_FADV_NORMAL', 1: 'POSIX_FADV_RANDOM', 2: 'POSIX_FADV_SEQUENTIAL', 3: 'POSIX_FADV_WILLNEED', 4: 'POSIX_FADV_DONTNEED', 5: 'POSIX_FADV_NOREUSE' };
 /**
  * Kernel-internal restart codes (include/linux/errno.h, not in the UAPI headers): a syscall
  * interrupted by a signal returns them to the kernel's signal code, and tracers see them.
