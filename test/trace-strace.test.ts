@@ -123,10 +123,20 @@ test('-- CMD: traced from its execve, exits with its status (and 128+N when kill
   assert.equal(lines.at(-1), 'exit_group(7) = ?');
   const b = await runTool(['trace', '-e', 'kill', '--', 'sh', '-c', 'kill -TERM $$'], { timeoutMs: 30_000 });
   assert.equal(b.code, 128 + 15, b.stderr);
-  assert.match(b.stdout, /^kill\(\d+, SIGTERM\) = \? <\d|^kill\(\d+, SIGTERM\) = \?$/m);
+  assert.match(b.stdout, /^kill\(\d+, SIGTERM\) = 0 <\d+\.\d{6}>$/m);
+  assert.match(b.stderr, /\+\+\+ killed by SIGTERM \+\+\+/);
   const c = await runTool(['trace', '--', 'no-such-command-bpfkit'], { timeoutMs: 30_000 });
   assert.equal(c.code, 2);
   assert.match(c.stderr, /cannot run 'no-such-command-bpfkit': not found in PATH/);
+  // -k: the stack of a write, symbolized while the process still runs (libc's write wrapper)
+  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const k = await runTool(['trace', '-k', '-e', 'write', '--', py, '-c', 'import os, time; time.sleep(0.3); os.write(1, b"x"); time.sleep(0.5)'], { timeoutMs: 30_000 });
+  assert.equal(k.code, 0, k.stderr);
+  const w = k.stdout.split('\n');
+  const at = w.findIndex((l) => l.startsWith('write(1, "x", 1) = 1'));
+  assert.ok(at >= 0, k.stdout);
+  assert.match(w[at + 1]!, /^ > \/\S*libc\.so\.6\((__)?(GI_)?(__libc_)?write\S*\+0x[0-9a-f]+\) \[0x[0-9a-f]+\]$/, k.stdout);
+  assert.ok(w.slice(at + 1).some((l) => /^ > \S*python3\S*\(/.test(l)), k.stdout);
   assert.deepEqual(leftoverPrograms('trace_'), []);
 });
 

@@ -76,6 +76,8 @@ export interface StreamRender<E> {
    */
   textAt?(data: Buffer, offset: number, length: number): string | undefined;
   jsonAt?(data: Buffer, offset: number, length: number): string | undefined;
+  /** text() may return several lines (trace -k: a call and its stack): each is escaped on its own. */
+  multiline?: boolean;
 }
 
 /**
@@ -124,7 +126,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   };
   const add = (line: string | undefined) => {
     if (line === undefined) return;
-    append(json ? line : safeLine(line));
+    append(json ? line : render.multiline ? line.split(/(?<=\n)/).map(safeLine).join('') : safeLine(line));
   };
   const at = json ? render.jsonAt : render.textAt;
   if (at && source.startAt) {

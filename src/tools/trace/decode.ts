@@ -213,7 +213,7 @@ function statText(b: Buffer): string {
 function statxText(b: Buffer): string {
   if (b.length < 48) return '{...}';
   const mask = b.readUInt32LE(0);
-  return `{stx_mask=${X.flagNames(mask, X.STATX_MASK)}, stx_attributes=${hex(b.readBigUInt64LE(8))}, stx_mode=${X.fileMode(b.readUInt16LE(28))}, stx_size=${b.readBigUInt64LE(40)}, ...}`;
+  return `{stx_mask=${X.flagNames(mask, X.STATX_MASK)}, stx_attributes=${X.flagNames(Number(b.readBigUInt64LE(8) & 0xffffffffn), X.STATX_ATTRS)}, stx_mode=${X.fileMode(b.readUInt16LE(28))}, stx_size=${b.readBigUInt64LE(40)}, ...}`;
 }
 
 function sigactText(b: Buffer): string {
@@ -381,7 +381,7 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
       return outOr((b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} entries */` : hex(v));
     case 'fadvise': return X.enumName(s32(v), X.FADVISE);
     // getgroups(0, ...) only counts: strace shows the empty list
-    case 'grouplist': return s32(r.args[0]!) === 0 && !failed ? '[]' : (v === 0n ? 'NULL' : hex(v));
+    case 'grouplist': return v === 0n ? 'NULL' : s32(r.args[0]!) === 0 && !failed ? '[]' : hex(v);
     case 'fcntlcmd': return X.enumName(u32(v), X.FCNTL_CMDS);
     case 'fcntlarg': return fcntlArg(u32(r.args[1]!), v);
     case 'archprctl': return X.ARCH_PRCTL[s32(v)] ?? `${hex(v)} /* ARCH_??? */`;

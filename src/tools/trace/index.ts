@@ -8,7 +8,7 @@ import { defineTool, type Runtime } from '../../toolkit/runner.js';
 import { streamEvents } from '../../toolkit/stream.js';
 import { badArgs } from '../../core/errors.js';
 import { monoToDate, monoToWallMs } from '../../core/clock.js';
-import { Symbolizer } from '../../core/symbols/index.js';
+import { escapeControl, Symbolizer } from '../../core/symbols/index.js';
 import { errnoName, suggestSyscalls, syscallName, syscallNumber } from '../../core/syscalls/index.js';
 import { formatArg, formatCall, setFdAnnotator, type TraceRecord } from './decode.js';
 import { FdPaths } from './fdpaths.js';
@@ -88,11 +88,12 @@ class StackPrinter {
   lines(r: TraceRecord, name: string): string {
     // new mappings (execve, mmap): read the process's maps again before the next stack
     if (!this.seen.has(r.tgid)) { this.seen.add(r.tgid); this.sym.snapshotProcess(r.tgid, { force: true }); }
-    const frames = this.sym.symbolizeUser(r.tgid, r.stack!);
+    const ips = r.stack!.filter((a) => a !== 0n);
+    const frames = this.sym.symbolizeUser(r.tgid, ips);
     if (name === 'execve' || name === 'mmap' || name === 'munmap') this.seen.delete(r.tgid);
     return frames.map((f, i) => {
-      const where = f.offset !== undefined && f.name !== '[unknown]' ? `(${f.name}+0x${f.offset.toString(16)})` : '';
-      return ` > ${f.module || '?'}${where} [0x${r.stack![i]!.toString(16)}]\n`;
+      const where = f.offset !== undefined && f.name !== '[unknown]' ? `(${escapeControl(f.name)}+0x${f.offset.toString(16)})` : '';
+      return ` > ${escapeControl(f.module || '?')}${where} [0x${ips[i]!.toString(16)}]\n`;
     }).join('');
   }
 }
@@ -242,6 +243,7 @@ Examples:
       decode: (b) => session.decode(b),
       text: o.summary === 'only' ? () => undefined : (r) => renderText(r, session, o, prefixer, stacks),
       json: (r) => renderJson(r, session),
+      multiline: stacks !== undefined,
     });
     if (o.summary) rt.write(summaryTable(session.stats().map((s) => ({ ...s, name: syscallName(s.nr) }))));
   },
