@@ -311,7 +311,8 @@ kill -INT $T; st=0; wait $T || st=$?
 echo "$(date +%T) == ${hooks} (exit $st)"; grep -v '^libbpf' ${out}.err | grep -v 'trace: attached' | tail -5; grep 'trace: attached' ${out}.err | head -5
 echo "getppid=$(grep -c '"syscall":"getppid"' ${out} || true) enoent=$(grep '"errno":"ENOENT"' ${out} | grep -c nonexistent-bpfkit-trace || true)"; grep '"type":"summary"' ${out}
 # -f and -- CMD: the shell and the cat it forks, from their execve; the command's exit status
-BPFKIT_TRACE_HOOKS=${hooks} timeout 60 node dist/src/cli/main.js trace -f -o ${out}.f -- sh -c 'true; (cat /etc/hostname); exit 3' >/dev/null 2>${out}.ferr; st=$?
+st=0
+BPFKIT_TRACE_HOOKS=${hooks} timeout 60 node dist/src/cli/main.js trace -f -o ${out}.f -- sh -c 'true; (cat /etc/hostname); exit 3' >/dev/null 2>${out}.ferr || st=$?
 echo "follow-exit=$st procs=$(cut -d' ' -f1 ${out}.f | sort -u | wc -l) cat-execve=$(grep -c 'execve("/usr/bin/cat", \["cat", "/etc/hostname"\]' ${out}.f) cat-open=$(grep -c 'openat(AT_FDCWD, "/etc/hostname", O_RDONLY) = 3' ${out}.f)"; tail -2 ${out}.ferr
 `;
   // -x: the getppid calls succeed, so none of them may show up
