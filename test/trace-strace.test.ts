@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileC, kernelTest, leftoverPrograms, runTool } from './helpers.js';
+import { compileC, kernelTest, leftoverPrograms, runTool, startGatedChild, startTool } from './helpers.js';
 import { compare, parseBpfkitFile, parseStraceFiles, type Comparison, type ProcLines } from './strace-compare.js';
 
 const work = mkdtempSync(join(tmpdir(), 'bpfkit-trace-strace-'));
@@ -113,6 +113,37 @@ test('-f: sh -c \'true; cat f\' shows every child\'s syscalls, as many as strace
   assert.ok(child.lines.some((l) => l.startsWith(`openat(AT_FDCWD, "${f}", O_RDONLY) = 3`)), child.lines.join('\n'));
   assert.ok(child.lines.some((l) => /^write\(1, "hello\\n", 6\) = 6/.test(l)), child.lines.join('\n'));
   console.log(`-f: ${b.length} processes, ${b.reduce((n, p) => n + p.lines.length, 0)} syscalls, the same per process and per syscall as strace`);
+});
+
+test('-p PID -f: a running shell\'s children, from their fork, each with its own [pid N]', kernelTest(), async () => {
+  const f = join(work, 'p-input.txt');
+  writeFileSync(f, 'abc\n');
+  // the shell waits for its go line, then forks three cats
+  const child = startGatedChild('sh', ['-c', `read x; for i in 1 2 3; do cat ${f}; done`]);
+  const tool = startTool(['trace', '-f', '-p', String(child.proc.pid), '-e', 'execve,openat,write,exit_group'], { timeoutMs: 30_000 });
+  try {
+    await tool.ready;
+  } catch (err) {
+    child.proc.kill();
+    throw err;
+  }
+  child.go();
+  assert.equal(await child.exited, 0);
+  const run = await tool.done;
+  assert.equal(run.code, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n');
+  const pids = (re: RegExp) => lines.filter((l) => re.test(l)).map((l) => Number(/^\[pid (\d+)\]/.exec(l)?.[1]));
+  const cats = pids(/execve\("\/(usr\/)?bin\/cat", \["cat", /);
+  assert.equal(cats.length, 3, run.stdout);
+  assert.equal(new Set(cats).size, 3);
+  assert.ok(cats.every((p) => p !== child.proc.pid && p > 0));
+  for (const p of cats) {
+    assert.equal(lines.filter((l) => l.startsWith(`[pid ${p}] openat(AT_FDCWD, "${f}", O_RDONLY) = 3`)).length, 1, run.stdout);
+    assert.equal(lines.filter((l) => l.startsWith(`[pid ${p}] write(1, "abc\\n", 4) = 4`)).length, 1, run.stdout);
+    assert.equal(lines.filter((l) => l.startsWith(`[pid ${p}] exit_group(0) = ?`)).length, 1, run.stdout);
+  }
+  assert.equal(child.stdout(), 'abc\nabc\nabc\n');
+  assert.deepEqual(leftoverPrograms('trace_'), []);
 });
 
 test('-- CMD: traced from its execve, exits with its status (and 128+N when killed by signal N)', kernelTest(), async () => {

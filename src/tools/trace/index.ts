@@ -36,8 +36,9 @@ class Prefixer {
     // strace -f -o FILE prefixes every line with the pid, a terminal once two tasks are traced
     if (this.follow && this.toFile) return `${String(tid).padEnd(5)} `;
     if (this.follow) {
+      // the first task's lines are bare until another task shows up (another is always traced then)
       this.seen.add(tid);
-      if (this.seen.size < 2) return '';
+      if (tid === (this.main ?? tid) && this.seen.size < 2) return '';
     } else if (this.main !== undefined && tid === this.main) {
       return '';
     }
