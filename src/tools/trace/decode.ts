@@ -338,12 +338,7 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
     case 'sockflags': return X.flagNames(u32(v), X.SOCK_FLAGS);
     case 'msgflags': return X.flagNames(u32(v), X.MSG_FLAGS);
     case 'how': return X.HOW[Number(v)] ?? String(v);
-    case 'cloneflags': {
-      const n = u32(v);
-      const sig = n & 0xff;
-      const rest = X.flagNames(n & ~0xff, X.CLONE_FLAGS, '');
-      return [rest, sig ? X.signalName(sig) : ''].filter(Boolean).join('|') || '0';
-    }
+    case 'cloneflags': return cloneFlags(u32(v));
     case 'cloneargs': return ptrOr(entry, (b) => {
       if (b.length < 64) return hex(v);
       const flags = Number(b.readBigUInt64LE(0) & 0xffffffffn);
@@ -419,11 +414,18 @@ function argCount(r: TraceRecord, plan: Plan): number {
   }
 }
 
+/** CLONE_* flags, then the exit signal in the low byte. */
+function cloneFlags(n: number): string {
+  const sig = n & 0xff;
+  const rest = X.flagNames(n & ~0xff, X.CLONE_FLAGS, '');
+  return [rest, sig ? X.signalName(sig) : ''].filter(Boolean).join('|') || '0';
+}
+
 /** clone as strace shows it: named arguments, only those the flags use. */
 function cloneText(r: TraceRecord): string {
   const [flags, stack, ptid, ctid, tls] = r.args as [bigint, bigint, bigint, bigint, bigint];
   const f = u32(flags);
-  const parts = [`child_stack=${stack === 0n ? 'NULL' : hex(stack)}`, `flags=${formatArg('cloneflags', 0, r, { entryOp: [], exitOp: [] } as unknown as Plan)}`];
+  const parts = [`child_stack=${stack === 0n ? 'NULL' : hex(stack)}`, `flags=${cloneFlags(f)}`];
   if (f & 0x100000) parts.push(`parent_tid=${hex(ptid)}`);
   if (f & 0x1200000) parts.push(`child_tidptr=${hex(ctid)}`);
   if (f & 0x80000) parts.push(`tls=${hex(tls)}`);
