@@ -161,7 +161,8 @@ export class TraceSession implements EventSource {
       const comm = Buffer.alloc(16);
       if (f.comm !== undefined) comm.write(f.comm.slice(0, 15));
       obj.setConstants({
-        filter_tgid: f.tgid ?? 0,
+        // (with a task set the map filters: -p PID -f also traces the children, other tgids)
+        filter_tgid: f.taskSet ? 0 : (f.tgid ?? 0),
         filter_tid: f.tid ?? 0,
         filter_comm: f.comm !== undefined,
         comm_name: comm,
