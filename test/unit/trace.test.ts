@@ -134,6 +134,9 @@ test('decoders from the kernel\'s signatures: every syscall planned, strace\'s t
   assert.equal(call('pipe2', [0x1000n, 0n], 0n, (p, c) => { c[p.exitOp[0]!] = Buffer.from([3, 0, 0, 0, 4, 0, 0, 0]); }), 'pipe2([3, 4], 0) = 0');
   assert.equal(call('getcwd', [0x1000n, 4096n], 15n, (p, c) => { c[p.exitOp[0]!] = Buffer.from('/work/wt-trace\0'); }), 'getcwd("/work/wt-trace", 4096) = 15');
   if (process.arch === 'x64') assert.equal(call('clone', [0x1200011n, 0n, 0n, 0x7f94b2329a10n, 0n], 9633n), 'clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f94b2329a10) = 9633');
+  const si = Buffer.alloc(112); si.writeBigInt64LE(3149n, 0); si.writeBigUInt64LE(116576n, 8); si.writeBigUInt64LE(25276157952n, 32); si.writeUInt16LE(143, 80); si.writeUInt32LE(1, 104);
+  assert.equal(call('sysinfo', [0x1000n], 0n, (p, c) => { c[p.exitOp[0]!] = si; }),
+    'sysinfo({uptime=3149, loads=[116576, 0, 0], totalram=25276157952, freeram=0, sharedram=0, bufferram=0, totalswap=0, freeswap=0, procs=143, totalhigh=0, freehigh=0, mem_unit=1}) = 0');
   // restart codes by name; calls cut short by the thread's exit
   assert.equal(call('rt_sigsuspend', [0x1000n, 8n], -514n, (p, c) => { c[p.entryOp[0]!] = Buffer.alloc(8); }), 'rt_sigsuspend([], 8) = -1 ERESTARTNOHAND (To be restarted if no handler)');
   assert.equal(call('read', [0n, 0x1000n, 10n], -512n), 'read(0, 0x1000, 10) = -1 ERESTARTSYS (To be restarted if SA_RESTART is set)');

@@ -92,6 +92,7 @@ export function planFor(nr: number, name: string, strsize: number, limits?: Plan
       case 'waitstatus': exit.push([i, op('FIXED', true, i, 4)]); break;
       case 'pipefds': exit.push([i, op('FIXED', true, i, 8)]); break;
       case 'utsname': exit.push([i, op('FIXED', true, i, 130)]); break;
+      case 'sysinfo': exit.push([i, op('FIXED', true, i, 112)]); break;
       case 'intptr_out': exit.push([i, op('FIXED', true, i, 4)]); break;
       case 'optval_in': entry.push([i, input(op('ARGLEN', false, i, 16, i + 1))]); break;
       case 'optval_out': exit.push([i, op('LENPTR', true, i, 16, i + 1)]); break;
@@ -255,6 +256,13 @@ const fdText = (r: TraceRecord, fd: number) => String(fd) + (fdAnnotator ? fdAnn
 const FD_RESULT = new Set(['open', 'openat', 'openat2', 'creat', 'dup', 'dup2', 'dup3', 'socket', 'accept', 'accept4', 'epoll_create', 'epoll_create1',
   'eventfd', 'eventfd2', 'signalfd4', 'timerfd_create', 'memfd_create', 'inotify_init1', 'pidfd_open', 'fsopen', 'open_tree']);
 
+/** struct sysinfo (64-bit layout): longs, then procs (u16) at 80, the high memory at 88, mem_unit at 104. */
+function sysinfoText(b: Buffer): string {
+  if (b.length < 108) return '{...}';
+  const l = (at: number) => b.readBigUInt64LE(at).toString();
+  return `{uptime=${b.readBigInt64LE(0)}, loads=[${l(8)}, ${l(16)}, ${l(24)}], totalram=${l(32)}, freeram=${l(40)}, sharedram=${l(48)}, bufferram=${l(56)}, totalswap=${l(64)}, freeswap=${l(72)}, procs=${b.readUInt16LE(80)}, totalhigh=${l(88)}, freehigh=${l(96)}, mem_unit=${b.readUInt32LE(104)}}`;
+}
+
 /** Text of one argument, strace style. */
 export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): string {
   const v = r.args[i]!;
@@ -369,6 +377,7 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
     case 'waitopts': return X.flagNames(u32(v), X.WAIT_OPTS);
     case 'pipefds': return outOr((b) => b.length >= 8 ? `[${b.readInt32LE(0)}, ${b.readInt32LE(4)}]` : hex(v));
     case 'utsname': return outOr(utsText);
+    case 'sysinfo': return outOr(sysinfoText);
     case 'argv': return ptrOr(entry, (b) => argvText(b, plan.strsize));
     case 'envp': return ptrOr(entry, (b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} vars */` : hex(v));
     case 'dirents':

@@ -14,7 +14,7 @@ export type ArgType =
   | 'stat' | 'statx' | 'statxflags' | 'statxmask' | 'rlimit_in' | 'rlimit_out' | 'rlimitres' | 'sigset_in' | 'sigset_out'
   | 'sighow' | 'sigact_in' | 'sigact_out' | 'waitstatus' | 'waitopts' | 'pipefds' | 'pipeflags' | 'utsname' | 'argv' | 'envp'
   | 'dirents' | 'fcntlcmd' | 'fcntlarg' | 'archprctl' | 'grndflags' | 'accessatflags' | 'socklevel' | 'sockopt'
-  | 'optval_in' | 'optval_out' | 'intptr_out' | 'madvise' | 'ioctlarg' | 'fadvise' | 'grouplist';
+  | 'optval_in' | 'optval_out' | 'intptr_out' | 'madvise' | 'ioctlarg' | 'fadvise' | 'grouplist' | 'sysinfo';
 
 export interface SyscallSpec { args: ArgType[]; ret?: 'hex' | 'int' | 'fd'; names: string[] }
 
@@ -88,6 +88,7 @@ export function kindOf(syscall: string, ctype: string, name: string, next?: read
       case 'struct sigaction': return out ? 'sigact_out' : 'sigact_in';
       case 'struct user_msghdr': return 'msghdr';
       case 'struct new_utsname': return 'utsname';
+      case 'struct sysinfo': return 'sysinfo';
       case 'struct linux_dirent64': return 'dirents';
       case 'struct clone_args': return 'cloneargs';
       case 'fd_set': return 'fdset';
