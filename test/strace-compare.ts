@@ -4,8 +4,8 @@
 // Normalization (documented in docs/tools/trace.md), only what differs from run to run:
 //   - durations (` <0.000012>`) and strace's column padding before ` = `;
 //   - addresses: hex numbers of 5 digits or more (ASLR, heap, stack pointers) become 0x_;
-//   - process ids: each traced pid becomes PID1, PID2, ... in order of first appearance, so
-//     results of clone/getpid/set_tid_address and wait4 compare;
+//   - process ids in results: each traced pid becomes PID1, PID2, ... in pid order, so results
+//     of clone/getpid/set_tid_address and wait4 compare;
 //   - the random bytes getrandom returns.
 // Lines only strace has (`+++ exited with 0 +++`, `--- SIGCHLD {...} ---`) are not syscalls and
 // are left out of both.
@@ -40,7 +40,9 @@ export function normalize(line: string, pids: Map<number, string>): string {
   let s = line.replace(/ <\d+\.\d+>$/, '').replace(/\)\s+= /, ') = ');
   s = s.replace(/^(getrandom\(")[^"]*(")/, '$1RANDOM$2');
   s = s.replace(/0x[0-9a-f]{5,}/g, '0x_');
-  s = s.replace(/\b\d{2,7}\b/g, (n) => pids.get(Number(n)) ?? n);
+  // pids in results only (clone, getpid, wait4...): a length can equal a pid too
+  const eq = s.lastIndexOf(') = ');
+  if (eq >= 0) s = s.slice(0, eq) + s.slice(eq).replace(/\b\d{2,7}\b/g, (n) => pids.get(Number(n)) ?? n);
   return s;
 }
 

@@ -93,7 +93,9 @@ class StackPrinter {
     const frames = this.sym.symbolizeUser(r.tgid, ips);
     if (name === 'execve' || name === 'mmap' || name === 'munmap') this.seen.delete(r.tgid);
     return frames.map((f, i) => {
-      const where = f.offset !== undefined && f.name !== '[unknown]' ? `(${escapeControl(f.name)}+0x${f.offset.toString(16)})` : '';
+      // resolved: (symbol+0xoff); inside a known file only: (+0xoff) as strace prints it
+      const unresolved = f.name === '[unknown]' || f.name.startsWith(`${f.module.split('/').pop()}+0x`);
+      const where = f.offset === undefined ? '' : unresolved ? `(+0x${f.offset.toString(16)})` : `(${escapeControl(f.name)}+0x${f.offset.toString(16)})`;
       return ` > ${escapeControl(f.module || '?')}${where} [0x${ips[i]!.toString(16)}]\n`;
     }).join('');
   }
