@@ -81,11 +81,25 @@ async function ddBench(): Promise<void> {
   const floor = await medianOf(() => timeDd((pid) => startTracer(process.execPath, [BPFKIT, 'trace', '-e', 'getppid', '-p', String(pid)], 'BPFKIT_READY')));
   const bpfkit = await medianOf(() => timeDd((pid) => startTracer(process.execPath, [BPFKIT, 'trace', '-e', 'write', '-p', String(pid)], 'BPFKIT_READY')));
   const strace = process.env.NO_STRACE ? NaN : await medianOf(() => timeDd((pid) => startTracer('strace', ['-e', 'trace=write', '-o', '/dev/null', '-p', String(pid)], 'attached')));
+  const bpf = (args: string[]) => medianOf(() => timeDd((pid) => startTracer(process.execPath, [BPFKIT, ...args, '-p', String(pid)], 'BPFKIT_READY')));
+  const st = (args: string[]) => (process.env.NO_STRACE ? Promise.resolve(NaN) : medianOf(() => timeDd((pid) => startTracer('strace', [...args, '-o', '/dev/null', '-p', String(pid)], 'attached'))));
+  // -f (the task set and the fork hook) and -c (counts in the kernel, no record per call)
+  const bpfkitF = await bpf(['trace', '-f', '-e', 'write']);
+  const straceF = await st(['-f', '-e', 'trace=write']);
+  const bpfkitC = await bpf(['trace', '-c']);
+  const syscount = await bpf(['syscount']);
+  const straceC = await st(['-c']);
   const row = (name: string, t: number) => console.log(`  ${name.padEnd(34)} ${fmt(t, 3).padStart(8)} s   slowdown x${fmt(t / alone)}`);
   row('dd alone', alone);
   row('bpfkit trace -e getppid -p (floor)', floor);
   row('under bpfkit trace -e write -p', bpfkit);
   row('under strace -e trace=write -p', strace);
+  row('under bpfkit trace -f -e write -p', bpfkitF);
+  row('under strace -f -e trace=write -p', straceF);
+  row('under bpfkit trace -c -p', bpfkitC);
+  row('under bpfkit syscount -p', syscount);
+  row('under strace -c -p', straceC);
+  console.log(`  -f: slowdown ratio strace/bpfkit ${fmt((straceF / alone) / (bpfkitF / alone))}x (target >= 20x); -c: strace -c/trace -c ${fmt(straceC / bpfkitC)}x, trace -c/syscount ${fmt((bpfkitC - alone) / Math.max(1e-9, syscount - alone))}x of the extra time (target <= 1.3x)`);
   const extraB = bpfkit - alone;
   const extraS = strace - alone;
   await programCost();

@@ -3,8 +3,10 @@
 #define BPFKIT_TRACE_H
 
 #define TRACE_MAX_OPS 8          /* user-memory copies per syscall (entry + exit) */
-#define TRACE_DATA 1024          /* bytes of copied user memory room per event */
-#define TRACE_CHUNK_MASK 511
+#define TRACE_DATA 2048          /* bytes of copied user memory sent per event (at most) */
+#define TRACE_CHUNK_MASK 1023    /* an op's offset and length are below 1024 */
+#define TRACE_POS_MASK 2047      /* a STRARRAY's string position */
+#define TRACE_STACK_DEPTH 32     /* -k: user stack frames per syscall */
 #define TASK_COMM_LEN 16
 
 /* How an op finds its length. */
@@ -15,6 +17,10 @@ enum trace_copy_kind {
 	TRACE_COPY_ARGLEN = 3,   /* (args[len_arg] * mult + 2^shift - 1) >> shift bytes, up to max */
 	TRACE_COPY_RETLEN = 4,   /* (ret * mult) bytes when ret > 0, up to max (exit only) */
 	TRACE_COPY_LENPTR = 5,   /* *(u32 *)args[len_arg] bytes, up to max (a socklen_t pointer) */
+	TRACE_COPY_STRARRAY = 6, /* NULL-terminated array of string pointers (execve's argv, envp): u32
+	                          * count (up to TRACE_ARRAY_MAX), then the first `mult` strings,
+	                          * NUL-terminated, each up to `shift` bytes, all within max */
+	TRACE_COPY_DIRENTS = 7,  /* exit: u32 count of the linux_dirent64 records in the ret bytes */
 };
 
 /* One copy of user memory: from args[arg], at entry or at exit. Set per syscall in .rodata. */
@@ -44,11 +50,29 @@ enum trace_op_when {
 enum trace_flags {
 	TRACE_F_NORETURN = 1,    /* exit/exit_group: emitted at entry, no return value */
 	TRACE_F_FAULT_SHIFT = 8, /* bit 8+i: op i could not read user memory */
+	TRACE_F_CUT = 2,         /* the thread exited inside the call (strace's `= ?`) */
 };
 
 enum trace_limits {
 	TRACE_MAX_SYSCALLS = 1024,  /* syscall numbers the per-syscall tables cover */
-	TRACE_DATA_USED = 512,   /* user space keeps the sum of an op list's max sizes below this */
+	TRACE_DATA_USED = 1024,  /* user space keeps the sum of an op list's max sizes below this */
+	TRACE_ARRAY_MAX = 4096,  /* STRARRAY: pointers counted */
+	TRACE_DIRENTS_MAX = 1024,/* DIRENTS: records counted */
+};
+
+/* Value of a task in the traced set (-f, -- CMD): the map filters instead of filter_tgid. */
+enum trace_task_state {
+	TRACE_TASK_ACTIVE = 1,
+	TRACE_TASK_EXEC = 2,     /* started by trace: traced from its next execve on */
+	TRACE_TASK_ADOPT = 3,    /* bpfkit's own thread about to start the command: its next child
+	                          * becomes TRACE_TASK_EXEC (the entry is removed then) */
+};
+
+/* -c: per syscall number, in a per-CPU array. */
+struct trace_stat {
+	__u64 calls;
+	__u64 errors;
+	__u64 ns;
 };
 
 /*
@@ -68,8 +92,10 @@ struct trace_rec {
 	__u32 flags;
 	__u16 lens[TRACE_MAX_OPS];  /* bytes copied by op i */
 	__u16 offs[TRACE_MAX_OPS];  /* where in data op i's bytes are */
+	__u16 stack_len;         /* -k: bytes of user stack addresses at the end of data (8-aligned) */
+	__u16 pad;
 	char comm[TASK_COMM_LEN];
-	__u8 data[TRACE_DATA];
+	__u8 data[TRACE_DATA + TRACE_CHUNK_MASK + 1]; /* (room past TRACE_DATA for the verifier's bounds) */
 };
 
 /* Counters (per CPU): index into the counters array. */

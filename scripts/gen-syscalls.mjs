@@ -10,15 +10,25 @@
 // no __SYSCALL_COMPAT, and the __ARCH_WANT_* macros that arch/arm64/include/uapi/asm/unistd.h
 // defines before including it. `__NR_x __NR3264_y` indirections are resolved.
 //
+// It also generates src/core/syscalls/signatures.generated.ts, every syscall's arguments (C type
+// and name), from the kernel's own description: the formats of the syscall tracepoints,
+// /sys/kernel/tracing/events/syscalls/sys_enter_<name>/format (tracefs is mounted there if it is
+// not; needs root). Those formats come from the kernel's SYSCALL_DEFINE macros, so they name
+// the arguments as the kernel source does. The file records the kernel release it was read from;
+// --check compares it only on that release (another kernel may add syscalls) and says so.
+//
 // Usage: node scripts/gen-syscalls.mjs [--check] [--include DIR]
 //   --check    exit 1 if the committed file differs from what would be generated (for CI)
 //   --include  root of the headers (default /usr/include)
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { release } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outFile = join(repo, 'src/core/syscalls/table.generated.ts');
+const sigFile = join(repo, 'src/core/syscalls/signatures.generated.ts');
 
 const args = process.argv.slice(2);
 const check = args.includes('--check');
@@ -240,6 +250,11 @@ for (const [name, body] of errnoMacros) {
   else errnoNames[n] = name;
 }
 const errnoList = Array.from(errnoNames, (n) => n ?? '');
+// The text strace prints after the name, `-1 ENOENT (No such file or directory)`, is the C
+// library's strerror(), not the headers' comments: read from glibc through perl (perl-base is
+// Essential on Debian), in the C locale.
+const errnoText = execFileSync('perl', ['-e', `for $n (0..${errnoList.length - 1}) { $! = $n; print "$!\\n" }`], { env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' })
+  .split('\n').slice(0, errnoList.length).map((t, n) => (errnoList[n] ? t : ''));
 
 // sanity checks against well-known numbers, so a parser bug cannot slip into the tree
 const expect = (cond, msg) => { if (!cond) fail(`sanity check failed: ${msg}`); };
@@ -248,6 +263,7 @@ expect(arm64[63] === 'read' && arm64[172] === 'getpid' && arm64[173] === 'getppi
 expect(arm64[80] === 'fstat' && arm64[79] === 'newfstatat' && arm64[222] === 'mmap' && arm64[62] === 'lseek', 'arm64 __NR3264 indirections');
 expect(arm64[38] === 'renameat' && arm64[163] === 'getrlimit' && arm64[435] === 'clone3', 'arm64 __ARCH_WANT_* view');
 expect(errnoList[2] === 'ENOENT' && errnoList[11] === 'EAGAIN' && errnoAliases.EWOULDBLOCK === 11, 'errno table');
+expect(errnoText[2] === 'No such file or directory' && errnoText[25] === 'Inappropriate ioctl for device', 'strerror texts');
 
 // ---- output
 const fmtList = (list) => {
@@ -279,15 +295,97 @@ export const errnoNames: readonly string[] = [
 ${fmtList(errnoList).replace(/^    /gm, '  ')}
 ];
 
+/** strerror() of each errno (glibc, C locale), as strace prints it after the name. */
+export const errnoMessages: readonly string[] = [
+${fmtList(errnoText).replace(/^    /gm, '  ')}
+];
+
 /** Second names for an errno number (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK). */
 export const errnoAliases: Readonly<Record<string, number>> = ${JSON.stringify(errnoAliases)};
 `;
+
+// ---- signatures, from the syscall tracepoints' formats
+const TRACEFS = '/sys/kernel/tracing';
+/** Table names whose kernel function (and tracepoint) has another name. */
+const KERNEL_NAMES = { stat: 'newstat', fstat: 'newfstat', lstat: 'newlstat', uname: 'newuname', sendfile: 'sendfile64', umount2: 'umount' };
+
+function tracefsEvents() {
+  const dir = join(TRACEFS, 'events/syscalls');
+  if (!existsSync(dir)) {
+    try {
+      mkdirSync(TRACEFS, { recursive: true });
+      execFileSync('mount', ['-t', 'tracefs', 'tracefs', TRACEFS], { stdio: 'ignore' });
+    } catch { /* not root, or no tracefs: the caller says so */ }
+  }
+  return existsSync(dir) ? dir : undefined;
+}
+
+/** `field:const char * filename;` lines after __syscall_nr: [[type, name], ...]. */
+function parseFormat(text) {
+  const args = [];
+  for (const m of text.matchAll(/^\s*field:([^;]+);/gm)) {
+    const decl = m[1].trim();
+    const name = /([A-Za-z_]\w*)$/.exec(decl)?.[1];
+    if (!name || name.startsWith('common_') || name === '__syscall_nr') continue;
+    args.push([decl.slice(0, decl.length - name.length).trim(), name]);
+  }
+  return args;
+}
+
+function signatureTable(dir) {
+  const names = [...new Set([...x86, ...arm64].filter(Boolean))].sort();
+  const sigs = {};
+  for (const name of names) {
+    const f = join(dir, `sys_enter_${KERNEL_NAMES[name] ?? name}`, 'format');
+    if (existsSync(f)) sigs[name] = parseFormat(readFileSync(f, 'utf8'));
+  }
+  return sigs;
+}
+
+function signaturesSource(sigs, kernel) {
+  const rows = Object.entries(sigs).map(([n, a]) => `  ${JSON.stringify(n)}: [${a.map(([t, an]) => `[${JSON.stringify(t)}, ${JSON.stringify(an)}]`).join(', ')}],`);
+  return `// GENERATED FILE: do not edit. Regenerate with \`node scripts/gen-syscalls.mjs\` (as root).
+// Every syscall's arguments (C type, name) from the kernel's syscall tracepoints:
+//   ${TRACEFS}/events/syscalls/sys_enter_<name>/format  (Linux ${kernel}, ${process.arch})
+// Names are the syscall table's; ${Object.entries(KERNEL_NAMES).map(([a, b]) => `${a} is the kernel's ${b}`).join(', ')}.
+// Syscalls without a tracepoint there (not built in that kernel) are missing.
+
+export const signatureKernel = ${JSON.stringify(kernel)};
+
+export const signatures: Readonly<Record<string, ReadonlyArray<readonly [type: string, name: string]>>> = {
+${rows.join('\n')}
+};
+`;
+}
+
+const events = tracefsEvents();
+let sigOut;
+let sigNote;
+if (events) {
+  const sigs = signatureTable(events);
+  expect(sigs.openat?.map((a) => a[1]).join() === 'dfd,filename,flags,mode' && sigs.getpid?.length === 0 && sigs.stat?.[1]?.[0] === 'struct stat *', 'tracepoint formats');
+  sigOut = signaturesSource(sigs, release());
+  sigNote = `${Object.keys(sigs).length} signatures from Linux ${release()}`;
+} else {
+  sigNote = `no ${TRACEFS}/events/syscalls (not root?): ${relative(repo, sigFile)} left as it is`;
+}
 
 if (check) {
   const cur = existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
   if (cur !== out) fail(`${relative(repo, outFile)} is out of date; run node scripts/gen-syscalls.mjs`);
   process.stdout.write(`${relative(repo, outFile)} is up to date\n`);
+  const curSig = existsSync(sigFile) ? readFileSync(sigFile, 'utf8') : '';
+  const from = /signatureKernel = "([^"]*)"/.exec(curSig)?.[1];
+  if (!from) fail(`${relative(repo, sigFile)} is missing; run node scripts/gen-syscalls.mjs as root`);
+  if (sigOut && from === release()) {
+    if (curSig !== sigOut) fail(`${relative(repo, sigFile)} is out of date; run node scripts/gen-syscalls.mjs as root`);
+    process.stdout.write(`${relative(repo, sigFile)} is up to date (Linux ${from})\n`);
+  } else {
+    process.stdout.write(`${relative(repo, sigFile)}: generated on Linux ${from}, not compared here (${sigOut ? `this is ${release()}` : sigNote})\n`);
+  }
 } else {
   writeFileSync(outFile, out);
   process.stdout.write(`wrote ${relative(repo, outFile)}: x86_64 ${x86.filter(Boolean).length} syscalls (max ${x86.length - 1}), arm64 ${arm64.filter(Boolean).length} (max ${arm64.length - 1}), ${errnoList.filter(Boolean).length} errnos\n`);
+  if (sigOut) writeFileSync(sigFile, sigOut);
+  process.stdout.write(`${sigOut ? `wrote ${relative(repo, sigFile)}: ` : ''}${sigNote}\n`);
 }

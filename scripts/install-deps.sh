@@ -11,7 +11,8 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(libbpf1 libbpf-dev clang llvm bpftool gcc libc6-dev linux-libc-dev strace libbpf-tools
       e2fsprogs util-linux iproute2 procps python3 python3-psycopg2 python3-redis
       postgresql redis-server openjdk-17-jdk-headless linux-perf prometheus chromium
-      podman crun containernetworking-plugins)
+      podman crun containernetworking-plugins
+      git sqlite3)  # git, sqlite3: programs of trace's side-by-side comparison with strace
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -23,7 +23,7 @@ export function kernelTest(): { skip: string | false } {
 export interface ToolRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /** Run `bpfkit ARGS` to completion. */
-export function runTool(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ToolRun> {
+export function runTool(args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {}): Promise<ToolRun> {
   const t = startTool(args, opts);
   return t.done;
 }
@@ -37,8 +37,9 @@ export interface StartedTool {
 }
 
 /** Start `bpfkit ARGS` in the background, with BPFKIT_READY=1 so that `ready` can be awaited. */
-export function startTool(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): StartedTool {
+export function startTool(args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {}): StartedTool {
   const proc = spawn(process.execPath, [BPFKIT, ...args], {
+    cwd: opts.cwd,
     env: { ...process.env, BPFKIT_READY: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -214,7 +214,7 @@ test('-x: only the failed opens, with the path and ENOENT', kernelTest(), async 
   const lines = run.stdout.trim().split('\n');
   const fails = lines.filter((l) => l.startsWith('openat('));
   assert.equal(fails.length, M, run.stdout);
-  for (const l of fails) assert.match(l, /^openat\(AT_FDCWD, "\/nonexistent-bpfkit-trace\/file", O_RDONLY\) = -1 ENOENT <\d+\.\d{6}>$/);
+  for (const l of fails) assert.match(l, /^openat\(AT_FDCWD, "\/nonexistent-bpfkit-trace\/file", O_RDONLY\) = -1 ENOENT \(No such file or directory\) <\d+\.\d{6}>$/);
   assert.equal(lines.length, M, 'nothing else');
 
   // without -x: the successful opens too, with flag names, and their closes
@@ -296,7 +296,7 @@ test('bad input: unknown syscall (with suggestion), missing PID, bad --comm', ke
   assert.match(d.stdout, /-e, --syscalls SYSCALLS/);
 });
 
-test('fallback kernel (6.1): tp_btf and raw_tp hook sets trace exact counts', kernelTest(), async () => {
+test('fallback kernel (6.1): tp_btf and raw_tp hook sets trace exact counts, -f and -- CMD', kernelTest(), async () => {
   const bin = compileC(MIXED, ['-pthread']);
   const comm = bin.split('/').pop()!.slice(0, 15);
   const one = (hooks: string, out: string) => `
@@ -310,6 +310,10 @@ sleep 1
 kill -INT $T; st=0; wait $T || st=$?
 echo "$(date +%T) == ${hooks} (exit $st)"; grep -v '^libbpf' ${out}.err | grep -v 'trace: attached' | tail -5; grep 'trace: attached' ${out}.err | head -5
 echo "getppid=$(grep -c '"syscall":"getppid"' ${out} || true) enoent=$(grep '"errno":"ENOENT"' ${out} | grep -c nonexistent-bpfkit-trace || true)"; grep '"type":"summary"' ${out}
+# -f and -- CMD: the shell and the cat it forks, from their execve; the command's exit status
+st=0
+BPFKIT_TRACE_HOOKS=${hooks} timeout 60 node dist/src/cli/main.js trace -f -o ${out}.f -- sh -c 'true; (cat /etc/hostname); exit 3' >/dev/null 2>${out}.ferr || st=$?
+echo "follow-exit=$st procs=$(cut -d' ' -f1 ${out}.f | sort -u | wc -l) cat-execve=$(grep -c 'execve(".*/cat", ."cat", "/etc/hostname"., .*) = 0' ${out}.f) cat-open=$(grep -c 'openat(AT_FDCWD, "/etc/hostname", O_RDONLY) = 3' ${out}.f)"; tail -2 ${out}.ferr
 `;
   // -x: the getppid calls succeed, so none of them may show up
   const r = await runInKernel(`uname -r\n${one('tp_btf', '/tmp/trace-btf.json')}${one('raw_tp', '/tmp/trace-raw.json')}`);
@@ -321,5 +325,6 @@ echo "getppid=$(grep -c '"syscall":"getppid"' ${out} || true) enoent=$(grep '"er
     assert.match(section, /getppid=0 enoent=9/, r.output);
     assert.match(section, new RegExp(`trace: attached ${hooks}/sys_enter`), r.output);
     assert.match(section, /"type":"summary".*"lost":0,/, r.output);
+    assert.match(section, /follow-exit=3 procs=2 cat-execve=1 cat-open=1/, r.output);
   }
 });

@@ -106,7 +106,9 @@ ${spec.more ? `\n${spec.more.trim()}\n` : ''}`;
 
 /** The tool's view of its run: output, stop signal, readiness, timing. Tools never print. */
 export class Runtime {
-  readonly out: Output;
+  out: Output;
+  /** The tool's exit status when it ends normally (trace -- CMD: the command's). */
+  exitStatus = 0;
   private controller = new AbortController();
   /** Aborted when the tool must stop (Ctrl-C, -d elapsed, target exited, output gone). */
   readonly signal = this.controller.signal;
@@ -133,6 +135,11 @@ export class Runtime {
     if (!this.containerColumn()) return header;
     const i = header.lastIndexOf('\n', header.length - 2);
     return header.slice(0, i + 1) + this.containers.header() + header.slice(i + 1);
+  }
+  /** Send the tool's output to `stream` instead of stdout (trace -o FILE). */
+  setOutput(stream: NodeJS.WritableStream): void {
+    this.out = new Output(stream);
+    this.out.onEnd((end) => this.stop(end.kind === 'closed' ? 'output-closed' : 'output-failed'));
   }
 
   /** Write text (whole lines) to stdout. */
@@ -400,5 +407,5 @@ async function execute<O>(spec: ToolSpec<O>, argv: string[], verbose: boolean): 
     rt.notice(`cannot write output: ${describeWriteError(end.error)}`);
     return status || 1;
   }
-  return status;
+  return status || rt.exitStatus;
 }

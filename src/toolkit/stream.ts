@@ -80,6 +80,8 @@ export interface StreamRender<E> {
   pid?(e: E): number;
   /** The cgroup2 id the kernel recorded with the event, if it did (the container of a process gone since). */
   cgroupId?(e: E): number | undefined;
+  /** text() may return several lines (trace -k: a call and its stack): each is escaped on its own. */
+  multiline?: boolean;
 }
 
 /**
@@ -128,7 +130,7 @@ export async function streamEvents<E>(rt: Runtime, source: EventSource, render: 
   };
   const add = (line: string | undefined) => {
     if (line === undefined) return;
-    append(json ? line : safeLine(line));
+    append(json ? line : render.multiline ? line.split(/(?<=\n)/).map(safeLine).join('') : safeLine(line));
   };
   // Containers: with a CONTAINER column (text) or where a runtime exists (JSON), lines are made
   // from decoded events; on a host with no runtime the fast paths stay and nothing changes.

@@ -33,15 +33,18 @@ test('trace.bpf.o: copy kinds, op flags, counters, limits and TRACE_MAX_OPS', ()
   try {
     assert.deepEqual(obj.enumValues('trace_copy_kind'), {
       TRACE_COPY_NONE: 0, TRACE_COPY_FIXED: 1, TRACE_COPY_STR: 2, TRACE_COPY_ARGLEN: 3, TRACE_COPY_RETLEN: 4, TRACE_COPY_LENPTR: 5,
+      TRACE_COPY_STRARRAY: 6, TRACE_COPY_DIRENTS: 7,
     });
     assert.deepEqual(obj.enumValues('trace_op_when'), { TRACE_OP_EXIT: 1, TRACE_OP_RETRY: 2 });
-    assert.deepEqual(obj.enumValues('trace_flags'), { TRACE_F_NORETURN: 1, TRACE_F_FAULT_SHIFT: 8 });
-    assert.deepEqual(obj.enumValues('trace_limits'), { TRACE_MAX_SYSCALLS: 1024, TRACE_DATA_USED: 512 });
+    assert.deepEqual(obj.enumValues('trace_flags'), { TRACE_F_NORETURN: 1, TRACE_F_FAULT_SHIFT: 8, TRACE_F_CUT: 2 });
+    assert.deepEqual(obj.enumValues('trace_limits'), { TRACE_MAX_SYSCALLS: 1024, TRACE_DATA_USED: 1024, TRACE_ARRAY_MAX: 4096, TRACE_DIRENTS_MAX: 1024 });
+    assert.deepEqual(obj.enumValues('trace_task_state'), { TRACE_TASK_ACTIVE: 1, TRACE_TASK_EXEC: 2, TRACE_TASK_ADOPT: 3 });
     assert.deepEqual(obj.enumValues('trace_counter'), { TRACE_CNT_SENT: 0, TRACE_CNT_LOST_RINGBUF: 1, TRACE_CNT_LOST_SLOT: 2, TRACE_CNT_N: 4 });
     const rec = obj.struct('trace_rec');
     assert.equal(rec.count('lens'), 8);
     assert.equal(rec.count('args'), 6);
-    assert.equal(rec.count('data'), 1024);
+    // TRACE_DATA sent at most, plus room for the verifier's bounds on STRARRAY positions
+    assert.equal(rec.count('data'), 2048 + 1024);
   } finally {
     obj.close();
   }

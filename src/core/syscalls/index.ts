@@ -1,6 +1,6 @@
 // Syscall and errno names, from tables generated out of the kernel's UAPI headers
 // (scripts/gen-syscalls.mjs -> table.generated.ts). Nothing here is typed by hand.
-import { errnoAliases, errnoNames, syscallTables } from './table.generated.js';
+import { errnoAliases, errnoMessages, errnoNames, syscallTables } from './table.generated.js';
 
 /** Architectures with a syscall table, named as Node's `process.arch` names them. */
 export type SyscallArch = 'x64' | 'arm64';
@@ -112,6 +112,11 @@ export function errnoName(n: number): string {
   const a = Math.abs(n);
   const name = Number.isInteger(a) ? errnoNames[a] : undefined;
   return name ? name : `E${a}`;
+}
+
+/** strerror() text for errno `n` ("No such file or directory" for 2), or undefined if unknown. */
+export function errnoMessage(n: number): string | undefined {
+  return errnoMessages[Math.abs(n)] || undefined;
 }
 
 /** Number for a Linux errno name (ENOENT -> 2, EWOULDBLOCK -> 11), or undefined. Case-insensitive. */

@@ -1,100 +1,20 @@
-// What trace knows about each syscall: the type of every argument, which user memory to copy
-// (and when: timeouts and inputs at entry, results at exit), and how to print it like strace.
-// The copy ops become the `ops` table in the BPF object's .rodata (see bpf/trace.h).
+// What trace knows about each syscall: the kind of every argument (kinds.ts, from the kernel's
+// signatures), which user memory to copy (and when: timeouts and inputs at entry, results at
+// exit), and how to print it like strace. The copy ops become the `ops` table in the BPF
+// object's .rodata (see bpf/trace.h).
 import { formatIPv4, formatIPv6 } from '../../core/net.js';
-import { errnoName, syscallNumber } from '../../core/syscalls/index.js';
+import { errnoMessage, errnoName } from '../../core/syscalls/index.js';
+import { specFor, type ArgType, type SyscallSpec } from './kinds.js';
+import * as X from './xlat.js';
 
-/** Argument types. Types with a copy get their bytes from the kernel side. */
-export type ArgType =
-  | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'fd' | 'dirfd' | 'mode' | 'oflags' | 'atflags' | 'amode'
-  | 'path' | 'bufin' | 'bufout' | 'saddrin' | 'saddrout' | 'timeval' | 'timespec' | 'futex_timeout'
-  | 'fdset' | 'pollfds' | 'epevents' | 'prot' | 'mapflags' | 'domain' | 'socktype' | 'sockflags'
-  | 'cloneflags' | 'cloneargs' | 'futexop' | 'signal' | 'how' | 'ioctl' | 'msgflags' | 'msghdr'
-  | 'clockid' | 'timerflags' | 'whence' | 'epollctl' | 'epevent';
-
-export interface SyscallSpec { args: ArgType[]; ret?: 'hex' | 'int' | 'fd' }
-
-/** The syscalls with decoders (names as in the kernel's table; missing ones on an arch are skipped). */
-export const SPECS: Record<string, SyscallSpec> = {
-  read: { args: ['fd', 'bufout', 'size'] },
-  write: { args: ['fd', 'bufin', 'size'] },
-  pread64: { args: ['fd', 'bufout', 'size', 'int'] },
-  pwrite64: { args: ['fd', 'bufin', 'size', 'int'] },
-  readv: { args: ['fd', 'ptr', 'int'] },
-  writev: { args: ['fd', 'ptr', 'int'] },
-  open: { args: ['path', 'oflags', 'mode'] },
-  openat: { args: ['dirfd', 'path', 'oflags', 'mode'] },
-  creat: { args: ['path', 'mode'] },
-  close: { args: ['fd'] },
-  stat: { args: ['path', 'ptr'] },
-  lstat: { args: ['path', 'ptr'] },
-  fstat: { args: ['fd', 'ptr'] },
-  newfstatat: { args: ['dirfd', 'path', 'ptr', 'atflags'] },
-  statx: { args: ['dirfd', 'path', 'atflags', 'hex', 'ptr'] },
-  access: { args: ['path', 'amode'] },
-  faccessat: { args: ['dirfd', 'path', 'amode'] },
-  faccessat2: { args: ['dirfd', 'path', 'amode', 'atflags'] },
-  unlink: { args: ['path'] },
-  unlinkat: { args: ['dirfd', 'path', 'atflags'] },
-  mkdir: { args: ['path', 'mode'] },
-  chdir: { args: ['path'] },
-  lseek: { args: ['fd', 'int', 'whence'] },
-  dup: { args: ['fd'] },
-  dup2: { args: ['fd', 'fd'] },
-  dup3: { args: ['fd', 'fd', 'oflags'] },
-  select: { args: ['int', 'fdset', 'fdset', 'fdset', 'timeval'] },
-  pselect6: { args: ['int', 'fdset', 'fdset', 'fdset', 'timespec', 'ptr'] },
-  poll: { args: ['pollfds', 'uint', 'int'] },
-  ppoll: { args: ['pollfds', 'uint', 'timespec', 'ptr', 'size'] },
-  epoll_wait: { args: ['fd', 'epevents', 'int', 'int'] },
-  epoll_pwait: { args: ['fd', 'epevents', 'int', 'int', 'ptr', 'size'] },
-  epoll_ctl: { args: ['fd', 'epollctl', 'fd', 'epevent'] },
-  nanosleep: { args: ['timespec', 'ptr'] },
-  clock_nanosleep: { args: ['clockid', 'timerflags', 'timespec', 'ptr'] },
-  futex: { args: ['ptr', 'futexop', 'int', 'futex_timeout', 'ptr', 'int'] },
-  socket: { args: ['domain', 'socktype', 'int'] },
-  connect: { args: ['fd', 'saddrin', 'uint'] },
-  accept: { args: ['fd', 'saddrout', 'ptr'] },
-  accept4: { args: ['fd', 'saddrout', 'ptr', 'sockflags'] },
-  bind: { args: ['fd', 'saddrin', 'uint'] },
-  listen: { args: ['fd', 'int'] },
-  sendto: { args: ['fd', 'bufin', 'size', 'msgflags', 'saddrin', 'uint'] },
-  recvfrom: { args: ['fd', 'bufout', 'size', 'msgflags', 'saddrout', 'ptr'] },
-  sendmsg: { args: ['fd', 'msghdr', 'msgflags'] },
-  recvmsg: { args: ['fd', 'msghdr', 'msgflags'] },
-  shutdown: { args: ['fd', 'how'] },
-  fsync: { args: ['fd'] },
-  fdatasync: { args: ['fd'] },
-  mmap: { args: ['ptr', 'size', 'prot', 'mapflags', 'fd', 'hex'], ret: 'hex' },
-  munmap: { args: ['ptr', 'size'] },
-  mprotect: { args: ['ptr', 'size', 'prot'] },
-  brk: { args: ['ptr'], ret: 'hex' },
-  clone: { args: ['cloneflags', 'ptr', 'ptr', 'ptr', 'hex'] },
-  clone3: { args: ['cloneargs', 'size'] },
-  fork: { args: [] },
-  vfork: { args: [] },
-  execve: { args: ['path', 'ptr', 'ptr'] },
-  exit: { args: ['int'] },
-  exit_group: { args: ['int'] },
-  kill: { args: ['int', 'signal'] },
-  tgkill: { args: ['int', 'int', 'signal'] },
-  tkill: { args: ['int', 'signal'] },
-  ioctl: { args: ['fd', 'ioctl', 'hex'] },
-  getpid: { args: [] },
-  getppid: { args: [] },
-  gettid: { args: [] },
-  getuid: { args: [] },
-  sched_yield: { args: [] },
-  pipe2: { args: ['ptr', 'oflags'] },
-  wait4: { args: ['int', 'ptr', 'hex', 'ptr'] },
-};
+export type { ArgType, SyscallSpec } from './kinds.js';
 
 /** exit and exit_group never return: the kernel side reports them at entry. */
 export const NORETURN = ['exit', 'exit_group'];
 
 // ---- copy ops (struct trace_copy_op in bpf/trace.h) ----
 /** enum trace_copy_kind without its TRACE_COPY_ prefix; the numbers come from the object's BTF. */
-export type CopyKind = 'FIXED' | 'STR' | 'ARGLEN' | 'RETLEN' | 'LENPTR';
+export type CopyKind = 'FIXED' | 'STR' | 'ARGLEN' | 'RETLEN' | 'LENPTR' | 'STRARRAY' | 'DIRENTS';
 export interface CopyOp { kind: CopyKind; atExit: boolean; arg: number; lenArg: number; max: number; mult: number; shift: number; retry?: boolean }
 /** The kernel side's limits on a plan, from the object's BTF (TraceSession reads them). */
 export interface PlanLimits {
@@ -108,6 +28,9 @@ export const SOCKADDR_MAX = 128;
 export const FDSET_MAX = 32;      // bytes: fds 0..255
 export const POLLFD_MAX = 32;     // entries
 export const EPEVENT_MAX = 16;    // entries
+/** execve: argv strings shown (strace shows 32, then `...`), and bytes for them. */
+export const ARGV_MAX = 32;
+export const ARGV_BYTES = 640;
 
 /** For one syscall: its copy ops (entry ops first, then exit ops: the order of the data). */
 export interface Plan {
@@ -118,6 +41,7 @@ export interface Plan {
   /** For each argument index: the op index of its entry copy and of its exit copy. */
   entryOp: number[];
   exitOp: number[];
+  strsize: number;
 }
 
 function op(kind: CopyKind, atExit: boolean, arg: number, max: number, lenArg = 0, mult = 1, shift = 0): CopyOp {
@@ -126,11 +50,15 @@ function op(kind: CopyKind, atExit: boolean, arg: number, max: number, lenArg = 
 /** An input the kernel reads but never changes: if its page was not present at entry, copy it at exit. */
 const input = (o: CopyOp): CopyOp => ({ ...o, retry: true });
 
+/** struct stat's fields strace shows (st_mode, st_rdev, st_size), per arch: x86_64 has its own layout. */
+const STAT = process.arch === 'x64' ? { mode: 24, rdev: 40, size: 48 } : { mode: 16, rdev: 32, size: 48 };
+
 /** The copy ops of one syscall; with `limits`, a plan the kernel side cannot carry throws. */
 export function planFor(nr: number, name: string, strsize: number, limits?: PlanLimits): Plan {
-  const spec = SPECS[name];
+  const spec = specFor(name);
   const entry: Array<[number, CopyOp]> = [];
   const exit: Array<[number, CopyOp]> = [];
+  const perArg = Math.min(strsize + 2, 255);
   spec?.args.forEach((t, i) => {
     switch (t) {
       case 'path': entry.push([i, input(op('STR', false, i, PATH_MAX_COPY))]); break;
@@ -138,9 +66,12 @@ export function planFor(nr: number, name: string, strsize: number, limits?: Plan
       case 'bufin': entry.push([i, input(op('ARGLEN', false, i, strsize, i + 1))]); break;
       // read/recvfrom: the data at exit, as much as the call returned
       case 'bufout': exit.push([i, op('RETLEN', true, i, strsize)]); break;
+      case 'randbuf': exit.push([i, op('RETLEN', true, i, strsize)]); break;
+      case 'cwdbuf': exit.push([i, op('RETLEN', true, i, PATH_MAX_COPY)]); break;
       case 'saddrin': entry.push([i, input(op('ARGLEN', false, i, SOCKADDR_MAX, i + 1))]); break;
       case 'saddrout': exit.push([i, op('LENPTR', true, i, SOCKADDR_MAX, i + 1)]); break;
       case 'timeval': case 'timespec': case 'futex_timeout': entry.push([i, op('FIXED', false, i, 16)]); break;
+      case 'timespec_out': exit.push([i, op('FIXED', true, i, 16)]); break;
       case 'fdset':
         entry.push([i, op('ARGLEN', false, i, FDSET_MAX, 0, 1, 3)]);
         exit.push([i, op('ARGLEN', true, i, FDSET_MAX, 0, 1, 3)]);
@@ -150,6 +81,25 @@ export function planFor(nr: number, name: string, strsize: number, limits?: Plan
       case 'epevent': entry.push([i, input(op('FIXED', false, i, 12))]); break;
       case 'msghdr': entry.push([i, op('FIXED', false, i, 56)]); break;
       case 'cloneargs': entry.push([i, input(op('ARGLEN', false, i, 88, i + 1))]); break;
+      case 'stat': exit.push([i, op('FIXED', true, i, 56)]); break;
+      case 'statx': exit.push([i, op('FIXED', true, i, 48)]); break;
+      case 'rlimit_in': entry.push([i, input(op('FIXED', false, i, 16))]); break;
+      case 'rlimit_out': exit.push([i, op('FIXED', true, i, 16)]); break;
+      case 'sigset_in': entry.push([i, input(op('FIXED', false, i, 8))]); break;
+      case 'sigset_out': exit.push([i, op('FIXED', true, i, 8)]); break;
+      case 'sigact_in': entry.push([i, input(op('FIXED', false, i, 32))]); break;
+      case 'sigact_out': exit.push([i, op('FIXED', true, i, 32)]); break;
+      case 'waitstatus': exit.push([i, op('FIXED', true, i, 4)]); break;
+      case 'pipefds': exit.push([i, op('FIXED', true, i, 8)]); break;
+      case 'utsname': exit.push([i, op('FIXED', true, i, 130)]); break;
+      case 'sysinfo': exit.push([i, op('FIXED', true, i, 112)]); break;
+      case 'intptr_out': exit.push([i, op('FIXED', true, i, 4)]); break;
+      case 'optval_in': entry.push([i, input(op('ARGLEN', false, i, 16, i + 1))]); break;
+      case 'optval_out': exit.push([i, op('LENPTR', true, i, 16, i + 1)]); break;
+      // pointers until NULL counted (u32), then the first strings (each cut at strsize + 1 chars)
+      case 'argv': entry.push([i, op('STRARRAY', false, i, ARGV_BYTES, 0, ARGV_MAX, perArg)]); break;
+      case 'envp': entry.push([i, op('STRARRAY', false, i, 4, 0, 0, 0)]); break;
+      case 'dirents': exit.push([i, op('DIRENTS', true, i, 4)]); break;
       default: break;
     }
   });
@@ -162,12 +112,7 @@ export function planFor(nr: number, name: string, strsize: number, limits?: Plan
   const entryOp: number[] = [];
   const exitOp: number[] = [];
   all.forEach(([argIdx, o], k) => { (o.atExit ? exitOp : entryOp)[argIdx] = k; });
-  return { nr, name, spec, ops: all.map(([, o]) => o), entryOp, exitOp };
-}
-
-/** The numbers of the syscalls with decoders on this arch. */
-export function decodedSyscalls(): string[] {
-  return Object.keys(SPECS).filter((n) => syscallNumber(n) !== undefined);
+  return { nr, name, spec, ops: all.map(([, o]) => o), entryOp, exitOp, strsize };
 }
 
 // ---- formatting, strace style ----
@@ -182,103 +127,49 @@ export interface TraceRecord {
   tid: number;
   nr: number;
   comm: string;
+  /** No return value: exit/exit_group, or a call cut short by the thread's exit (`= ?`). */
   noReturn: boolean;
   /** per op: the bytes copied, or 'fault' (unreadable), or null (not copied: NULL or no data) */
   chunks: Array<Buffer | 'fault' | null>;
+  /** The thread exited inside the call (noReturn is set too). */
+  cut?: boolean;
+  /** -k: user stack addresses, innermost first. */
+  stack?: bigint[];
 }
 
-const hex = (v: bigint) => `0x${v.toString(16)}`;
+/** strace's %#lx: 0 is `0`, anything else 0x... */
+const hex = (v: bigint) => (v === 0n ? '0' : `0x${BigInt.asUintN(64, v).toString(16)}`);
 const s32 = (v: bigint) => Number(BigInt.asIntN(32, v));
+const u32 = (v: bigint) => Number(v & 0xffffffffn);
 const s64 = (v: bigint) => BigInt.asIntN(64, v);
 
-function flagNames(v: number, table: Array<[number, string]>, zero = '0'): string {
-  const parts: string[] = [];
-  let rest = v >>> 0;
-  for (const [bit, name] of table) {
-    if (bit !== 0 && (rest & bit) === bit) { parts.push(name); rest = (rest & ~bit) >>> 0; }
-  }
-  if (rest) parts.push(`0x${rest.toString(16)}`);
-  return parts.length ? parts.join('|') : zero;
-}
-
-const O_FLAGS: Array<[number, string]> = [
-  [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
-  [0o4000, 'O_NONBLOCK'], [0o4010000, 'O_SYNC'], [0o10000, 'O_DSYNC'], [0o20000, 'O_ASYNC'], [0o40000, 'O_DIRECT'],
-  [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'],
-  [0o10000000, 'O_PATH'], [0o20200000, 'O_TMPFILE'], [0o100000, 'O_LARGEFILE'],
-];
-function oflags(v: number): string {
-  const acc = ['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'][v & 3]!;
-  const rest = flagNames(v & ~3, O_FLAGS, '');
-  return rest ? `${acc}|${rest}` : acc;
-}
-const AT_FLAGS: Array<[number, string]> = [[0x100, 'AT_SYMLINK_NOFOLLOW'], [0x200, 'AT_REMOVEDIR'], [0x400, 'AT_SYMLINK_FOLLOW'], [0x800, 'AT_NO_AUTOMOUNT'], [0x1000, 'AT_EMPTY_PATH']];
-const PROT: Array<[number, string]> = [[1, 'PROT_READ'], [2, 'PROT_WRITE'], [4, 'PROT_EXEC']];
-const MAP_FLAGS: Array<[number, string]> = [
-  [0x10, 'MAP_FIXED'], [0x20, 'MAP_ANONYMOUS'], [0x100, 'MAP_GROWSDOWN'], [0x800, 'MAP_DENYWRITE'], [0x1000, 'MAP_EXECUTABLE'],
-  [0x2000, 'MAP_LOCKED'], [0x4000, 'MAP_NORESERVE'], [0x8000, 'MAP_POPULATE'], [0x10000, 'MAP_NONBLOCK'], [0x20000, 'MAP_STACK'],
-  [0x40000, 'MAP_HUGETLB'], [0x100000, 'MAP_FIXED_NOREPLACE'],
-];
-const MAP_TYPE = ['0', 'MAP_SHARED', 'MAP_PRIVATE', 'MAP_SHARED_VALIDATE'];
-const CLONE_FLAGS: Array<[number, string]> = [
-  [0x100, 'CLONE_VM'], [0x200, 'CLONE_FS'], [0x400, 'CLONE_FILES'], [0x800, 'CLONE_SIGHAND'], [0x1000, 'CLONE_PIDFD'],
-  [0x2000, 'CLONE_PTRACE'], [0x4000, 'CLONE_VFORK'], [0x8000, 'CLONE_PARENT'], [0x10000, 'CLONE_THREAD'], [0x20000, 'CLONE_NEWNS'],
-  [0x40000, 'CLONE_SYSVSEM'], [0x80000, 'CLONE_SETTLS'], [0x100000, 'CLONE_PARENT_SETTID'], [0x200000, 'CLONE_CHILD_CLEARTID'],
-  [0x400000, 'CLONE_DETACHED'], [0x800000, 'CLONE_UNTRACED'], [0x1000000, 'CLONE_CHILD_SETTID'], [0x2000000, 'CLONE_NEWCGROUP'],
-  [0x4000000, 'CLONE_NEWUTS'], [0x8000000, 'CLONE_NEWIPC'], [0x10000000, 'CLONE_NEWUSER'], [0x20000000, 'CLONE_NEWPID'],
-  [0x40000000, 'CLONE_NEWNET'], [0x80000000, 'CLONE_IO'],
-];
-const SIGNALS = ['0', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1',
-  'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN',
-  'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
-const signalName = (n: number) => SIGNALS[n] ?? (n >= 34 && n <= 64 ? `SIGRT_${n - 32}` : String(n));
-const FUTEX_OPS = ['FUTEX_WAIT', 'FUTEX_WAKE', 'FUTEX_FD', 'FUTEX_REQUEUE', 'FUTEX_CMP_REQUEUE', 'FUTEX_WAKE_OP', 'FUTEX_LOCK_PI',
-  'FUTEX_UNLOCK_PI', 'FUTEX_TRYLOCK_PI', 'FUTEX_WAIT_BITSET', 'FUTEX_WAKE_BITSET', 'FUTEX_WAIT_REQUEUE_PI', 'FUTEX_CMP_REQUEUE_PI', 'FUTEX_LOCK_PI2'];
-function futexOp(v: number): string {
-  const base = FUTEX_OPS[v & 0x7f] ?? String(v & 0x7f);
-  return base + (v & 128 ? '_PRIVATE' : '') + (v & 256 ? '|FUTEX_CLOCK_REALTIME' : '');
-}
-/** Arguments each futex operation uses (WAIT: uaddr, op, val, timeout; WAKE: uaddr, op, val; ...). */
-const FUTEX_ARGC = [4, 3, 3, 5, 6, 6, 4, 2, 2, 6, 6, 5, 6, 4];
-const futexHasTimeout = (v: number) => [0, 6, 9, 11, 13].includes(v & 0x7f);
-const DOMAINS: Record<number, string> = { 0: 'AF_UNSPEC', 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6', 16: 'AF_NETLINK', 17: 'AF_PACKET' };
-const SOCK_TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 4: 'SOCK_RDM', 5: 'SOCK_SEQPACKET', 10: 'SOCK_PACKET' };
-const SOCK_FLAGS: Array<[number, string]> = [[0o4000, 'SOCK_NONBLOCK'], [0o2000000, 'SOCK_CLOEXEC']];
-function sockType(v: number): string {
-  const t = SOCK_TYPES[v & 0xf] ?? String(v & 0xf);
-  const f = flagNames(v & ~0xf, SOCK_FLAGS, '');
-  return f ? `${t}|${f}` : t;
-}
-const MSG_FLAGS: Array<[number, string]> = [[1, 'MSG_OOB'], [2, 'MSG_PEEK'], [4, 'MSG_DONTROUTE'], [8, 'MSG_CTRUNC'], [0x20, 'MSG_TRUNC'],
-  [0x40, 'MSG_DONTWAIT'], [0x80, 'MSG_EOR'], [0x100, 'MSG_WAITALL'], [0x4000, 'MSG_NOSIGNAL'], [0x8000, 'MSG_MORE'], [0x40000000, 'MSG_CMSG_CLOEXEC']];
-const HOW = ['SHUT_RD', 'SHUT_WR', 'SHUT_RDWR'];
-const CLOCKS = ['CLOCK_REALTIME', 'CLOCK_MONOTONIC', 'CLOCK_PROCESS_CPUTIME_ID', 'CLOCK_THREAD_CPUTIME_ID', 'CLOCK_MONOTONIC_RAW',
-  'CLOCK_REALTIME_COARSE', 'CLOCK_MONOTONIC_COARSE', 'CLOCK_BOOTTIME', 'CLOCK_REALTIME_ALARM', 'CLOCK_BOOTTIME_ALARM', '10', 'CLOCK_TAI'];
-const WHENCE = ['SEEK_SET', 'SEEK_CUR', 'SEEK_END', 'SEEK_DATA', 'SEEK_HOLE'];
-const EPOLL_CTL = ['0', 'EPOLL_CTL_ADD', 'EPOLL_CTL_DEL', 'EPOLL_CTL_MOD'];
-const POLL_BITS: Array<[number, string]> = [[1, 'POLLIN'], [2, 'POLLPRI'], [4, 'POLLOUT'], [8, 'POLLERR'], [0x10, 'POLLHUP'], [0x20, 'POLLNVAL'],
-  [0x40, 'POLLRDNORM'], [0x80, 'POLLRDBAND'], [0x100, 'POLLWRNORM'], [0x200, 'POLLWRBAND'], [0x400, 'POLLMSG'], [0x2000, 'POLLRDHUP']];
-const EPOLL_BITS: Array<[number, string]> = [[1, 'EPOLLIN'], [2, 'EPOLLPRI'], [4, 'EPOLLOUT'], [8, 'EPOLLERR'], [0x10, 'EPOLLHUP'],
-  [0x40, 'EPOLLRDNORM'], [0x80, 'EPOLLRDBAND'], [0x100, 'EPOLLWRNORM'], [0x200, 'EPOLLWRBAND'], [0x400, 'EPOLLMSG'], [0x2000, 'EPOLLRDHUP'],
-  [0x10000000, 'EPOLLEXCLUSIVE'], [0x20000000, 'EPOLLWAKEUP'], [0x40000000, 'EPOLLONESHOT'], [0x80000000, 'EPOLLET']];
-const IOCTLS: Record<number, string> = {
-  0x5401: 'TCGETS', 0x5402: 'TCSETS', 0x5403: 'TCSETSW', 0x5404: 'TCSETSF', 0x540f: 'TIOCGPGRP', 0x5410: 'TIOCSPGRP',
-  0x5413: 'TIOCGWINSZ', 0x5414: 'TIOCSWINSZ', 0x541b: 'FIONREAD', 0x5421: 'FIONBIO', 0x5451: 'FIOCLEX', 0x5450: 'FIONCLEX', 0x5452: 'FIOASYNC',
-};
-const AMODE: Array<[number, string]> = [[4, 'R_OK'], [2, 'W_OK'], [1, 'X_OK']];
-
-/** strace-style quoted string: printable ASCII as is, C escapes, the rest as \ooo or \xhh. */
+/**
+ * strace-style quoted string: printable ASCII as is, C escapes (\t \n \v \f \r), the rest in
+ * octal with as few digits as needed, except before an octal digit, where the escape is padded
+ * to three digits so that it cannot absorb the digit ("\0017" is bytes 0x01 '7', "\17" is 0x0f).
+ */
 export function quote(buf: Buffer, truncated: boolean): string {
   let s = '"';
-  for (const c of buf) {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
     if (c === 0x22) s += '\\"';
     else if (c === 0x5c) s += '\\\\';
-    else if (c === 0x0a) s += '\\n';
-    else if (c === 0x09) s += '\\t';
-    else if (c === 0x0d) s += '\\r';
     else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
-    else s += `\\${c.toString(8)}`;
+    else if (c >= 0x09 && c <= 0x0d) s += C_ESCAPES[c - 0x09];
+    else {
+      const next = buf[i + 1];
+      const pad = next !== undefined && next >= 0x30 && next <= 0x37;
+      s += '\\' + (pad ? c.toString(8).padStart(3, '0') : c.toString(8));
+    }
   }
+  return s + '"' + (truncated ? '...' : '');
+}
+const C_ESCAPES = ['\\t', '\\n', '\\v', '\\f', '\\r'];
+
+/** Every byte as \xhh (strace prints getrandom's bytes so). */
+export function quoteHex(buf: Buffer, truncated: boolean): string {
+  let s = '"';
+  for (const c of buf) s += `\\x${c.toString(16).padStart(2, '0')}`;
   return s + '"' + (truncated ? '...' : '');
 }
 
@@ -296,7 +187,8 @@ export function sockaddr(b: Buffer): string {
     const end = path.indexOf(0);
     return `{sa_family=AF_UNIX, sun_path=${quote(end < 0 ? path : path.subarray(0, end), false)}}`;
   }
-  return `{sa_family=${DOMAINS[fam] ?? fam}, sa_data=${quote(b.subarray(2), false)}}`;
+  if (fam === 16 && b.length >= 12) return `{sa_family=AF_NETLINK, nl_pid=${b.readUInt32LE(4)}, nl_groups=${b.readUInt32LE(8).toString(16).padStart(8, '0')}}`;
+  return `{sa_family=${X.DOMAINS[fam] ?? fam}, sa_data=${quote(b.subarray(2), false)}}`;
 }
 
 /** The fd numbers set in an fd_set. */
@@ -307,6 +199,69 @@ function fdsetList(b: Buffer, nfds: number): number[] {
 }
 
 function cstr(b: Buffer): Buffer { const z = b.indexOf(0); return z < 0 ? b : b.subarray(0, z); }
+
+function statText(b: Buffer): string {
+  if (b.length < 56) return '{...}';
+  const mode = b.readUInt32LE(STAT.mode);
+  const type = mode & 0o170000;
+  const dev = b.readBigUInt64LE(STAT.rdev);
+  // the kernel's new_encode_dev: major in bits 8..19, minor in 0..7 and 20..31
+  const rdev = () => `makedev(${hex((dev >> 8n) & 0xfffn)}, ${hex((dev & 0xffn) | ((dev >> 12n) & 0xfff00n))})`;
+  if (type === 0o20000 || type === 0o60000) return `{st_mode=${X.fileMode(mode)}, st_rdev=${rdev()}, ...}`;
+  return `{st_mode=${X.fileMode(mode)}, st_size=${b.readBigInt64LE(STAT.size)}, ...}`;
+}
+
+function statxText(b: Buffer): string {
+  if (b.length < 48) return '{...}';
+  const mask = b.readUInt32LE(0);
+  return `{stx_mask=${X.flagNames(mask, X.STATX_MASK)}, stx_attributes=${X.flagNames(Number(b.readBigUInt64LE(8) & 0xffffffffn), X.STATX_ATTRS)}, stx_mode=${X.fileMode(b.readUInt16LE(28))}, stx_size=${b.readBigUInt64LE(40)}, ...}`;
+}
+
+function sigactText(b: Buffer): string {
+  if (b.length < 32) return '{...}';
+  const handler = b.readBigUInt64LE(0);
+  const flags = b.readBigUInt64LE(8);
+  const h = handler === 0n ? 'SIG_DFL' : handler === 1n ? 'SIG_IGN' : hex(handler);
+  const f = Number(flags & 0xffffffffn);
+  const restorer = f & 0x04000000 ? `, sa_restorer=${hex(b.readBigUInt64LE(16))}` : '';
+  return `{sa_handler=${h}, sa_mask=${X.sigset(b.subarray(24, 32))}, sa_flags=${X.flagNames(f, X.SA_FLAGS)}${restorer}}`;
+}
+
+/** argv: "u32 count, then NUL-terminated strings" (STRARRAY); strings cut at strsize. */
+function argvText(b: Buffer, strsize: number): string {
+  if (b.length < 4) return '[]';
+  const n = b.readUInt32LE(0);
+  const items: string[] = [];
+  let at = 4;
+  while (at < b.length && items.length < n) {
+    const z = b.indexOf(0, at);
+    const s = b.subarray(at, z < 0 ? b.length : z);
+    items.push(quote(s.subarray(0, strsize), s.length > strsize || z < 0));
+    if (z < 0) break;
+    at = z + 1;
+  }
+  return `[${items.join(', ')}${n > items.length ? ', ...' : ''}]`;
+}
+
+function utsText(b: Buffer): string {
+  if (b.length < 130) return '{...}';
+  return `{sysname=${quote(cstr(b.subarray(0, 65)), false)}, nodename=${quote(cstr(b.subarray(65, 130)), false)}, ...}`;
+}
+
+/** -y: `<path>` after a descriptor of process tgid (set by the tool; none by default). */
+let fdAnnotator: ((tgid: number, fd: number) => string) | undefined;
+export function setFdAnnotator(f: typeof fdAnnotator): void { fdAnnotator = f; }
+const fdText = (r: TraceRecord, fd: number) => String(fd) + (fdAnnotator ? fdAnnotator(r.tgid, fd) : '');
+/** Syscalls whose result is a new descriptor (strace -y annotates it too). */
+const FD_RESULT = new Set(['open', 'openat', 'openat2', 'creat', 'dup', 'dup2', 'dup3', 'socket', 'accept', 'accept4', 'epoll_create', 'epoll_create1',
+  'eventfd', 'eventfd2', 'signalfd4', 'timerfd_create', 'memfd_create', 'inotify_init1', 'pidfd_open', 'fsopen', 'open_tree']);
+
+/** struct sysinfo (64-bit layout): longs, then procs (u16) at 80, the high memory at 88, mem_unit at 104. */
+function sysinfoText(b: Buffer): string {
+  if (b.length < 108) return '{...}';
+  const l = (at: number) => b.readBigUInt64LE(at).toString();
+  return `{uptime=${b.readBigInt64LE(0)}, loads=[${l(8)}, ${l(16)}, ${l(24)}], totalram=${l(32)}, freeram=${l(40)}, sharedram=${l(48)}, bufferram=${l(56)}, totalswap=${l(64)}, freeswap=${l(72)}, procs=${b.readUInt16LE(80)}, totalhigh=${l(88)}, freehigh=${l(96)}, mem_unit=${b.readUInt32LE(104)}}`;
+}
 
 /** Text of one argument, strace style. */
 export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): string {
@@ -319,33 +274,46 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
     if (chunk instanceof Buffer) return f(chunk);
     return hex(v);
   };
+  /** an out-parameter: shown only when the call succeeded */
+  const outOr = (f: (b: Buffer) => string): string => (failed || r.noReturn ? (v === 0n ? 'NULL' : hex(v)) : ptrOr(exit, f));
   switch (t) {
-    case 'int': case 'fd': return String(s32(v));
-    case 'dirfd': return s32(v) === -100 ? 'AT_FDCWD' : String(s32(v));
-    case 'uint': return String(Number(v & 0xffffffffn));
+    case 'int': return String(s32(v));
+    case 'fd': return fdText(r, s32(v));
+    case 'int64': return s64(v).toString();
+    case 'dirfd': return s32(v) === -100 ? 'AT_FDCWD' : fdText(r, s32(v));
+    case 'uint': return String(u32(v));
     case 'size': return v.toString();
     case 'hex': return hex(v);
     case 'ptr': return v === 0n ? 'NULL' : hex(v);
-    case 'mode': return `0${Number(v & 0o7777n).toString(8)}`;
-    case 'oflags': return oflags(Number(v & 0xffffffffn));
-    case 'atflags': return flagNames(Number(v & 0xffffffffn), AT_FLAGS);
-    case 'amode': return flagNames(Number(v & 7n), AMODE, 'F_OK');
+    case 'mode': return `0${u32(v & 0o7777n).toString(8).padStart(3, '0')}`;
+    case 'oflags': return X.oflags(u32(v));
+    case 'pipeflags': return X.flagNames(u32(v), X.O_FLAGS);
+    case 'atflags': return X.flagNames(u32(v), X.AT_FLAGS);
+    case 'accessatflags': return X.flagNames(u32(v), X.ACCESSAT_FLAGS);
+    case 'statxflags': return X.statxFlags(u32(v));
+    case 'statxmask': return X.flagNames(u32(v), X.STATX_MASK_REQ);
+    case 'amode': return X.flagNames(u32(v & 7n), X.AMODE, 'F_OK');
     case 'path': return ptrOr(entry, (b) => quote(cstr(b), b.indexOf(0) < 0));
     case 'bufin': {
       const want = r.args[i + 1]!;
       return ptrOr(entry ?? null, (b) => quote(b, BigInt(b.length) < want));
     }
     case 'bufout':
-      if (failed || r.noReturn) return hex(v);
+      if (failed || r.noReturn) return v === 0n ? 'NULL' : hex(v);
       if (r.ret === 0n) return '""';
       return ptrOr(exit ?? null, (b) => quote(b, BigInt(b.length) < r.ret));
+    case 'randbuf':
+      if (failed || r.noReturn) return hex(v);
+      return ptrOr(exit ?? null, (b) => quoteHex(b, BigInt(b.length) < r.ret));
+    case 'cwdbuf': return outOr((b) => quote(cstr(b), false));
     case 'saddrin': return ptrOr(entry, sockaddr);
-    case 'saddrout': return failed ? hex(v) : ptrOr(exit, sockaddr);
+    case 'saddrout': return outOr(sockaddr);
     case 'timeval': return ptrOr(entry, (b) => b.length >= 16 ? `{tv_sec=${b.readBigInt64LE(0)}, tv_usec=${b.readBigInt64LE(8)}}` : hex(v));
     case 'timespec': return ptrOr(entry, (b) => b.length >= 16 ? `{tv_sec=${b.readBigInt64LE(0)}, tv_nsec=${b.readBigInt64LE(8)}}` : hex(v));
+    case 'timespec_out': return outOr((b) => b.length >= 16 ? `{tv_sec=${b.readBigInt64LE(0)}, tv_nsec=${b.readBigInt64LE(8)}}` : hex(v));
     case 'futex_timeout': {
-      const fop = Number(r.args[1]! & 0xffffffffn);
-      if (!futexHasTimeout(fop)) return String(s32(v));
+      const fop = u32(r.args[1]!);
+      if (!X.futexHasTimeout(fop)) return String(s32(v));
       return ptrOr(entry, (b) => b.length >= 16 ? `{tv_sec=${b.readBigInt64LE(0)}, tv_nsec=${b.readBigInt64LE(8)}}` : hex(v));
     }
     case 'fdset': return ptrOr(entry, (b) => `[${fdsetList(b, s32(r.args[0]!)).join(' ')}]`);
@@ -354,61 +322,141 @@ export function formatArg(t: ArgType, i: number, r: TraceRecord, plan: Plan): st
       if (v === 0n) return 'NULL';
       if (!(b instanceof Buffer)) return hex(v);
       const items: string[] = [];
-      for (let o = 0; o + 8 <= b.length; o += 8) items.push(`{fd=${b.readInt32LE(o)}, events=${flagNames(b.readUInt16LE(o + 4), POLL_BITS)}}`);
-      const n = Number(r.args[1]! & 0xffffffffn);
+      for (let o = 0; o + 8 <= b.length; o += 8) items.push(`{fd=${b.readInt32LE(o)}, events=${X.flagNames(b.readUInt16LE(o + 4), X.POLL_BITS)}}`);
+      const n = u32(r.args[1]!);
       return `[${items.join(', ')}${n > items.length ? ', ...' : ''}]`;
     }
     case 'epevents':
       if (failed || r.ret === 0n) return v === 0n ? 'NULL' : (failed ? hex(v) : '[]');
       return ptrOr(exit, (b) => {
         const items: string[] = [];
-        for (let o = 0; o + 12 <= b.length; o += 12) items.push(`{events=${flagNames(b.readUInt32LE(o), EPOLL_BITS)}, data=${hex(b.readBigUInt64LE(o + 4))}}`);
+        for (let o = 0; o + 12 <= b.length; o += 12) items.push(`{events=${X.flagNames(b.readUInt32LE(o), X.EPOLL_BITS)}, data=${hex(b.readBigUInt64LE(o + 4))}}`);
         return `[${items.join(', ')}${Number(r.ret) > items.length ? ', ...' : ''}]`;
       });
-    case 'epevent': return ptrOr(entry, (b) => b.length >= 12 ? `{events=${flagNames(b.readUInt32LE(0), EPOLL_BITS)}, data=${hex(b.readBigUInt64LE(4))}}` : hex(v));
-    case 'epollctl': return EPOLL_CTL[Number(v)] ?? String(v);
-    case 'prot': return flagNames(Number(v & 0xffffffffn), PROT, 'PROT_NONE');
+    case 'epevent': return ptrOr(entry, (b) => b.length >= 12 ? `{events=${X.flagNames(b.readUInt32LE(0), X.EPOLL_BITS)}, data=${hex(b.readBigUInt64LE(4))}}` : hex(v));
+    case 'epollctl': return X.EPOLL_CTL[Number(v)] ?? String(v);
+    case 'prot': return X.flagNames(u32(v), X.PROT, 'PROT_NONE');
     case 'mapflags': {
-      const n = Number(v & 0xffffffffn);
-      const rest = flagNames(n & ~3, MAP_FLAGS, '');
-      return (MAP_TYPE[n & 3] ?? '0') + (rest ? `|${rest}` : '');
+      const n = u32(v);
+      const rest = X.flagNames(n & ~3, X.MAP_FLAGS, '');
+      return (X.MAP_TYPE[n & 3] ?? '0') + (rest ? `|${rest}` : '');
     }
-    case 'domain': return DOMAINS[Number(v)] ?? String(v);
-    case 'socktype': return sockType(Number(v & 0xffffffffn));
-    case 'sockflags': return flagNames(Number(v & 0xffffffffn), SOCK_FLAGS);
-    case 'msgflags': return flagNames(Number(v & 0xffffffffn), MSG_FLAGS);
-    case 'how': return HOW[Number(v)] ?? String(v);
-    case 'cloneflags': {
-      const n = Number(v & 0xffffffffn);
-      const sig = n & 0xff;
-      const rest = flagNames(n & ~0xff, CLONE_FLAGS, '');
-      return [rest, sig ? signalName(sig) : ''].filter(Boolean).join('|') || '0';
-    }
+    case 'domain': return X.DOMAINS[Number(v)] ?? String(v);
+    case 'socktype': return X.sockType(u32(v));
+    case 'sockflags': return X.flagNames(u32(v), X.SOCK_FLAGS);
+    case 'msgflags': return X.flagNames(u32(v), X.MSG_FLAGS);
+    case 'how': return X.HOW[Number(v)] ?? String(v);
+    case 'cloneflags': return cloneFlags(u32(v));
     case 'cloneargs': return ptrOr(entry, (b) => {
       if (b.length < 64) return hex(v);
       const flags = Number(b.readBigUInt64LE(0) & 0xffffffffn);
       const exitSig = Number(b.readBigUInt64LE(32));
-      return `{flags=${flagNames(flags, CLONE_FLAGS)}, exit_signal=${exitSig ? signalName(exitSig) : 0}, stack=${hex(b.readBigUInt64LE(40))}, stack_size=${hex(b.readBigUInt64LE(48))}}`;
+      return `{flags=${X.flagNames(flags, X.CLONE_FLAGS)}, exit_signal=${exitSig ? X.signalName(exitSig) : 0}, stack=${hex(b.readBigUInt64LE(40))}, stack_size=${hex(b.readBigUInt64LE(48))}}`;
     });
-    case 'futexop': return futexOp(Number(v & 0xffffffffn));
-    case 'signal': return signalName(Number(v & 0xffn));
-    case 'ioctl': return IOCTLS[Number(v & 0xffffffffn)] ?? hex(v);
-    case 'clockid': return CLOCKS[Number(v)] ?? String(v);
+    case 'futexop': return X.futexOp(u32(v));
+    case 'signal': return X.signalName(u32(v));
+    case 'ioctl': return X.IOCTLS[u32(v)] ?? hex(v);
+    case 'ioctlarg': return u32(r.args[1]!) === 0x40049409 ? String(s32(v)) : hex(v); // FICLONE takes an fd
+    case 'clockid': return X.CLOCKS[Number(v)] ?? String(v);
     case 'timerflags': return Number(v) === 1 ? 'TIMER_ABSTIME' : String(v);
-    case 'whence': return WHENCE[Number(v)] ?? String(v);
+    case 'whence': return X.WHENCE[Number(v)] ?? String(v);
     case 'msghdr': return ptrOr(entry, (b) => b.length >= 56
-      ? `{msg_name=${b.readBigUInt64LE(0) ? hex(b.readBigUInt64LE(0)) : 'NULL'}, msg_namelen=${b.readUInt32LE(8)}, msg_iov=${hex(b.readBigUInt64LE(16))}, msg_iovlen=${b.readBigUInt64LE(24)}, msg_controllen=${b.readBigUInt64LE(40)}, msg_flags=${flagNames(b.readUInt32LE(48), MSG_FLAGS)}}`
+      ? `{msg_name=${b.readBigUInt64LE(0) ? hex(b.readBigUInt64LE(0)) : 'NULL'}, msg_namelen=${b.readUInt32LE(8)}, msg_iov=${hex(b.readBigUInt64LE(16))}, msg_iovlen=${b.readBigUInt64LE(24)}, msg_controllen=${b.readBigUInt64LE(40)}, msg_flags=${X.flagNames(b.readUInt32LE(48), X.MSG_FLAGS)}}`
       : hex(v));
+    case 'stat': return outOr(statText);
+    case 'statx': return outOr(statxText);
+    case 'rlimit_in': return ptrOr(entry, (b) => b.length >= 16 ? `{rlim_cur=${X.rlimValue(b.readBigUInt64LE(0))}, rlim_max=${X.rlimValue(b.readBigUInt64LE(8))}}` : hex(v));
+    case 'rlimit_out': return outOr((b) => b.length >= 16 ? `{rlim_cur=${X.rlimValue(b.readBigUInt64LE(0))}, rlim_max=${X.rlimValue(b.readBigUInt64LE(8))}}` : hex(v));
+    case 'rlimitres': return X.RLIMITS[u32(v)] ?? String(u32(v));
+    case 'sigset_in': return ptrOr(entry, X.sigset);
+    case 'sigset_out': return outOr(X.sigset);
+    case 'sighow': return X.enumName(u32(v), X.SIG_HOW);
+    case 'sigact_in': return ptrOr(entry, sigactText);
+    case 'sigact_out': return outOr(sigactText);
+    case 'waitstatus': return r.ret > 0n ? outOr((b) => X.waitStatus(b.readInt32LE(0))) : (v === 0n ? 'NULL' : hex(v));
+    case 'waitopts': return X.flagNames(u32(v), X.WAIT_OPTS);
+    case 'pipefds': return outOr((b) => b.length >= 8 ? `[${b.readInt32LE(0)}, ${b.readInt32LE(4)}]` : hex(v));
+    case 'utsname': return outOr(utsText);
+    case 'sysinfo': return outOr(sysinfoText);
+    case 'argv': return ptrOr(entry, (b) => argvText(b, plan.strsize));
+    case 'envp': return ptrOr(entry, (b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} vars */` : hex(v));
+    case 'dirents':
+      if (r.ret === 0n) return `${hex(v)} /* 0 entries */`;
+      return outOr((b) => b.length >= 4 ? `${hex(v)} /* ${b.readUInt32LE(0)} entries */` : hex(v));
+    case 'fadvise': return X.enumName(s32(v), X.FADVISE);
+    // getgroups(0, ...) only counts: strace shows the empty list
+    case 'grouplist': return v === 0n ? 'NULL' : s32(r.args[0]!) === 0 && !failed ? '[]' : hex(v);
+    case 'fcntlcmd': return X.enumName(u32(v), X.FCNTL_CMDS);
+    case 'fcntlarg': return fcntlArg(u32(r.args[1]!), v);
+    case 'archprctl': return X.ARCH_PRCTL[s32(v)] ?? `${hex(v)} /* ARCH_??? */`;
+    case 'grndflags': return X.flagNames(u32(v), X.GRND);
+    case 'madvise': return X.enumName(u32(v), X.MADVISE);
+    case 'socklevel': return X.enumName(s32(v), X.STRACE_LEVELS);
+    case 'sockopt': return X.SOCKOPTS_BY_LEVEL[s32(r.args[1]!)]?.[s32(v)] ?? String(s32(v));
+    case 'optval_in': return ptrOr(entry, (b) => (b.length === 4 ? `[${b.readInt32LE(0)}]` : quote(b, false)));
+    case 'optval_out': return outOr((b) => (b.length === 4 ? `[${b.readInt32LE(0)}]` : quote(b, false)));
+    case 'intptr_out': return outOr((b) => (b.length >= 4 ? `[${b.readInt32LE(0)}]` : hex(v)));
   }
+}
+
+/** fcntl's third argument: per command (none for the F_GET* ones: see argCount). */
+function fcntlArg(cmd: number, v: bigint): string {
+  switch (cmd) {
+    case 2: return X.flagNames(u32(v), X.FD_FLAGS);     // F_SETFD
+    case 4: return X.oflags(u32(v));                      // F_SETFL
+    case 0: case 1030: case 8: case 10: case 1024: case 1031: return String(s32(v));
+    default: return hex(v);
+  }
+}
+const FCNTL_NOARG = new Set([1, 3, 9, 11, 1025, 1032, 1034]);
+
+/** How many arguments strace shows: fewer where the rest are unused. */
+function argCount(r: TraceRecord, plan: Plan): number {
+  const n = plan.spec!.args.length;
+  switch (plan.name) {
+    // open/openat: the mode only matters with O_CREAT or O_TMPFILE (strace leaves it out too)
+    case 'open': return (u32(r.args[1]!) & 0o20000100) === 0 ? 2 : 3;
+    case 'openat': return (u32(r.args[2]!) & 0o20000100) === 0 ? 3 : 4;
+    case 'futex': return X.FUTEX_ARGC[Number(r.args[1]! & 0x7fn)] ?? 6;
+    case 'fcntl': return FCNTL_NOARG.has(u32(r.args[1]!)) ? 2 : 3;
+    default: return n;
+  }
+}
+
+/** CLONE_* flags, then the exit signal in the low byte. */
+function cloneFlags(n: number): string {
+  const sig = n & 0xff;
+  const rest = X.flagNames(n & ~0xff, X.CLONE_FLAGS, '');
+  return [rest, sig ? X.signalName(sig) : ''].filter(Boolean).join('|') || '0';
+}
+
+/** clone as strace shows it: named arguments, only those the flags use. */
+function cloneText(r: TraceRecord): string {
+  const [flags, stack, ptid, ctid, tls] = r.args as [bigint, bigint, bigint, bigint, bigint];
+  const f = u32(flags);
+  const parts = [`child_stack=${stack === 0n ? 'NULL' : hex(stack)}`, `flags=${cloneFlags(f)}`];
+  if (f & 0x100000) parts.push(`parent_tid=${hex(ptid)}`);
+  if (f & 0x1200000) parts.push(`child_tidptr=${hex(ctid)}`);
+  if (f & 0x80000) parts.push(`tls=${hex(tls)}`);
+  return parts.join(', ');
+}
+
+/** `-1 ENOENT (No such file or directory)`, restart codes by name. */
+export function errorText(errno: number): string {
+  const restart = X.RESTART_ERRNOS[errno];
+  if (restart) return `-1 ${restart[0]} (${restart[1]})`;
+  const msg = errnoMessage(errno);
+  return `-1 ${errnoName(errno)}${msg ? ` (${msg})` : ''}`;
 }
 
 /** The text after " = ": result, errno name, and details found at exit (select's ready sets, poll's revents). */
 export function formatResult(r: TraceRecord, plan: Plan): string {
   if (r.noReturn) return '?';
   const ret = r.ret;
-  if (ret < 0n && ret >= -4095n) return `-1 ${errnoName(Number(-ret))}`;
+  if (ret < 0n && ret >= -4095n) return errorText(Number(-ret));
   const spec = plan.spec;
-  let text = spec?.ret === 'hex' ? hex(BigInt.asUintN(64, ret)) : ret.toString();
+  let text = spec?.ret === 'hex' ? hex(ret) : ret.toString();
+  if (fdAnnotator && FD_RESULT.has(plan.name) && ret >= 0n) return fdText(r, Number(ret));
   if (!spec || ret <= 0n) return text;
   const name = plan.name;
   if (name === 'select' || name === 'pselect6') {
@@ -427,10 +475,14 @@ export function formatResult(r: TraceRecord, plan: Plan): string {
       const items: string[] = [];
       for (let o = 0; o + 8 <= c.length; o += 8) {
         const rev = c.readUInt16LE(o + 6);
-        if (rev) items.push(`{fd=${c.readInt32LE(o)}, revents=${flagNames(rev, POLL_BITS)}}`);
+        if (rev) items.push(`{fd=${c.readInt32LE(o)}, revents=${X.flagNames(rev, X.POLL_BITS)}}`);
       }
       if (items.length) text += ` ([${items.join(', ')}])`;
     }
+  } else if (name === 'fcntl') {
+    const cmd = u32(r.args[1]!);
+    if (cmd === 3) text = `${hex(ret)} (flags ${X.oflags(Number(ret))})`;
+    else if (cmd === 1) text = `${hex(ret)} (flags ${X.flagNames(Number(ret), X.FD_FLAGS)})`;
   }
   return text;
 }
@@ -439,15 +491,8 @@ export function formatResult(r: TraceRecord, plan: Plan): string {
 export function formatCall(r: TraceRecord, plan: Plan): string {
   const spec = plan.spec;
   let args: string;
-  if (spec) {
-    let types = spec.args;
-    // open/openat: the mode only matters with O_CREAT or O_TMPFILE (strace leaves it out too)
-    const flagsArg = plan.name === 'open' ? 1 : plan.name === 'openat' ? 2 : -1;
-    if (flagsArg >= 0 && (Number(r.args[flagsArg]! & 0xffffffffn) & 0o20000100) === 0) types = types.slice(0, -1);
-    // futex: as many arguments as the operation uses
-    if (plan.name === 'futex') types = types.slice(0, FUTEX_ARGC[Number(r.args[1]! & 0x7fn)] ?? 6);
-    args = types.map((t, i) => formatArg(t, i, r, plan)).join(', ');
-  }
+  if (plan.name === 'clone' && process.arch === 'x64') args = cloneText(r);
+  else if (spec) args = spec.args.slice(0, argCount(r, plan)).map((t, i) => formatArg(t, i, r, plan)).join(', ');
   else args = r.args.map(hex).join(', ');
   return `${plan.name}(${args}) = ${formatResult(r, plan)}`;
 }

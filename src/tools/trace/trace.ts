@@ -9,7 +9,7 @@ import { note } from '../../core/log.js';
 import { possibleCpus, type BpfMap } from '../../core/maps.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import type { EventSource } from '../../toolkit/stream.js';
-import { allSyscalls, syscallName } from '../../core/syscalls/index.js';
+import { allSyscalls, syscallName, syscallNumber } from '../../core/syscalls/index.js';
 import { NORETURN, planFor, type Plan, type PlanLimits, type TraceRecord } from './decode.js';
 
 export interface TraceFilters {
@@ -24,7 +24,20 @@ export interface TraceFilters {
   strsize: number;
   /** Ring buffer size in MiB (a power of two). */
   bufferMb?: number;
+  /** Trace the tasks put in the traced set (addTask) instead of -p/-t: -f, -- CMD. */
+  taskSet?: boolean;
+  /** -f: also the children of traced tasks (threads are always followed in a task set). */
+  follow?: boolean;
+  /** -c/-C: count calls, errors and time per syscall in the kernel. */
+  stats?: boolean;
+  /** false (-c alone): no record per syscall. */
+  records?: boolean;
+  /** -k: the user stack of each syscall. */
+  stack?: boolean;
 }
+
+/** One row of the -c table, summed over CPUs. */
+export interface SyscallStat { nr: number; calls: number; errors: number; ns: number }
 
 export interface TraceCounters { sent: number; lostRingbuf: number; lostSlot: number; lost: number }
 
@@ -39,6 +52,10 @@ interface TraceConsts extends PlanLimits {
   opExit: number;
   opRetry: number;
   faultShift: number;
+  cut: number;
+  taskActive: number;
+  taskExec: number;
+  taskAdopt: number;
   counter: { sent: number; lostRingbuf: number; lostSlot: number };
 }
 
@@ -61,6 +78,10 @@ function traceConsts(obj: BpfObject): TraceConsts {
     opExit: need(when, 'TRACE_OP_EXIT'),
     opRetry: need(when, 'TRACE_OP_RETRY'),
     faultShift: need(flags, 'TRACE_F_FAULT_SHIFT'),
+    cut: need(flags, 'TRACE_F_CUT'),
+    taskActive: need(obj.enumValues('trace_task_state'), 'TRACE_TASK_ACTIVE'),
+    taskExec: need(obj.enumValues('trace_task_state'), 'TRACE_TASK_EXEC'),
+    taskAdopt: need(obj.enumValues('trace_task_state'), 'TRACE_TASK_ADOPT'),
     counter: { sent: need(cnt, 'TRACE_CNT_SENT'), lostRingbuf: need(cnt, 'TRACE_CNT_LOST_RINGBUF'), lostSlot: need(cnt, 'TRACE_CNT_LOST_SLOT') },
   };
 }
@@ -140,7 +161,8 @@ export class TraceSession implements EventSource {
       const comm = Buffer.alloc(16);
       if (f.comm !== undefined) comm.write(f.comm.slice(0, 15));
       obj.setConstants({
-        filter_tgid: f.tgid ?? 0,
+        // (with a task set the map filters: -p PID -f also traces the children, other tgids)
+        filter_tgid: f.taskSet ? 0 : (f.tgid ?? 0),
         filter_tid: f.tid ?? 0,
         filter_comm: f.comm !== undefined,
         comm_name: comm,
@@ -153,31 +175,81 @@ export class TraceSession implements EventSource {
         op_count: opCount,
         // wake the reader at 1/8 of the buffer; below that, the READ_INTERVAL_MS timer reads
         wakeup_bytes: BigInt(((f.bufferMb ?? 8) * 1024 * 1024) / 8),
+        use_task_map: f.taskSet ?? false,
+        follow_forks: f.follow ?? false,
+        exec_nr: syscallNumber('execve') ?? -1,
+        execveat_nr: syscallNumber('execveat') ?? -1,
+        count_stats: f.stats ?? false,
+        send_records: f.records ?? true,
+        want_stack: f.stack ?? false,
       });
-      if (hooks === 'tp_btf') {
-        obj.selectPrograms(['trace_enter_btf', 'trace_exit_btf']);
-        obj.map('trace_inflight').setMaxEntries(1);
-      } else {
-        obj.selectPrograms(['trace_enter_raw', 'trace_exit_raw']);
-      }
+      const sfx = hooks === 'tp_btf' ? 'btf' : 'raw';
+      // enter, exit, the task-exit hook (calls cut short: `= ?`), and with a task set the fork hook
+      const progs = [`trace_enter_${sfx}`, `trace_exit_${sfx}`, `trace_task_exit_${sfx}`, ...(f.taskSet ? [`trace_fork_${sfx}`] : [])];
+      obj.selectPrograms(progs);
+      if (hooks === 'tp_btf') obj.map('trace_inflight').setMaxEntries(1);
       const mb = f.bufferMb ?? 8;
       obj.map('trace_events').setMaxEntries(mb * 1024 * 1024);
       obj.load();
       const rec = obj.struct('trace_rec');
-      for (const k of ['ts_ns', 'dur_ns', 'ret', 'args', 'tgid', 'tid', 'nr', 'data_len', 'flags', 'lens', 'offs', 'comm', 'data']) {
+      for (const k of ['ts_ns', 'dur_ns', 'ret', 'args', 'tgid', 'tid', 'nr', 'data_len', 'flags', 'lens', 'offs', 'stack_len', 'comm', 'data']) {
         session.off[k] = rec.field(k).offset;
       }
       session.dataOff = rec.field('data').offset;
-      const progs = hooks === 'tp_btf' ? ['trace_enter_btf', 'trace_exit_btf'] : ['trace_enter_raw', 'trace_exit_raw'];
-      // exit first: no entry slot is filled before its exit program is there
-      for (const name of [progs[1]!, progs[0]!]) session.links.push(obj.program(name).attach());
-      note(`trace: attached ${hooks}/sys_enter and ${hooks}/sys_exit; per-thread state in ${hooks === 'tp_btf' ? 'task storage' : 'a hash map'}; ring buffer ${mb} MiB`);
+      // exit hooks and the fork hook first: no entry slot is filled before its exit program is
+      // there, and no traced task forks unseen
+      for (const name of [...progs.slice(1), progs[0]!]) session.links.push(obj.program(name).attach());
+      note(`trace: attached ${hooks}/sys_enter, ${hooks}/sys_exit, ${hooks}/sched_process_exit${f.taskSet ? `, ${hooks}/sched_process_fork` : ''}; per-thread state in ${hooks === 'tp_btf' ? 'task storage' : 'a hash map'}; ring buffer ${mb} MiB`);
       return session;
     } catch (err) {
       session?.reader?.close();
       obj.close();
       throw err;
     }
+  }
+
+  /** Put a task in the traced set: traced now, or (`untilExec`) from its next execve on. */
+  addTask(tid: number, untilExec = false): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(tid);
+    this.obj.map('trace_tasks').update(key, Buffer.from([untilExec ? this.k.taskExec : this.k.taskActive]));
+  }
+
+  /**
+   * -- CMD: the next child this thread (bpfkit's main thread) forks is traced from its execve
+   * on; call right before spawning it, and endAdopt() right after.
+   */
+  adoptNextChild(): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(process.pid);
+    this.obj.map('trace_tasks').update(key, Buffer.from([this.k.taskAdopt]));
+  }
+  endAdopt(): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(process.pid);
+    try { this.obj.map('trace_tasks').delete(key); } catch { /* the fork hook removed it */ }
+  }
+
+  /** -c: calls, errors and time per syscall, summed over CPUs (syscalls never called left out). */
+  stats(): SyscallStat[] {
+    const m = this.obj.map('trace_stats');
+    const view = this.obj.struct('trace_stat');
+    const out: SyscallStat[] = [];
+    const key = Buffer.alloc(4);
+    for (let nr = 0; nr < this.k.maxSyscalls; nr++) {
+      key.writeUInt32LE(nr);
+      const v = m.lookup(key);
+      if (!v) continue;
+      const row = { nr, calls: 0, errors: 0, ns: 0 };
+      for (let c = 0; c < possibleCpus(); c++) {
+        const base = c * m.slotSize;
+        row.calls += Number(v.readBigUInt64LE(base + view.field('calls').offset));
+        row.errors += Number(v.readBigUInt64LE(base + view.field('errors').offset));
+        row.ns += Number(v.readBigUInt64LE(base + view.field('ns').offset));
+      }
+      if (row.calls) out.push(row);
+    }
+    return out;
   }
 
   /** Start delivering raw records (decode() them during the call). */
@@ -223,7 +295,15 @@ export class TraceSession implements EventSource {
     // fields become BigInts and the comm a string only when someone reads them.
     const h = Buffer.allocUnsafe(this.dataOff);
     b.copy(h, 0, 0, this.dataOff);
-    return new Rec(h, o, nr, flags, chunks);
+    const rec = new Rec(h, o, nr, flags, chunks, (flags & this.k.cut) !== 0);
+    const stackLen = b.readUInt16LE(o.stack_len!);
+    if (stackLen) {
+      const at = this.dataOff + b.readUInt16LE(o.data_len!) - stackLen;
+      const ips: bigint[] = [];
+      for (let i = 0; i + 8 <= stackLen && at + i + 8 <= b.length; i += 8) ips.push(b.readBigUInt64LE(at + i));
+      rec.stack = ips;
+    }
+    return rec;
   }
 
   planOf(nr: number): Plan {
@@ -280,7 +360,8 @@ class Rec implements TraceRecord {
   private _ret: bigint | undefined;
   private _comm: string | undefined;
   readonly noReturn: boolean;
-  constructor(private h: Buffer, private o: Record<string, number>, readonly nr: number, flags: number, readonly chunks: Array<Buffer | 'fault' | null>) {
+  stack: bigint[] | undefined;
+  constructor(private h: Buffer, private o: Record<string, number>, readonly nr: number, flags: number, readonly chunks: Array<Buffer | 'fault' | null>, readonly cut: boolean) {
     this.noReturn = (flags & 1) !== 0;
   }
   get tsNs(): bigint { return this.h.readBigUInt64LE(this.o.ts_ns!); }
