@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(libbpf1 libbpf-dev clang llvm bpftool gcc libc6-dev linux-libc-dev strace libbpf-tools
       e2fsprogs util-linux iproute2 procps python3 python3-psycopg2 python3-redis
-      postgresql redis-server)
+      postgresql redis-server
+      qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross)  # the arm64 suite (scripts/run-in-arm64)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
