@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "regs.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
 #include "self.bpf.h"
@@ -24,8 +25,8 @@ const volatile __u8 wait_kind[DIAG_MAX_SYSCALLS] = {};
 const volatile int futex_nr = -1;
 /* Take user stacks of threads that block (off-CPU stacks). */
 const volatile bool offcpu_stacks = true;
-/* Recover the caller of a frameless function from the user stack pointer (x86_64, needs
- * bpf_task_pt_regs: Linux 5.15). */
+/* Recover the caller of a frameless function (x86_64: from the user stack pointer; arm64: from
+ * the link register) and take block signatures; needs bpf_task_pt_regs (Linux 5.15). */
 const volatile bool leaf_fixup = false;
 
 #define PF_KTHREAD 0x00200000
@@ -149,57 +150,59 @@ static __always_inline __u64 store_stack(void *ctx, __u64 *second)
 	return DIAG_STACK_MISSED;
 }
 
-/* The word at the task's user stack pointer (0: unknown). */
+/* The caller a frame-pointer walk skipped (see is_call_return; 0: unknown): x86_64 the word at
+ * the task's user stack pointer, arm64 its user link register. */
 static __always_inline __u64 leaf_caller(struct task_struct *t, __u64 second)
 {
-#ifdef __TARGET_ARCH_x86
 	if (!leaf_fixup)
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	if (!regs)
 		return 0;
-	__u64 sp = BPF_CORE_READ(regs, sp);
+#if defined(__TARGET_ARCH_arm64)
+	return is_call_return(USER_LR_CORE(regs), second);
+#else
+	__u64 sp = USER_SP_CORE(regs);
 	__u64 ret = 0;
 	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
 		return 0;
 	return is_call_return(ret, second);
-#else
-	return 0;
 #endif
 }
 
 /*
- * Where a blocking thread is in its code, cheaply: its user ip, sp and frame pointer and the
- * words at sp (a frameless function's return address) and fp+8 (the current frame's return
- * address). Equal signatures: the same place, reached the same way (a loop around read or
- * epoll_wait). False when unknown (no bpf_task_pt_regs, not x86_64).
+ * Where a blocking thread is in its code, cheaply: its user ip, sp and frame pointer, the
+ * return address of a frameless function (x86_64: the word at sp; arm64: the link register)
+ * and the word at fp+8 (the current frame's return address on both). Equal signatures: the same
+ * place, reached the same way (a loop around read or epoll_wait). False when unknown (no
+ * bpf_task_pt_regs).
  */
 static __always_inline bool block_signature(struct task_struct *t, __u64 *sig)
 {
-#ifdef __TARGET_ARCH_x86
 	if (!leaf_fixup)
 		return false;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	if (!regs)
 		return false;
-	sig[0] = BPF_CORE_READ(regs, ip);
-	sig[1] = BPF_CORE_READ(regs, sp);
-	sig[2] = BPF_CORE_READ(regs, bp);
+	sig[0] = USER_IP_CORE(regs);
+	sig[1] = USER_SP_CORE(regs);
+	sig[2] = USER_FP_CORE(regs);
 	sig[3] = 0;
 	sig[4] = 0;
+#if defined(__TARGET_ARCH_arm64)
+	sig[3] = USER_LR_CORE(regs);
+#else
 	if (sig[1])
 		bpf_probe_read_user(&sig[3], sizeof(sig[3]), (void *)sig[1]);
+#endif
 	/* A frame pointer points into the stack above sp; code built without frame pointers uses
-	 * bp as a general register (a counter, a heap pointer): then it says nothing about where
-	 * the thread is and would only defeat the reuse. */
+	 * the frame register as a general register (a counter, a heap pointer): then it says nothing
+	 * about where the thread is and would only defeat the reuse. */
 	if (sig[2] >= sig[1] && sig[2] - sig[1] < (8 << 20))
 		bpf_probe_read_user(&sig[4], sizeof(sig[4]), (void *)(sig[2] + 8));
 	else
 		sig[2] = 0;
 	return true;
-#else
-	return false;
-#endif
 }
 
 static __always_inline void add_stack_time(__u32 tgid, __u32 kind, __u64 stack, __u64 caller, __u64 ns)
@@ -284,20 +287,20 @@ int BPF_PROG(diagnose_sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	__u32 kind = wait_kind[nr];
 	if (kind == DIAG_SELECT_LIKE)
-		kind = regs->di == 0 ? DIAG_SELECT_SLEEP : DIAG_INPUT;
+		kind = SYSCALL_ARG1(regs) == 0 ? DIAG_SELECT_SLEEP : DIAG_INPUT;
 	else if (kind == DIAG_POLL_LIKE)
-		kind = regs->si == 0 ? DIAG_SELECT_SLEEP : DIAG_INPUT;
+		kind = SYSCALL_ARG2(regs) == 0 ? DIAG_SELECT_SLEEP : DIAG_INPUT;
 	st->kind = kind;
 	st->futex = 0;
 	if (nr == futex_nr) {
-		int op = regs->si & FUTEX_CMD_MASK;
+		int op = SYSCALL_ARG2(regs) & FUTEX_CMD_MASK;
 		/* FUTEX_WAIT or FUTEX_WAIT_BITSET with a timeout (argument 3): a timed sleep, not a lock.
 		 * That is how a JVM sleeps (Thread.sleep, parkNanos: pthread_cond_timedwait). */
-		if ((op == 0 || op == 9) && regs->r10)
+		if ((op == 0 || op == 9) && SYSCALL_ARG4(regs))
 			st->kind = DIAG_SLEEP;
 		/* FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 */
 		else if (op == 0 || op == 6 || op == 9 || op == 11 || op == 13)
-			st->futex = regs->di;
+			st->futex = SYSCALL_ARG1(regs);
 	}
 	st->sys_start = bpf_ktime_get_ns();
 	return 0;

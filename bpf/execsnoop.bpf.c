@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "regs.bpf.h"
 #include "snoop.h"
 #include "self.bpf.h"
 #include "cgroup.bpf.h"
@@ -25,7 +26,7 @@ const volatile __u32 max_args = 20;
 SEC("tp_btf/sys_exit")
 int BPF_PROG(execsnoop_exit, struct pt_regs *regs, long ret)
 {
-	long nr = regs->orig_ax;
+	long nr = SYSCALL_NR(regs);
 	if (nr != nr_execve && nr != nr_execveat)
 		return 0;
 	if (failed_only && ret >= 0)

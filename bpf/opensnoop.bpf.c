@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "regs.bpf.h"
 #include "snoop.h"
 #include "self.bpf.h"
 #include "cgroup.bpf.h"
@@ -22,7 +23,7 @@ const volatile bool failed_only = false;
 SEC("tp_btf/sys_exit")
 int BPF_PROG(opensnoop_exit, struct pt_regs *regs, long ret)
 {
-	long nr = regs->orig_ax;
+	long nr = SYSCALL_NR(regs);
 	__u32 kind;
 	if (nr == nr_openat)
 		kind = OPEN_KIND_OPENAT;

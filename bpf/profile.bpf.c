@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "regs.bpf.h"
 #include "profile.h"
 #include "self.bpf.h"
 #include "cgroup.bpf.h"
@@ -105,7 +106,7 @@ static __always_inline __u64 store_stack(void *ctx, __u64 flags, __u64 *missed)
 	return PROFILE_STACK_MISSED;
 }
 
-#ifdef __TARGET_ARCH_x86
+#if defined(__TARGET_ARCH_x86)
 /* The caller a frame-pointer walk skipped (see is_call_return), from the word at the user stack
  * pointer; user space inserts it between the leaf and the rest of the stack. */
 static __always_inline __u64 user_leaf_caller(struct bpf_perf_event_data *ctx, __u64 second)
@@ -127,6 +128,20 @@ static __always_inline __u64 user_leaf_caller(struct bpf_perf_event_data *ctx, _
 	if (!sp || bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) != 0)
 		return 0;
 	return is_call_return(ret, second);
+}
+#elif defined(__TARGET_ARCH_arm64)
+/* The same from the link register x30: the sampled one in user mode, the saved user one in a
+ * syscall or interrupt. */
+static __always_inline __u64 user_leaf_caller(struct bpf_perf_event_data *ctx, __u64 second)
+{
+	if ((__s64)ctx->regs.pc >= 0)
+		return is_call_return(ctx->regs.regs[30], second);
+	if (!leaf_fixup_kernel)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return 0;
+	return is_call_return(USER_LR_CORE(regs), second);
 }
 #endif
 
@@ -156,14 +171,12 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	struct profile_key key = { .pid = tgid };
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	key.user_stack = user_stacks ? store_stack(ctx, BPF_F_USER_STACK, &st->user_missed) : PROFILE_STACK_NONE;
-#ifdef __TARGET_ARCH_x86
 	if (leaf_fixup && key.user_stack > PROFILE_STACK_MISSED) {
 		/* The scratch buffer still holds the user stack just stored. */
 		struct profile_stack *buf = bpf_map_lookup_elem(&profile_scratch, &zero);
 		if (buf)
 			key.user_caller = user_leaf_caller(ctx, buf->ips[1]);
 	}
-#endif
 	key.kernel_stack = kernel_stacks ? store_stack(ctx, 0, &st->kernel_missed) : PROFILE_STACK_NONE;
 
 	__u64 *count = bpf_map_lookup_elem(&profile_counts, &key);

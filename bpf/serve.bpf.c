@@ -16,6 +16,7 @@
 #include "serve.h"
 #include "self.bpf.h"
 #include "cgroup.bpf.h"
+#include "regs.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -156,7 +157,7 @@ int BPF_PROG(serve_sys_exit, struct pt_regs *regs, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!wanted_task(id))
 		return 0;
-	long nr = regs->orig_ax;
+	long nr = SYSCALL_NR(regs);
 	if (nr < 0 || nr >= SERVE_MAX_SYSCALLS)
 		return 0;
 	__u64 *ts = bpf_task_storage_get(&sc_start, bpf_get_current_task_btf(), 0, 0);

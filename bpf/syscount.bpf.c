@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "regs.bpf.h"
 #include "syscount.h"
 #include "self.bpf.h"
 #include "cgroup.bpf.h"
@@ -80,7 +81,7 @@ int BPF_PROG(syscount_exit, struct pt_regs *regs, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!wanted_task(id))
 		return 0;
-	long nr = regs->orig_ax;
+	long nr = SYSCALL_NR(regs);
 	if (!wanted_syscall(nr))
 		return 0;
 	if (failures_only && !(ret < 0 && ret >= -4095))

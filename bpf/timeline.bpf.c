@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "regs.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "diagnose.h"
 #include "timeline.h"
@@ -111,7 +112,7 @@ static __always_inline __u8 regs_kind(struct task_struct *t)
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(t);
 	if (!r)
 		return DIAG_OTHER;
-	return classify(BPF_CORE_READ(r, orig_ax), BPF_CORE_READ(r, di), BPF_CORE_READ(r, si));
+	return classify(SYSCALL_NR_CORE(r), SYSCALL_ARG1_CORE(r), SYSCALL_ARG2_CORE(r));
 }
 
 static __always_inline void send_name(struct task_struct *t, struct tl_task *s)
@@ -140,7 +141,7 @@ int BPF_PROG(tl_sys_enter, struct pt_regs *regs, long nr)
 	struct tl_task *s = task_of(t);
 	if (!s)
 		return 0;
-	s->sys_kind = classify(nr, regs->di, regs->si);
+	s->sys_kind = classify(nr, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs));
 	s->sys_start = bpf_ktime_get_ns();
 	s->in_sys = 1;
 	s->sys_known = 1;

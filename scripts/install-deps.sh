@@ -12,7 +12,8 @@ PKGS=(libbpf1 libbpf-dev clang llvm bpftool gcc libc6-dev linux-libc-dev strace 
       e2fsprogs util-linux iproute2 procps python3 python3-psycopg2 python3-redis
       postgresql redis-server openjdk-17-jdk-headless linux-perf prometheus chromium
       podman crun containernetworking-plugins
-      git sqlite3)  # git, sqlite3: programs of trace's side-by-side comparison with strace
+      git sqlite3  # programs of trace's side-by-side comparison with strace
+      qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

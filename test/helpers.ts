@@ -146,3 +146,37 @@ export function runInKernel(script: string, timeoutS = 400): Promise<{ code: num
     p.on('close', (code) => resolve({ code, output }));
   });
 }
+
+/** scripts/run-in-arm64: Debian's arm64 6.1 kernel on an emulated arm64 machine (qemu-system-aarch64). */
+export const RUN_IN_ARM64 = join(REPO, 'scripts', 'run-in-arm64');
+
+/**
+ * Run a shell script as root under the arm64 kernel, in the repo directory, with arm64 bash,
+ * busybox, node and bpftool (host x86-64 binaries cannot run there). Returns exit code and output.
+ */
+export function runInArm64(script: string, timeoutS = 400): Promise<{ code: number | null; output: string }> {
+  const file = join(tmpdir(), `bpfkit-ria-${process.pid}-${Date.now()}.sh`);
+  writeFileSync(file, `set -e\ncd ${JSON.stringify(REPO)}\n${script}\n`);
+  return new Promise((resolve) => {
+    const p = spawn(RUN_IN_ARM64, ['--timeout', String(timeoutS), '--', 'bash', file], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIA_TIMES: '1' } });
+    let output = '';
+    p.stdout!.on('data', (d) => { output += d; });
+    p.stderr!.on('data', (d) => { output += d; });
+    p.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** Compile a C program for arm64 (static, so it needs no arm64 libc in the guest), cached by content. */
+export function compileArm64(source: string, extraFlags: string[] = []): string {
+  const hash = createHash('sha1').update(source + extraFlags.join(' ')).digest('hex').slice(0, 12);
+  const dir = join(tmpdir(), 'bpfkit-test-bin');
+  mkdirSync(dir, { recursive: true });
+  const bin = join(dir, `a64-${hash}`);
+  if (!existsSync(bin)) {
+    const src = `${bin}.c`;
+    writeFileSync(src, source);
+    const r = spawnSync('aarch64-linux-gnu-gcc', ['-O1', '-static', '-o', bin, src, ...extraFlags], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`aarch64-linux-gnu-gcc failed: ${r.error?.message ?? r.stderr}`);
+  }
+  return bin;
+}

@@ -20,15 +20,19 @@ static __always_inline __u64 stack_hash(const __u64 *ips, __u32 depth, const int
 }
 
 /*
- * x86_64: frame-pointer walks skip the caller of a function that has no frame of its own (leaf
+ * Frame-pointer walks skip the caller of a function that has no frame of its own (leaf
  * functions built with -fomit-frame-pointer, libc's syscall wrappers such as read or
- * __lll_lock_wait): the walk goes from that function straight to its caller's caller. The word
- * at the user stack pointer is the missing caller when it is an address right after a call
- * instruction and not already the stack's second address. Returns it, or 0.
+ * __lll_lock_wait): the walk goes from that function straight to its caller's caller.
+ * x86_64: the missing caller's return address is the word at the user stack pointer;
+ * arm64: it is in the link register x30 (a function saves x30 in its frame record {x29, x30}
+ * only when it builds one). `ret` is that candidate: it is the missing caller when it is an
+ * address right after a call instruction and not already the stack's second address.
+ * Returns it, or 0. (On arm64 x30 also points right after a call inside a function with a
+ * frame that called something: user space drops a caller in the leaf's own function.)
  */
 static __always_inline __u64 is_call_return(__u64 ret, __u64 second)
 {
-#ifdef __TARGET_ARCH_x86
+#if defined(__TARGET_ARCH_x86)
 	if (ret == second || ret < 4096)
 		return 0;
 	__u8 b[8];
@@ -41,6 +45,19 @@ static __always_inline __u64 is_call_return(__u64 ret, __u64 second)
 	if (b[5] == 0xff && (b[6] & 0xf8) == 0x50)                 /* call *disp8(reg) */
 		return ret;
 	if (b[6] == 0xff && (b[7] & 0xf8) == 0xd0)                 /* call *reg */
+		return ret;
+#elif defined(__TARGET_ARCH_arm64)
+	ret &= 0xffffffffffffULL; /* a pointer authentication code in the top bits (48-bit user VAs) */
+	if (ret == second || ret < 4096 || (ret & 3))
+		return 0;
+	__u32 insn;
+	if (bpf_probe_read_user(&insn, sizeof(insn), (void *)(ret - 4)) != 0)
+		return 0;
+	if ((insn & 0xfc000000) == 0x94000000)                     /* bl imm26 */
+		return ret;
+	if ((insn & 0xfffffc1f) == 0xd63f0000)                     /* blr xN */
+		return ret;
+	if ((insn & 0xfefff800) == 0xd63f0800)                     /* blraa, blrab, blraaz, blrabz */
 		return ret;
 #endif
 	return 0;

@@ -2,7 +2,7 @@
 // Every object opened is tracked so that the CLI can release all of it on exit and on signals.
 import { BpfkitError } from './errors.js';
 import { native, lastErrno, isNull, encodeBytes, type Ptr } from './libbpf.js';
-import { captureLog } from './log.js';
+import { captureLog, note } from './log.js';
 import { datasecVars, enumValues, structLayout, StructView } from './btf.js';
 import { BpfMap } from './maps.js';
 import { ensureTracefs } from './tracefs.js';
@@ -108,6 +108,7 @@ export class BpfObject {
     if (isNull(ptr)) {
       throw new BpfkitError('LIBBPF', `cannot open BPF object ${path}: ${errnoText(lastErrno())}`, { detail: log().join('\n') });
     }
+    note(`arch ${process.arch}: BPF object ${path}`);
     return new BpfObject(ptr, path.replace(/^.*\//, '').replace(/\.bpf\.o$/, ''));
   }
 
@@ -288,9 +289,14 @@ function summarizeVerifier(lines: string[]): string {
   return (before ?? 'unknown reason').trim();
 }
 
-/** The directory holding the committed BPF objects. */
-export function bpfObjectPath(name: string): string {
-  const url = new URL(`../../../bpf/${name}.bpf.o`, import.meta.url);
-  return url.pathname;
+/**
+ * The committed BPF object `name` for this machine's architecture: bpf/NAME.bpf.o (x86_64) or
+ * bpf/arm64/NAME.bpf.o (arm64), each built against its architecture's vmlinux.h and pt_regs.
+ */
+export function bpfObjectPath(name: string, arch: string = process.arch): string {
+  const dirs: Record<string, string> = { x64: '', arm64: 'arm64/' };
+  const dir = dirs[arch];
+  if (dir === undefined) throw new BpfkitError('NOT_SUPPORTED', `bpfkit's BPF programs are built for x86_64 and arm64, not ${arch}`);
+  return new URL(`../../../bpf/${dir}${name}.bpf.o`, import.meta.url).pathname;
 }
 

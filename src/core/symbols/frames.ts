@@ -40,3 +40,15 @@ export function buildStack(comm: string, user: readonly Frame[], kernel: readonl
   for (let i = kernel.length - 1; i >= 0; i--) out.push(frameLabel(kernel[i]!, opts));
   return out;
 }
+
+/**
+ * User frames leaf first, symbolized from [leaf, caller, ...rest] where `caller` came from the
+ * leaf-caller recovery: drop that caller when it is in the leaf's own function. (On arm64 the
+ * link register also points right after a call in a function with a frame record that has
+ * called something; a function with no frame of its own cannot be its own caller.)
+ */
+export function dropSelfCaller(frames: Frame[]): Frame[] {
+  const [leaf, caller] = frames;
+  if (!leaf || !caller || leaf.kind !== 'user' || caller.kind !== 'user') return frames;
+  return leaf.name === caller.name && leaf.module === caller.module ? [leaf, ...frames.slice(2)] : frames;
+}

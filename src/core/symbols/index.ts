@@ -7,5 +7,5 @@ export { escapeControl } from '../sanitize.js';
 export { parseMaps, readMaps, findMapping, type Mapping } from './procmaps.js';
 export { SymbolTable } from './symtab.js';
 export { Symbolizer, ElfCache, type SymbolizerOptions, type ProcessSnapshot } from './symbolizer.js';
-export { frameLabel, buildStack, type LabelOptions } from './frames.js';
+export { frameLabel, buildStack, dropSelfCaller, type LabelOptions } from './frames.js';
 export { demangle, demangleAll, demangleStacks, canDemangle, isMangled } from './demangle.js';

@@ -19,7 +19,7 @@ import { cgroupAncestors, cpuCgroupDir, readCgroupMounts, readCpuCgroup, readIoL
 import { diskDeltas, readDiskstats, type DiskCounters } from '../../core/diskstats.js';
 import { DiskNames } from '../../core/disks.js';
 import { TcpQueueSampler } from '../../core/tcpqueues.js';
-import { demangleAll, frameLabel, isMangled, Symbolizer, type Frame } from '../../core/symbols/index.js';
+import { demangleAll, dropSelfCaller, frameLabel, isMangled, Symbolizer, type Frame } from '../../core/symbols/index.js';
 import { onlineCpus, openPerfEvent, perfAttr } from '../profile/profile.js';
 
 /**
@@ -223,7 +223,7 @@ export interface CollectOptions {
   offcpuStacks?: boolean;
   /** On-CPU user stacks sampled at 49 Hz (default true). */
   cpuStacks?: boolean;
-  /** x86_64: recover the caller of frameless functions (libc wrappers) from the stack pointer (default true). */
+  /** Recover the caller of frameless functions (libc wrappers): x86_64 from the stack pointer, arm64 from the link register (default true). */
   leafCaller?: boolean;
 }
 
@@ -258,7 +258,7 @@ export class DiagnoseSession {
     const obj = BpfObject.openFile(bpfObjectPath('diagnose'));
     try {
       const value = waitKindValues(obj.enumValues('diag_wait'), obj.struct('diag_thread').count('wait_ns'));
-      const leaf = (opts.leafCaller ?? true) && process.arch === 'x64' && hasKernelFunc('bpf_task_pt_regs');
+      const leaf = (opts.leafCaller ?? true) && (process.arch === 'x64' || process.arch === 'arm64') && hasKernelFunc('bpf_task_pt_regs');
       // bpfkit_self_tgid: set by load()
       obj.setConstants({ wait_kind: syscallKindTable(value), futex_nr: syscallNumber('futex') ?? -1, leaf_fixup: leaf, offcpu_stacks: opts.offcpuStacks ?? true });
       const programs = ['diagnose_sys_enter', 'diagnose_sys_exit', 'diagnose_switch', 'diagnose_wakeup', 'diagnose_wakeup_new'];
@@ -277,7 +277,7 @@ export class DiagnoseSession {
       obj.selectPrograms([...programs, 'diagnose_sample']);
       obj.load();
       for (const name of programs) obj.program(name).attach();
-      note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')}; off-CPU user stacks at each block${leaf ? ' (callers of frameless functions recovered from the stack pointer)' : ''}; futex waits per lock word`);
+      note(`diagnose: attached ${programs.map((p) => p.replace('diagnose_', '')).join(', ')}; off-CPU user stacks at each block${leaf ? ` (callers of frameless functions recovered from the ${process.arch === 'arm64' ? 'link register' : 'stack pointer'})` : ''}; futex waits per lock word`);
       if (opts.cpuStacks ?? true) attachSampling(obj.program('diagnose_sample'));
     } catch (err) {
       obj.close();
@@ -453,7 +453,7 @@ export class DiagnoseSession {
       if (!addrs || addrs.length === 0) continue;
       // The caller of a frameless leaf (found by the BPF side) goes right after the leaf.
       const full = r.caller !== 0n ? [addrs[0]!, r.caller, ...addrs.slice(1)] : addrs;
-      const frames = this.symbolizer.symbolizeUser(r.tgid, full);
+      const frames = r.caller !== 0n ? dropSelfCaller(this.symbolizer.symbolizeUser(r.tgid, full)) : this.symbolizer.symbolizeUser(r.tgid, full);
       const id = `${r.tgid} ${r.kind} ${frames.map(label).join(';')}`;
       const m = merged.get(id);
       if (m) {

@@ -11,7 +11,7 @@ import { note } from '../../core/log.js';
 import { sumPercpuU64, type BpfMap } from '../../core/maps.js';
 import { RingBufferReader } from '../../core/ringbuf.js';
 import type { StructView } from '../../core/btf.js';
-import { demangleAll, escapeControl, isMangled, PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
+import { demangleAll, dropSelfCaller, escapeControl, isMangled, PerfMap, Symbolizer, type Frame } from '../../core/symbols/index.js';
 
 /** Must match PROFILE_MAX_FILTER / PROFILE_MAX_STACK_DEPTH in bpf/profile.h. */
 export const MAX_FILTER = 64;
@@ -37,7 +37,7 @@ export interface ProfileOptions {
   includeIdle?: boolean;
   /** Entries of the stack-trace map (distinct stacks it can hold). Default 16384. */
   stackStorageSize?: number;
-  /** Recover the caller of frameless leaf functions from the user stack pointer (x86_64). Default true. */
+  /** Recover the caller of frameless leaf functions (x86_64: the word at the user stack pointer; arm64: the link register). Default true. */
   leafCaller?: boolean;
 }
 
@@ -165,7 +165,7 @@ export class ProfileSession {
     const event = o.event ?? 'cpu-clock';
     const cpus = o.cpus ?? onlineCpus();
     const ringbuf = hasRingbuf();
-    const leaf = (o.leafCaller ?? true) && process.arch === 'x64';
+    const leaf = (o.leafCaller ?? true) && (process.arch === 'x64' || process.arch === 'arm64');
     const leafKernel = leaf && hasKernelFunc('bpf_task_pt_regs');
     const obj = BpfObject.openFile(bpfObjectPath('profile'));
     const fds: number[] = [];
@@ -187,7 +187,7 @@ export class ProfileSession {
         leaf_fixup: leaf,
         leaf_fixup_kernel: leafKernel,
       });
-      if (leaf) note(`profile: leaf callers recovered from the user stack pointer in user-mode samples${leafKernel ? ' and in kernel-mode samples (bpf_task_pt_regs)' : ' (not in kernel-mode samples: no bpf_task_pt_regs, Linux < 5.15)'}`);
+      if (leaf) note(`profile: leaf callers recovered from the ${process.arch === 'arm64' ? 'link register' : 'user stack pointer'} in user-mode samples${leafKernel ? ' and in kernel-mode samples (bpf_task_pt_regs)' : ' (not in kernel-mode samples: no bpf_task_pt_regs, Linux < 5.15)'}`);
       const stackSize = o.stackStorageSize ?? 16384;
       obj.map('profile_stacks').setMaxEntries(stackSize);
       obj.map('profile_counts').setMaxEntries(Math.max(40960, stackSize * 2));
@@ -346,6 +346,7 @@ export class ProfileSession {
           if (addrs && caller !== 0n) addrs = [addrs[0]!, caller, ...addrs.slice(1)];
           if (addrs) {
             f = this.symbolizer.symbolizeUser(pid, addrs);
+            if (caller !== 0n) f = dropSelfCaller(f);
             userFrames.set(key, f);
           }
         }
