@@ -29,6 +29,11 @@ export function parseFlags(argv: string[], table: readonly Flag[]): ParsedArgs {
   const flags = new Map<string, string[]>();
   const positionals: string[] = [];
   const byShort = new Map(table.filter((f) => f.short).map((f) => [f.short!, f]));
+  // A letter taken twice is a bug in the table (one flag would silently shadow the other).
+  if (byShort.size !== table.filter((f) => f.short).length) {
+    const seen = table.filter((f) => f.short).map((f) => f.short!);
+    throw new Error(`flag table: -${seen.find((x, i) => seen.indexOf(x) !== i)} is defined twice`);
+  }
   const byLong = new Map<string, Flag>();
   for (const f of table) {
     if (f.long) byLong.set(f.long, f);

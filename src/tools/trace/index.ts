@@ -176,7 +176,7 @@ never shown.`,
     { key: 'strsize', short: 's', long: 'strsize', arg: 'SIZE', help: 'bytes of read/write data to show (default 32, max 256)' },
     COMMON.duration,
     COMMON.bufferMb,
-    COMMON.cgroup,
+    { ...COMMON.cgroup, short: undefined }, // -c is strace's summary here
     COMMON.container,
     COMMON.containers,
     { ...COMMON.json, help: 'one JSON record per syscall (NDJSON), then a summary record' },
