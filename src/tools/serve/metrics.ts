@@ -12,6 +12,7 @@ import { listSockets } from '../../core/sockets.js';
 import { processGone } from '../../core/proc.js';
 import { syscallName } from '../../core/syscalls/index.js';
 import { unmapIPv4 } from '../../core/net.js';
+import { hostContainers, type Container } from '../../core/containers.js';
 import { HIST_UNIT_NS, type ConnBytes, type Hist, type ServeSession } from './session.js';
 import type { Report } from '../diagnose/analyze.js';
 
@@ -121,9 +122,9 @@ export class ServeMetrics {
     this.blkHist = new KernelHistogram('bpfkit_block_io_latency_seconds', 'Block I/O latency from issue to the device to completion, by disk and operation.', r);
     this.blkBytes = new Counter({ name: 'bpfkit_block_io_bytes_total', help: 'Bytes of completed block I/O requests, by disk and operation.', labelNames: ['disk', 'op'], registers: [r] });
     this.flowBytes = new Counter({ name: 'bpfkit_tcp_flow_bytes_total', help: 'TCP payload bytes from one service (process name) to another; "remote" is a peer outside this host.', labelNames: ['src', 'dst', ...(opts.perProcess ? ['src_pid', 'dst_pid'] : [])], registers: [r] });
-    const procLabels = ['comm', ...(opts.perProcess ? ['pid'] : [])];
-    this.sentBytes = new Counter({ name: 'bpfkit_tcp_sent_bytes_total', help: 'TCP payload bytes sent, by process name.', labelNames: procLabels, registers: [r] });
-    this.recvBytes = new Counter({ name: 'bpfkit_tcp_received_bytes_total', help: 'TCP payload bytes received, by process name.', labelNames: procLabels, registers: [r] });
+    const procLabels = ['comm', 'container', ...(opts.perProcess ? ['pid'] : [])];
+    this.sentBytes = new Counter({ name: 'bpfkit_tcp_sent_bytes_total', help: 'TCP payload bytes sent, by process name (or container) and container (empty: none).', labelNames: procLabels, registers: [r] });
+    this.recvBytes = new Counter({ name: 'bpfkit_tcp_received_bytes_total', help: 'TCP payload bytes received, by process name (or container) and container (empty: none).', labelNames: procLabels, registers: [r] });
     this.shares = new Gauge({ name: 'bpfkit_service_time_ratio', help: 'Share of a service\'s thread time in each state over the last diagnose window (cpu, runqueue, blocked by kind).', labelNames: ['service', 'state'], registers: [r] });
     this.cores = new Gauge({ name: 'bpfkit_service_cpu_cores', help: 'CPU used by a service over the last diagnose window, in cores.', labelNames: ['service'], registers: [r] });
     this.bottleneck = new Gauge({ name: 'bpfkit_bottleneck_info', help: 'The bottleneck named by the last diagnose window (1 for the top verdict).', labelNames: ['service', 'kind'], registers: [r] });
@@ -149,8 +150,16 @@ export class ServeMetrics {
     return a.startsWith('127.') || this.localAddrs.has(a);
   }
 
+  /** A process's service: its container's name when it runs in one (as in diagnose), else its name. */
   private service(tgid: number, comm: string): string {
-    return tgid === process.pid ? 'bpfkit' : comm || '?';
+    if (tgid === process.pid) return 'bpfkit';
+    const c = this.containerOf(tgid);
+    return c ? c.name ?? c.shortId : comm || '?';
+  }
+
+  /** Nothing is read on a host with no container runtime. */
+  private containerOf(tgid: number): Container | undefined {
+    return hostContainers().ofPid(tgid);
   }
 
   /** Read every map into the metrics. Called before each scrape and periodically (maps drained). */
@@ -270,7 +279,8 @@ export class ServeMetrics {
         addFlow(me, p.name, r.sent, r.tgid, p.tgid);
       }
       if (r.received > 0 && !this.isLocal(r.raddr)) addFlow('remote', me, r.received, undefined, r.tgid);
-      const labels: Labels = { comm: me };
+      const c = this.containerOf(r.tgid);
+      const labels: Labels = { comm: me, container: c ? c.name ?? c.shortId : '' };
       if (this.opts.perProcess) labels.pid = String(r.tgid);
       this.sentBytes.inc(labels, r.sent);
       this.recvBytes.inc(labels, r.received);
