@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { BPFKIT, fmt, median } from './common.js';
 
 const LAB = fileURLToPath(new URL('../../examples/pipeline/run.sh', import.meta.url));
-const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-bench-lab', PG_PORT: '55732', REDIS_PORT: '56679' };
+const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-bench-lab', PG_PORT: '25732', REDIS_PORT: '26679' };
 const RUNS = Number(process.env.RUNS ?? 3);
 // A producer faster than the pipeline can carry, so throughput is bounded by CPU, not pacing.
 const RATE = process.env.RATE ?? '20000';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { BPFKIT, fmt, median } from './common.js';
 
 const LAB = fileURLToPath(new URL('../../examples/pipeline/run.sh', import.meta.url));
-const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-bench-serve-lab', PG_PORT: '55932', REDIS_PORT: '56879' };
+const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-bench-serve-lab', PG_PORT: '25932', REDIS_PORT: '26879' };
 const RUNS = Number(process.env.RUNS ?? 3);
 const RATE = process.env.RATE ?? '20000';
 const MINUTES = Number(process.env.MINUTES ?? 10);

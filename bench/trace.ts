@@ -88,6 +88,8 @@ async function ddBench(): Promise<void> {
   const straceF = await st(['-f', '-e', 'trace=write']);
   const bpfkitC = await bpf(['trace', '-c']);
   const syscount = await bpf(['syscount']);
+  // syscount -L times every call too (two hooks, as -c): the like-for-like baseline of -c
+  const syscountL = await bpf(['syscount', '-L']);
   const straceC = await st(['-c']);
   const row = (name: string, t: number) => console.log(`  ${name.padEnd(34)} ${fmt(t, 3).padStart(8)} s   slowdown x${fmt(t / alone)}`);
   row('dd alone', alone);
@@ -98,8 +100,9 @@ async function ddBench(): Promise<void> {
   row('under strace -f -e trace=write -p', straceF);
   row('under bpfkit trace -c -p', bpfkitC);
   row('under bpfkit syscount -p', syscount);
+  row('under bpfkit syscount -L -p', syscountL);
   row('under strace -c -p', straceC);
-  console.log(`  -f: slowdown ratio strace/bpfkit ${fmt((straceF / alone) / (bpfkitF / alone))}x (target >= 20x); -c: strace -c/trace -c ${fmt(straceC / bpfkitC)}x, trace -c/syscount ${fmt((bpfkitC - alone) / Math.max(1e-9, syscount - alone))}x of the extra time (target <= 1.3x)`);
+  console.log(`  -f: slowdown ratio strace/bpfkit ${fmt((straceF / alone) / (bpfkitF / alone))}x (target >= 20x); -c: strace -c/trace -c ${fmt(straceC / bpfkitC)}x, trace -c/syscount ${fmt((bpfkitC - alone) / Math.max(1e-9, syscount - alone))}x of the extra time (target <= 1.3x), trace -c/syscount -L ${fmt((bpfkitC - alone) / Math.max(1e-9, syscountL - alone))}x`);
   const extraB = bpfkit - alone;
   const extraS = strace - alone;
   await programCost();

@@ -9,7 +9,7 @@ import { kernelTest, leftoverPrograms, REPO, runInKernel, runTool } from './help
 
 const LAB = join(REPO, 'examples', 'pipeline', 'run.sh');
 // A private lab (directory and ports) so a developer's own lab is not disturbed.
-const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-lab', PG_PORT: '55632', REDIS_PORT: '56579' };
+const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-lab', PG_PORT: '25632', REDIS_PORT: '26579' };
 const root = process.getuid?.() === 0;
 
 interface LabStatus {

@@ -143,7 +143,7 @@ test('diagnose: a GC-heavy JVM (allocation storm, 32 MiB heap) is gc-bound, its 
 
 test('threadsnoop: exactly the worker threads the Java loader logged, by their Java names', kernelTest(), async () => {
   const LAB = join(REPO, 'examples', 'pipeline', 'run.sh');
-  const env = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-javalab', PG_PORT: '55652', REDIS_PORT: '56599' };
+  const env = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-javalab', PG_PORT: '25652', REDIS_PORT: '26599' };
   const lab = (...args: string[]) => {
     const r = spawnSync('bash', [LAB, ...args], { env, encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, `run.sh ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);

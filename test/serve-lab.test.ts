@@ -15,7 +15,7 @@ import { kernelTest, leftoverPrograms, REPO, sleep, startTool, type StartedTool 
 import { freePort, get } from './serve-helpers.js';
 
 const LAB = join(REPO, 'examples', 'pipeline', 'run.sh');
-const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-serve-lab', PG_PORT: '55832', REDIS_PORT: '56779' };
+const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-test-serve-lab', PG_PORT: '25832', REDIS_PORT: '26779' };
 const OUT = fileURLToPath(new URL('./output/', import.meta.url));
 const root = process.getuid?.() === 0;
 

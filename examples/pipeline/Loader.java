@@ -18,8 +18,8 @@ import java.util.List;
 
 public final class Loader {
     static final String LAB_DIR = env("LAB_DIR", "/tmp/bpfkit-pipeline");
-    static final int PG_PORT = Integer.parseInt(env("PG_PORT", "55432"));
-    static final int REDIS_PORT = Integer.parseInt(env("REDIS_PORT", "56379"));
+    static final int PG_PORT = Integer.parseInt(env("PG_PORT", "25432"));
+    static final int REDIS_PORT = Integer.parseInt(env("REDIS_PORT", "26379"));
     static final int BATCH_SIZE = Integer.parseInt(env("BATCH_SIZE", "10"));
     static final String SLOT = env("SLOT", "bpfkit_lab");
     static final String STREAM = env("STREAM", "txlog");

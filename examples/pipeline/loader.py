@@ -28,8 +28,8 @@ import redis
 from common import env_float, env_int, write_counter
 
 LAB_DIR = os.environ.get("LAB_DIR", "/tmp/bpfkit-pipeline")
-PG_PORT = env_int("PG_PORT", 55432)
-REDIS_PORT = env_int("REDIS_PORT", 56379)
+PG_PORT = env_int("PG_PORT", 25432)
+REDIS_PORT = env_int("REDIS_PORT", 26379)
 BATCH_SIZE = env_int("BATCH_SIZE", 10)
 SLOT = os.environ.get("SLOT", "bpfkit_lab")
 STREAM = os.environ.get("STREAM", "txlog")

@@ -20,7 +20,7 @@ import psycopg2
 from common import env_float, env_int, write_counter
 
 LAB_DIR = os.environ.get("LAB_DIR", "/tmp/bpfkit-pipeline")
-PG_PORT = env_int("PG_PORT", 55432)
+PG_PORT = env_int("PG_PORT", 25432)
 RATE = env_float("PRODUCER_RATE", 3000.0)
 BURST_INTERVAL = env_float("BURST_INTERVAL", 0.5)
 ROWS_PER_TXN = env_int("ROWS_PER_TXN", 10)

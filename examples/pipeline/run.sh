@@ -6,7 +6,7 @@
 #   run.sh status [--lab-dir DIR] [--json] [--interval SECONDS]
 #
 # The same settings can come from the environment: BATCH_SIZE (10), PRODUCER_RATE (3000),
-# LAB_DIR (/tmp/bpfkit-pipeline), PG_PORT (55432), REDIS_PORT (56379), LOADER (python).
+# LAB_DIR (/tmp/bpfkit-pipeline), PG_PORT (25432), REDIS_PORT (26379), LOADER (python).
 # The Java loader (Loader.java, the same behaviour as loader.py) is compiled at start with
 # Debian's OpenJDK 17 (javac), into the lab directory.
 set -euo pipefail
@@ -19,8 +19,8 @@ JDK_BIN=/usr/lib/jvm/java-17-openjdk-amd64/bin
 BATCH_SIZE="${BATCH_SIZE:-10}"
 PRODUCER_RATE="${PRODUCER_RATE:-3000}"
 LAB_DIR="${LAB_DIR:-/tmp/bpfkit-pipeline}"
-PG_PORT="${PG_PORT:-55432}"
-REDIS_PORT="${REDIS_PORT:-56379}"
+PG_PORT="${PG_PORT:-25432}"  # below the ephemeral range (32768-60999): no outgoing connection can hold it
+REDIS_PORT="${REDIS_PORT:-26379}"
 LOADER="${LOADER:-python}"
 SLOT=bpfkit_lab
 STREAM=txlog
