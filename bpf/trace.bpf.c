@@ -414,6 +414,17 @@ static __always_inline int on_enter(void *ctx, struct pt_regs *regs, long nr, bo
 		count(TRACE_CNT_LOST_SLOT);
 		return 0;
 	}
+	if (!send_records) {
+		/* -c alone: the exit needs only the number and the entry time (no record to fill) */
+		e->nr = nr;
+		e->ts_ns = bpf_ktime_get_ns();
+		e->active = !syscall_noreturn[nr]; /* strace -c counts calls when they return */
+		if (hash && !e->active) {
+			__u32 tid = (__u32)id;
+			bpf_map_delete_elem(&trace_inflight, &tid);
+		}
+		return 0;
+	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->dur_ns = 0;
 	e->ret = 0;
@@ -442,7 +453,7 @@ static __always_inline int on_enter(void *ctx, struct pt_regs *regs, long nr, bo
 		e->args[4] = PT_REGS_PARM5_SYSCALL(regs);
 		e->args[5] = TRACE_PARM6_DIRECT(regs);
 	}
-	__u32 nops = send_records ? op_count[nr] : 0;
+	__u32 nops = op_count[nr];
 	for (__u32 i = 0; i < TRACE_MAX_OPS; i++) {
 		if (i >= nops)
 			break;
@@ -453,7 +464,7 @@ static __always_inline int on_enter(void *ctx, struct pt_regs *regs, long nr, bo
 		e->active = 0;
 		e->flags |= TRACE_F_NORETURN;
 		/* (not in -c's counts: strace -c counts calls when they return) */
-		if (!failed_only && !min_dur_ns && send_records)
+		if (!failed_only && !min_dur_ns)
 			send(ctx, e);
 		if (hash) {
 			__u32 tid = (__u32)id;

@@ -50,9 +50,11 @@ test('profile: JIT-compiled Java methods by name (jcmd Compiler.perfmap), shares
   rmSync(`/tmp/perf-${pid}.map`, { force: true });
   await sleep(2000); // past the JIT warm-up
   const data = join(classes, 'perf.data');
-  // The same 4 s window, sampled by both at the same rate.
-  const perf = child('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '99', '-p', String(pid), '-o', data, '--', 'sleep', '4']);
-  const run = await runTool(['profile', '-p', String(pid), '-F', '99', '--json', '4'], { timeoutMs: 60_000 });
+  // The same 4 s window, sampled by both at the same rate: 499 Hz gives each ~2000 samples, so
+  // two honest estimates of a 60% share differ by 1.5 points (one sigma); at 99 Hz it was 3.5,
+  // and 5 points apart happened (55.7% vs 63.6%).
+  const perf = child('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '499', '-p', String(pid), '-o', data, '--', 'sleep', '4']);
+  const run = await runTool(['profile', '-p', String(pid), '-F', '499', '--json', '4'], { timeoutMs: 60_000 });
   assert.equal(await perf.exited, 0);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(leftoverPrograms('profile_'), []);
