@@ -126,6 +126,9 @@ function startCommand(cmd: { path: string; argv: string[] }, session: TraceSessi
     rt.exitStatus = 127;
     rt.stop('target-exited');
   });
+  // Stopped before the command ended (Ctrl-C or SIGTERM sent to bpfkit alone): the command is
+  // ours, so it ends with us, as under strace.
+  rt.use({ close: () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); } });
   return child.pid!;
 }
 
