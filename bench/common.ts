@@ -52,3 +52,16 @@ export function startBpfkit(args: string[]): Promise<Background> {
 }
 
 export const fmt = (x: number, digits = 2) => x.toFixed(digits);
+
+/** The pipeline lab (examples/pipeline/run.sh) on its own dir and ports: run.sh and its loader's rate. */
+export function pipelineLab(env: NodeJS.ProcessEnv): { lab(...args: string[]): string; changesPerSec(seconds: number): number } {
+  const script = fileURLToPath(new URL('../../examples/pipeline/run.sh', import.meta.url));
+  const lab = (...args: string[]): string => {
+    const r = spawnSync('bash', [script, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`run.sh ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const changesPerSec = (seconds: number): number =>
+    (JSON.parse(lab('status', '--json', '--interval', String(seconds))) as { loader: { changesPerSec: number } }).loader.changesPerSec;
+  return { lab, changesPerSec };
+}

@@ -2,22 +2,13 @@
 // counters) alone vs while `bpfkit diagnose -d 10` watches it, alternating runs; and the time
 // from start to verdict. Run as root; starts and stops its own lab.
 import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { BPFKIT, fmt, median } from './common.js';
+import { BPFKIT, fmt, median, pipelineLab } from './common.js';
 
-const LAB = fileURLToPath(new URL('../../examples/pipeline/run.sh', import.meta.url));
-const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-bench-lab', PG_PORT: '25732', REDIS_PORT: '26679' };
+const { lab, changesPerSec } = pipelineLab({ LAB_DIR: '/tmp/bpfkit-bench-lab', PG_PORT: '25732', REDIS_PORT: '26679' });
 const RUNS = Number(process.env.RUNS ?? 3);
 // A producer faster than the pipeline can carry, so throughput is bounded by CPU, not pacing.
 const RATE = process.env.RATE ?? '20000';
 
-function lab(...args: string[]): string {
-  const r = spawnSync('bash', [LAB, ...args], { env: ENV, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`run.sh ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-const changesPerSec = (seconds: number): number =>
-  (JSON.parse(lab('status', '--json', '--interval', String(seconds))) as { loader: { changesPerSec: number } }).loader.changesPerSec;
 
 async function underDiagnose(seconds: number): Promise<{ rate: number; verdictS: number }> {
   const t0 = Date.now();

@@ -1,25 +1,16 @@
 // serve's cost on a real pipeline: the lab's throughput (changes loaded/s, its own counters) alone
 // vs while `bpfkit serve` runs and is scraped every second, alternating runs; then serve's RSS
 // over a longer run (MINUTES, default 10). Run as root; starts and stops its own lab.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { BPFKIT, fmt, median } from './common.js';
+import { BPFKIT, fmt, median, pipelineLab } from './common.js';
 
-const LAB = fileURLToPath(new URL('../../examples/pipeline/run.sh', import.meta.url));
-const ENV = { ...process.env, LAB_DIR: '/tmp/bpfkit-bench-serve-lab', PG_PORT: '25932', REDIS_PORT: '26879' };
+const { lab, changesPerSec } = pipelineLab({ LAB_DIR: '/tmp/bpfkit-bench-serve-lab', PG_PORT: '25932', REDIS_PORT: '26879' });
 const RUNS = Number(process.env.RUNS ?? 3);
 const RATE = process.env.RATE ?? '20000';
 const MINUTES = Number(process.env.MINUTES ?? 10);
 const PORT = Number(process.env.PORT ?? 19436);
 
-function lab(...args: string[]): string {
-  const r = spawnSync('bash', [LAB, ...args], { env: ENV, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`run.sh ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-const changesPerSec = (seconds: number): number =>
-  (JSON.parse(lab('status', '--json', '--interval', String(seconds))) as { loader: { changesPerSec: number } }).loader.changesPerSec;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
